@@ -1,0 +1,147 @@
+// The invariant checker of the debug build: walks the free runs and every
+// live arena (chunks, release list, callback list, free lists, bitmaps) and
+// returns 0, or the number of the first rule broken (listed in CHECK_RULES
+// of src/debug.ts, kept in step with the numbers below).
+
+import {
+  A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FREE, A_HEAD, A_LIVE_BYTES, A_LIVE_NEXT,
+  A_LIVE_PREV, A_PEAK_BYTES, A_RESERVED, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
+  CHUNK_PREV, CLASSES, FREE_LISTS, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS, NODE_META, NODE_NEXT,
+  NODE_PREV, NODE_SIZE, OWNER_LARGE, OWNER_META, PAGE_BITS, PAGE_SIZE, metaAlignLog2, metaClass, metaKind,
+} from "./layout";
+import { firstPage, freeRuns, memoryPages, ownerOf, pageLimit, startOf } from "./chunks";
+import { capacityOfNode, field, findLive, isLive, minAlignLog2 } from "./nodes";
+import { liveArenas } from "./arena";
+
+/** Checks every invariant of the heap; 0 when all hold. */
+export function check(): u32 {
+  const pages = min(memoryPages(), pageLimit);
+  let freePages: u32 = 0;
+  let run = freeRuns;
+  let prev: usize = 0;
+  let guard = pages;
+  while (run) {
+    if (guard-- == 0) return 1;
+    if (<usize>load<u32>(run, CHUNK_PREV) != prev) return 2;
+    const start = <u32>(run >> PAGE_BITS);
+    const count = load<u32>(run, CHUNK_PAGES);
+    if (count == 0 || start < firstPage || start + count > pages) return 3;
+    if (startOf(start) != start || startOf(start + count - 1) != start) return 4;
+    for (let page = start; page < start + count; page++) if (ownerOf(page) != 0) return 5;
+    if (start + count < pages && ownerOf(start + count) == 0) return 6;
+    freePages += count;
+    prev = run;
+    run = load<u32>(run, CHUNK_NEXT);
+  }
+  let metaPages: u32 = 0;
+  for (let page = firstPage; page < pages; page++) if (ownerOf(page) == OWNER_META) metaPages++;
+  let arenaPages: u32 = 0;
+  let arena = liveArenas;
+  prev = 0;
+  while (arena) {
+    if (<usize>field(arena, A_LIVE_PREV) != prev) return 8;
+    const broken = checkArena(arena);
+    if (broken) return broken;
+    arenaPages += field(arena, A_RESERVED) >> PAGE_BITS;
+    prev = arena;
+    arena = field(arena, A_LIVE_NEXT);
+  }
+  if (metaPages + freePages + arenaPages != pages - firstPage) return 7;
+  return 0;
+}
+
+/** Checks one arena; 0 when all its invariants hold. */
+function checkArena(arena: usize): u32 {
+  const minLog2 = minAlignLog2(arena);
+  let reserved: u64 = 0;
+  let bits: u32 = 0;
+  let run = <usize>field(arena, A_CHUNKS);
+  let prev: usize = 0;
+  while (run) {
+    if (<usize>load<u32>(run, CHUNK_PREV) != prev) return 20;
+    const start = <u32>(run >> PAGE_BITS);
+    const count = load<u32>(run, CHUNK_PAGES);
+    if (ownerOf(start) == <u32>arena) {
+      if (count != 1 || load<u32>(run, CHUNK_PAYLOAD) != 0) return 21;
+      for (let word: usize = 0; word < 256; word++) bits += popcnt<u32>(load<u32>(run + CHUNK_HEAD + (word << 2)));
+    } else {
+      for (let page = start; page < start + count; page++) {
+        if (ownerOf(page) != (<u32>arena | OWNER_LARGE) || startOf(page) != start) return 22;
+      }
+      const node = <usize>load<u32>(run, CHUNK_PAYLOAD) - HEADER;
+      const meta = load<u32>(node, NODE_META);
+      if (metaKind(meta) != KIND_ALLOC || metaClass(meta) != LARGE_CLASS) return 23;
+    }
+    reserved += <u64>count << PAGE_BITS;
+    prev = run;
+    run = load<u32>(run, CHUNK_NEXT);
+  }
+  if (reserved != <u64>field(arena, A_RESERVED)) return 24;
+  const limit = <u32>(reserved >> 4) + 1;
+  let guard = limit;
+  let allocations: u32 = 0;
+  let actions: u32 = 0;
+  let smallAllocations: u32 = 0;
+  let live: u64 = 0;
+  let node = <usize>field(arena, A_HEAD);
+  let next: usize = 0;
+  while (node) {
+    if (guard-- == 0) return 30;
+    if (<usize>load<u32>(node, NODE_NEXT) != next) return 31;
+    if ((ownerOf(<u32>(node >> PAGE_BITS)) & ~OWNER_LARGE) != <u32>arena) return 32;
+    const meta = load<u32>(node, NODE_META);
+    const kind = metaKind(meta);
+    if (kind == KIND_ALLOC) {
+      const payload = node + HEADER;
+      if (findLive(arena, payload) != node) return 33;
+      const alignMask = (<usize>1 << max(metaAlignLog2(meta), minLog2)) - 1;
+      if (payload & alignMask) return 34;
+      if (load<u32>(node, NODE_SIZE) > capacityOfNode(node)) return 35;
+      allocations++;
+      live += load<u32>(node, NODE_SIZE);
+      if (metaClass(meta) != LARGE_CLASS) smallAllocations++;
+    } else if (kind == KIND_ACTION) {
+      actions++;
+    } else return 36;
+    next = node;
+    node = load<u32>(node, NODE_PREV);
+  }
+  if (allocations != field(arena, A_ALLOCATIONS)) return 37;
+  if (actions != field(arena, A_ACTIONS)) return 38;
+  if (live != <u64>field(arena, A_LIVE_BYTES)) return 39;
+  if (field(arena, A_PEAK_BYTES) < field(arena, A_LIVE_BYTES)) return 40;
+  if (bits != smallAllocations) return 41;
+  let callbacks: u32 = 0;
+  let newer: usize = 0;
+  node = field(arena, A_CB_HEAD);
+  guard = limit;
+  while (node) {
+    if (guard-- == 0) return 42;
+    if (metaKind(load<u32>(node, NODE_META)) != KIND_ACTION) return 43;
+    if (<usize>load<u32>(node, CB_NEWER) != newer) return 44;
+    callbacks++;
+    newer = node;
+    node = load<u32>(node, CB_OLDER);
+  }
+  if (callbacks != actions) return 45;
+  for (let cls: u32 = 0; cls < FREE_LISTS; cls++) {
+    node = load<u32>(arena + A_FREE + (cls << 2));
+    if (node && cls >= CLASSES) return 50;
+    guard = limit;
+    while (node) {
+      if (guard-- == 0) return 51;
+      const meta = load<u32>(node, NODE_META);
+      if (metaKind(meta) != KIND_FREE || metaClass(meta) != cls) return 52;
+      if (ownerOf(<u32>(node >> PAGE_BITS)) != <u32>arena) return 53;
+      if (isLive(node + HEADER)) return 54;
+      if ((node + HEADER) & ((<usize>1 << minLog2) - 1)) return 55;
+      node = load<u32>(node, NODE_PREV);
+    }
+  }
+  const cur = field(arena, A_CUR);
+  const end = field(arena, A_END);
+  if (cur > end) return 56;
+  if (end && ownerOf((end - 1) >> PAGE_BITS) != <u32>arena) return 57;
+  return 0;
+}
+

@@ -1,0 +1,122 @@
+// Pages: the owner and start maps, the heap's free runs (coalesced with
+// boundary tags in the start map) and growth of linear memory.
+//
+//   0            __heap_base   ownerMap            startMap            firstPage*64K
+//   ┌────────────┬─────────────┬───────────────────┬───────────────────┬───────────────────────┐
+//   │ static     │ (align 16)  │ u32 x pageLimit   │ u16 x pageLimit   │ runs: chunks, META,   │
+//   │ data       │             │                   │                   │ free runs ...         │
+//   └────────────┴─────────────┴───────────────────┴───────────────────┴───────────────────────┘
+
+import {
+  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, ENOMEM, OK, PAGE_BITS, PAGE_LIMIT,
+} from "./layout";
+
+export let ownerMap: usize = 0;
+export let startMap: usize = 0;
+export let firstPage: u32 = 0;
+export let pageLimit: u32 = 0;
+/** Newest free run; free runs are doubly linked through their chunk heads. */
+export let freeRuns: usize = 0;
+
+@inline export function ownerOf(page: u32): u32 {
+  return load<u32>(ownerMap + (<usize>page << 2));
+}
+@inline export function setOwner(page: u32, owner: u32): void {
+  store<u32>(ownerMap + (<usize>page << 2), owner);
+}
+@inline export function startOf(page: u32): u32 {
+  return <u32>load<u16>(startMap + (<usize>page << 1));
+}
+@inline function setStart(page: u32, start: u32): void {
+  store<u16>(startMap + (<usize>page << 1), <u16>start);
+}
+@inline export function pageBase(page: u32): usize {
+  return <usize>page << PAGE_BITS;
+}
+@inline export function memoryPages(): u32 {
+  return <u32>memory.size();
+}
+
+/** Lays out the page maps for at most `maxPages` pages and frees every page above them. */
+export function initPages(maxPages: u32): u32 {
+  pageLimit = min(maxPages, PAGE_LIMIT);
+  ownerMap = (__heap_base + 15) & ~15;
+  startMap = ownerMap + (<usize>pageLimit << 2);
+  firstPage = <u32>((startMap + (<usize>pageLimit << 1) + 0xffff) >> PAGE_BITS);
+  if (firstPage >= pageLimit) return ENOMEM;
+  const have = memoryPages();
+  if (have < firstPage && memory.grow(<i32>(firstPage - have)) < 0) return ENOMEM;
+  const now = memoryPages();
+  if (now > firstPage) freeRun(firstPage, min(now, pageLimit) - firstPage);
+  return OK;
+}
+
+/** Unlinks a free run from the heap's list. */
+function unlinkFree(run: usize): void {
+  const next = load<u32>(run, CHUNK_NEXT);
+  const prev = load<u32>(run, CHUNK_PREV);
+  if (next) store<u32>(next, prev, CHUNK_PREV);
+  if (prev) store<u32>(prev, next, CHUNK_NEXT);
+  else freeRuns = next;
+}
+
+/** Returns pages [start, start+count) to the heap, merged with free neighbours. */
+export function freeRun(start: u32, count: u32): void {
+  for (let page = start; page < start + count; page++) setOwner(page, 0);
+  if (start > firstPage && ownerOf(start - 1) == 0) {
+    const left = startOf(start - 1);
+    unlinkFree(pageBase(left));
+    count += start - left;
+    start = left;
+  }
+  const right = start + count;
+  if (right < memoryPages() && right < pageLimit && ownerOf(right) == 0) {
+    const run = pageBase(right);
+    count += load<u32>(run, CHUNK_PAGES);
+    unlinkFree(run);
+  }
+  const run = pageBase(start);
+  store<u32>(run, count, CHUNK_PAGES);
+  store<u32>(run, 0, CHUNK_PREV);
+  store<u32>(run, <u32>freeRuns, CHUNK_NEXT);
+  if (freeRuns) store<u32>(freeRuns, <u32>run, CHUNK_PREV);
+  freeRuns = run;
+  setStart(start, start);
+  setStart(start + count - 1, start);
+}
+
+/** Grows memory by at least `count` pages (more when allowed, to grow less often). */
+function growPages(count: u32): bool {
+  const have = memoryPages();
+  if (have >= pageLimit || pageLimit - have < count) return false;
+  const extra = min(max(count, have >> 2), pageLimit - have);
+  let grown = extra;
+  if (memory.grow(<i32>grown) < 0) {
+    grown = count;
+    if (memory.grow(<i32>grown) < 0) return false;
+  }
+  freeRun(have, grown);
+  return true;
+}
+
+/** Takes `count` contiguous pages owned by `owner` (first fit, growing memory if needed); 0 when out of memory. */
+export function takeRun(count: u32, owner: u32): usize {
+  let run = freeRuns;
+  while (run && load<u32>(run, CHUNK_PAGES) < count) run = load<u32>(run, CHUNK_NEXT);
+  if (!run) {
+    if (!growPages(count)) return 0;
+    run = freeRuns;
+    while (load<u32>(run, CHUNK_PAGES) < count) run = load<u32>(run, CHUNK_NEXT);
+  }
+  const start = <u32>(run >> PAGE_BITS);
+  const have = load<u32>(run, CHUNK_PAGES);
+  unlinkFree(run);
+  for (let page = start; page < start + count; page++) {
+    setOwner(page, owner);
+    setStart(page, start);
+  }
+  // Owners first: the remainder must not see its taken neighbour as free.
+  if (have > count) freeRun(start + count, have - count);
+  store<u32>(run, count, CHUNK_PAGES);
+  return run;
+}

@@ -1,0 +1,195 @@
+// Layout of everything the core keeps in linear memory: constants first, then
+// the node header, the chunk head and the arena record, each drawn as a box.
+//
+// The core never allocates through the AssemblyScript runtime (it is built
+// with `--runtime stub`, whose bump allocator decides from `memory.size()` and
+// would land inside pages this core grew). All state is raw loads and stores
+// at the offsets defined here; failures are status codes, never traps.
+
+// ---- status codes (mirrored by src/errors.ts) ------------------------------
+
+export const OK: u32 = 0;
+export const EINVAL: u32 = 1;
+export const EOVERFLOW: u32 = 2;
+export const ENOMEM: u32 = 3;
+export const EBADPTR: u32 = 4;
+export const ESTALE: u32 = 5;
+export const ERELEASED: u32 = 6;
+export const EBUSY: u32 = 7;
+/** Every pointer handed out lies above page 0, so a result below this is a status code. */
+export const STATUS_LIMIT: u32 = 16;
+
+// ---- pages and chunks ------------------------------------------------------
+
+export const PAGE_BITS: u32 = 16;
+export const PAGE_SIZE: u32 = 1 << PAGE_BITS;
+/** Pages the core will use at most: with the top page unused, `page + PAGE_SIZE` never wraps in 32 bits. */
+export const PAGE_LIMIT: u32 = 65535;
+
+// Every run of pages, free or owned, starts with a 16-byte chunk head. A small
+// chunk is one page holding many blocks, behind a live-start bitmap with one
+// bit per 8-byte granule of the page; a large run holds one allocation.
+//
+//   small chunk (one page, 64 KiB aligned)
+//   ┌──────────┬──────────┬──────────┬───────────┬───────────────────┬──────────────────┐
+//   │ next u32 │ prev u32 │ pages u32│ payload=0 │ live-start bitmap │ blocks ...       │
+//   └──────────┴──────────┴──────────┴───────────┴───────────────────┴──────────────────┘
+//   0          4          8          12          16                  1040           65536
+//
+//   large run (n pages)
+//   ┌──────────┬──────────┬──────────┬───────────┬─────────┬────────┬─────────────────┐
+//   │ next u32 │ prev u32 │ pages u32│ payload   │ padding │ header │ payload ...     │
+//   └──────────┴──────────┴──────────┴───────────┴─────────┴────────┴─────────────────┘
+//   0          4          8          12          16                                n*64K
+//
+// `next`/`prev` link the chunks of one arena, or the heap's free runs.
+
+export const CHUNK_NEXT: u32 = 0;
+export const CHUNK_PREV: u32 = 4;
+export const CHUNK_PAGES: u32 = 8;
+export const CHUNK_PAYLOAD: u32 = 12;
+export const CHUNK_HEAD: u32 = 16;
+export const GRANULE_BITS: u32 = 3;
+export const BITMAP_BYTES: u32 = PAGE_SIZE >> GRANULE_BITS >> 3;
+export const CHUNK_DATA: u32 = CHUNK_HEAD + BITMAP_BYTES;
+
+// The page maps, placed right after the static data, one entry per page:
+//
+//   owner map: u32 per page    0 = free or static, META = arena records,
+//                              arena | 0 = small chunk, arena | LARGE = page of a large run
+//   start map: u16 per page    first page of the run; kept for every page of a
+//                              large run and for the first and last page of a free run
+
+export const OWNER_LARGE: u32 = 1;
+export const OWNER_META: u32 = 2;
+
+// ---- node header -----------------------------------------------------------
+//
+// Every allocation and every action is a node: a 16-byte header right before
+// its payload, linked into its arena's release list (newest first).
+//
+//   ┌──────────┬──────────┬──────────┬──────────┬──────────────────────────────┐
+//   │ prev u32 │ next u32 │ size u32 │ meta u32 │ payload (aligned) ...        │
+//   └──────────┴──────────┴──────────┴──────────┴──────────────────────────────┘
+//   0          4          8          12         16
+//
+//   prev   older node in the release list (0: oldest); for a free block, the
+//          next block of its free list
+//   next   newer node (0: newest)
+//   size   requested size in bytes
+//   meta   ┌ kind:4 ┬ class:6 ┬ alignLog2:4 ┬ unused:18 ┐
+//          0        4         10            14
+//
+// An action's payload is a callback record, threaded on a second list so that
+// release walks actions only, never plain allocations:
+//
+//   ┌──────────┬───────────┬───────────┬──────────┐
+//   │ slot u32 │ older u32 │ newer u32 │ unused   │   slot: index into the host's table of functions
+//   └──────────┴───────────┴───────────┴──────────┘
+//   16         20          24          28         32
+
+export const HEADER: u32 = 16;
+export const NODE_PREV: u32 = 0;
+export const NODE_NEXT: u32 = 4;
+export const NODE_SIZE: u32 = 8;
+export const NODE_META: u32 = 12;
+export const CB_SLOT: u32 = 16;
+export const CB_OLDER: u32 = 20;
+export const CB_NEWER: u32 = 24;
+export const CB_BYTES: u32 = 16;
+
+export const KIND_FREE: u32 = 0;
+export const KIND_ALLOC: u32 = 1;
+export const KIND_ACTION: u32 = 2;
+export const KIND_MASK: u32 = 15;
+export const CLASS_SHIFT: u32 = 4;
+export const CLASS_MASK: u32 = 63;
+export const ALIGN_SHIFT: u32 = 10;
+export const ALIGN_MASK: u32 = 15;
+
+/** The meta word of a node. */
+@inline export function makeMeta(kind: u32, cls: u32, alignLog2: u32): u32 {
+  return kind | (cls << CLASS_SHIFT) | (alignLog2 << ALIGN_SHIFT);
+}
+@inline export function metaKind(meta: u32): u32 {
+  return meta & KIND_MASK;
+}
+@inline export function metaClass(meta: u32): u32 {
+  return (meta >> CLASS_SHIFT) & CLASS_MASK;
+}
+@inline export function metaAlignLog2(meta: u32): u32 {
+  return (meta >> ALIGN_SHIFT) & ALIGN_MASK;
+}
+
+// ---- size classes ----------------------------------------------------------
+//
+// A block's payload capacity is rounded up to its class. Classes 0..31 step by
+// 8 bytes (8..256); above, four classes per power of two (320, 384, 448, 512,
+// 640, ...) up to SMALL_MAX. Larger allocations get a run of their own.
+
+export const SMALL_MAX: u32 = 32768;
+export const CLASSES: u32 = 60;
+export const FREE_LISTS: u32 = 64;
+export const LARGE_CLASS: u32 = 63;
+
+/** The smallest class whose capacity holds `size` (size <= SMALL_MAX). */
+@inline export function classOf(size: u32): u32 {
+  if (size <= 256) return size <= 8 ? 0 : (size - 1) >> 3;
+  const k = 31 - clz<u32>(size - 1);
+  return 32 + ((k - 8) << 2) + ((size - 1 - (1 << k)) >> (k - 2));
+}
+
+/** The payload capacity of class `cls`. */
+@inline export function capacityOf(cls: u32): u32 {
+  if (cls < 32) return (cls + 1) << 3;
+  const k = 8 + ((cls - 32) >> 2);
+  return (1 << k) + ((((cls - 32) & 3) + 1) << (k - 2));
+}
+
+// ---- arena record ----------------------------------------------------------
+//
+// One 320-byte record per arena, carved from META pages and recycled.
+//
+//   ┌────────┬─────────┬────────┬──────┬──────┬───────┬──────────┬───────────┬───────────┬──────────┐
+//   │ head   │ cbHead  │ chunks │ cur  │ end  │ flags │ maxBytes │ liveBytes │ peakBytes │ reserved │
+//   ├────────┼─────────┼────────┼──────┼──────┴───────┴──────────┴───────────┴───────────┴──────────┘
+//   0        4         8        12     16     20      24         28          32          36
+//   ┌─────────────┬─────────┬────────┬──────────┬──────────┬──────────┬────────────────────────────┐
+//   │ allocations │ actions │ groups │ children │ liveNext │ livePrev │ free lists: 64 x u32 ...   │
+//   └─────────────┴─────────┴────────┴──────────┴──────────┴──────────┴────────────────────────────┘
+//   40            44        48       52         56         60         64                         320
+//
+//   head      newest node of the release list
+//   cbHead    newest action (the callback list)
+//   chunks    newest chunk owned; cur/end: the bump range in the newest small chunk
+//   flags     bit 0 RELEASING; bits 8..11 log2(minAlign)
+//   liveNext/livePrev   the heap's list of live arenas (for check())
+
+export const A_HEAD: u32 = 0;
+export const A_CB_HEAD: u32 = 4;
+export const A_CHUNKS: u32 = 8;
+export const A_CUR: u32 = 12;
+export const A_END: u32 = 16;
+export const A_FLAGS: u32 = 20;
+export const A_MAX_BYTES: u32 = 24;
+export const A_LIVE_BYTES: u32 = 28;
+export const A_PEAK_BYTES: u32 = 32;
+export const A_RESERVED: u32 = 36;
+export const A_ALLOCATIONS: u32 = 40;
+export const A_ACTIONS: u32 = 44;
+export const A_GROUPS: u32 = 48;
+export const A_CHILDREN: u32 = 52;
+export const A_LIVE_NEXT: u32 = 56;
+export const A_LIVE_PREV: u32 = 60;
+export const A_FREE: u32 = 64;
+export const ARENA_SIZE: u32 = A_FREE + (FREE_LISTS << 2);
+
+export const FLAG_RELEASING: u32 = 1;
+export const MIN_ALIGN_SHIFT: u32 = 8;
+export const MIN_ALIGN_LOG2: u32 = 3;
+export const MAX_ALIGN_LOG2: u32 = 12;
+
+@inline export function alignUp(value: u32, alignLog2: u32): u32 {
+  const mask = (<u32>1 << alignLog2) - 1;
+  return (value + mask) & ~mask;
+}

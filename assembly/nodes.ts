@@ -1,0 +1,234 @@
+// Nodes: blocks carved from an arena's chunks (free list of the size class,
+// else bump, else a new chunk; large allocations get a run of their own), the
+// live-start bitmap that makes `free` deterministic, and the few list
+// primitives every public call is built from: link, unlink, replace.
+
+import {
+  A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_RESERVED,
+  ALIGN_MASK, CB_NEWER, CB_OLDER, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV,
+  GRANULE_BITS, HEADER, KIND_ALLOC, KIND_FREE, LARGE_CLASS, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
+  OWNER_LARGE, PAGE_BITS, PAGE_SIZE, SMALL_MAX, alignUp, capacityOf, classOf, makeMeta, metaAlignLog2, metaClass,
+  metaKind,
+} from "./layout";
+import { firstPage, freeRun, memoryPages, ownerOf, pageBase, pageLimit, startOf, takeRun } from "./chunks";
+
+@inline export function field(arena: usize, offset: u32): u32 {
+  return load<u32>(arena + offset);
+}
+@inline export function setField(arena: usize, offset: u32, value: u32): void {
+  store<u32>(arena + offset, value);
+}
+@inline export function minAlignLog2(arena: usize): u32 {
+  return (field(arena, A_FLAGS) >> MIN_ALIGN_SHIFT) & ALIGN_MASK;
+}
+
+// ---- live-start bitmap -----------------------------------------------------
+
+/** Address of the bitmap word holding the bit of `payload`, and the bit. */
+@inline function bitWord(payload: usize): usize {
+  const base = payload & ~(<usize>PAGE_SIZE - 1);
+  return base + CHUNK_HEAD + ((((payload - base) >> GRANULE_BITS) >> 5) << 2);
+}
+@inline function bitMask(payload: usize): u32 {
+  return <u32>1 << <u32>((payload >> GRANULE_BITS) & 31);
+}
+@inline export function markLive(payload: usize): void {
+  const word = bitWord(payload);
+  store<u32>(word, load<u32>(word) | bitMask(payload));
+}
+@inline function clearLive(payload: usize): void {
+  const word = bitWord(payload);
+  store<u32>(word, load<u32>(word) & ~bitMask(payload));
+}
+@inline export function isLive(payload: usize): bool {
+  return (load<u32>(bitWord(payload)) & bitMask(payload)) != 0;
+}
+
+/** The node of `ptr` when it is the start of a live allocation of `arena`, else 0. */
+export function findLive(arena: usize, ptr: usize): usize {
+  if (ptr & ((1 << GRANULE_BITS) - 1)) return 0;
+  const page = <u32>(ptr >> PAGE_BITS);
+  if (page < firstPage || page >= memoryPages()) return 0;
+  const owner = ownerOf(page);
+  if ((owner & ~OWNER_LARGE) != <u32>arena) return 0;
+  if (owner & OWNER_LARGE) return load<u32>(pageBase(startOf(page)), CHUNK_PAYLOAD) == <u32>ptr ? ptr - HEADER : 0;
+  if ((ptr & (PAGE_SIZE - 1)) < CHUNK_DATA + HEADER) return 0;
+  return isLive(ptr) ? ptr - HEADER : 0;
+}
+
+// ---- chunks of an arena ----------------------------------------------------
+
+function linkChunk(arena: usize, run: usize): void {
+  const head = field(arena, A_CHUNKS);
+  store<u32>(run, head, CHUNK_NEXT);
+  store<u32>(run, 0, CHUNK_PREV);
+  if (head) store<u32>(head, <u32>run, CHUNK_PREV);
+  setField(arena, A_CHUNKS, <u32>run);
+  setField(arena, A_RESERVED, field(arena, A_RESERVED) + (load<u32>(run, CHUNK_PAGES) << PAGE_BITS));
+}
+
+function unlinkChunk(arena: usize, run: usize): void {
+  const next = load<u32>(run, CHUNK_NEXT);
+  const prev = load<u32>(run, CHUNK_PREV);
+  if (next) store<u32>(next, prev, CHUNK_PREV);
+  if (prev) store<u32>(prev, next, CHUNK_NEXT);
+  else setField(arena, A_CHUNKS, next);
+  setField(arena, A_RESERVED, field(arena, A_RESERVED) - (load<u32>(run, CHUNK_PAGES) << PAGE_BITS));
+}
+
+/** Gives every chunk of `arena` back to the heap. */
+export function dropChunks(arena: usize): void {
+  let run = <usize>field(arena, A_CHUNKS);
+  while (run) {
+    const next = load<u32>(run, CHUNK_NEXT);
+    freeRun(<u32>(run >> PAGE_BITS), load<u32>(run, CHUNK_PAGES));
+    run = next;
+  }
+}
+
+// ---- blocks ----------------------------------------------------------------
+
+@inline function pushFree(arena: usize, node: usize, cls: u32): void {
+  const list = arena + A_FREE + (cls << 2);
+  store<u32>(node, load<u32>(list), NODE_PREV);
+  store<u32>(list, <u32>node);
+}
+
+/** Puts the unused end of the bump range on a free list, so a new chunk wastes nothing. */
+function retireTail(arena: usize): void {
+  const end = field(arena, A_END);
+  const alignLog2 = minAlignLog2(arena);
+  const payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
+  if (payload >= end || end - payload < 8) return;
+  const room = end - payload;
+  let cls = classOf(min(room, SMALL_MAX));
+  if (capacityOf(cls) > room) cls--;
+  const node = payload - HEADER;
+  store<u32>(node, makeMeta(KIND_FREE, cls, alignLog2), NODE_META);
+  pushFree(arena, node, cls);
+}
+
+/** Starts a new small chunk as the bump range; false when the heap is out of pages. */
+function newSmallChunk(arena: usize): bool {
+  const run = takeRun(1, <u32>arena);
+  if (!run) return false;
+  memory.fill(run + CHUNK_HEAD, 0, CHUNK_DATA - CHUNK_HEAD);
+  store<u32>(run, 0, CHUNK_PAYLOAD);
+  retireTail(arena);
+  linkChunk(arena, run);
+  setField(arena, A_CUR, <u32>run + CHUNK_DATA);
+  setField(arena, A_END, <u32>run + PAGE_SIZE);
+  return true;
+}
+
+/** A run of its own for one large block; 0 when the heap is out of pages. */
+function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
+  const pages = (<u64>CHUNK_HEAD + HEADER + ((<u64>1 << alignLog2) - 1) + size + PAGE_SIZE - 1) >> PAGE_BITS;
+  if (pages > <u64>pageLimit) return 0;
+  const run = takeRun(<u32>pages, <u32>arena | OWNER_LARGE);
+  if (!run) return 0;
+  const payload = alignUp(<u32>run + CHUNK_HEAD + HEADER, alignLog2);
+  store<u32>(run, payload, CHUNK_PAYLOAD);
+  linkChunk(arena, run);
+  const node = <usize>payload - HEADER;
+  store<u32>(node, makeMeta(kind, LARGE_CLASS, alignLog2), NODE_META);
+  return node;
+}
+
+/**
+ * A block whose payload holds `size` bytes aligned to 2^alignLog2, its meta
+ * word written, not yet linked; 0 when the heap is out of pages. The caller
+ * has checked that `size` and the alignment fit in 32 bits.
+ */
+export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
+  if (size > SMALL_MAX) return takeLarge(arena, size, alignLog2, kind);
+  const cls = classOf(size);
+  const list = arena + A_FREE + (cls << 2);
+  const head = <usize>load<u32>(list);
+  if (head && ((head + HEADER) & ((<usize>1 << alignLog2) - 1)) == 0) {
+    store<u32>(list, load<u32>(head, NODE_PREV));
+    store<u32>(head, makeMeta(kind, cls, alignLog2), NODE_META);
+    return head;
+  }
+  let payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
+  if (payload + capacityOf(cls) > field(arena, A_END)) {
+    if (!newSmallChunk(arena)) return 0;
+    payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
+  }
+  setField(arena, A_CUR, payload + capacityOf(cls));
+  const node = <usize>payload - HEADER;
+  store<u32>(node, makeMeta(kind, cls, alignLog2), NODE_META);
+  return node;
+}
+
+/** Returns an unlinked node's block: to its free list, or its run to the heap. */
+export function dropBlock(arena: usize, node: usize): void {
+  const meta = load<u32>(node, NODE_META);
+  const cls = metaClass(meta);
+  if (cls == LARGE_CLASS) {
+    const run = node & ~(<usize>PAGE_SIZE - 1);
+    unlinkChunk(arena, run);
+    freeRun(<u32>(run >> PAGE_BITS), load<u32>(run, CHUNK_PAGES));
+    return;
+  }
+  if (metaKind(meta) == KIND_ALLOC) clearLive(node + HEADER);
+  store<u32>(node, makeMeta(KIND_FREE, cls, metaAlignLog2(meta)), NODE_META);
+  pushFree(arena, node, cls);
+}
+
+/** Payload bytes a live node can hold without moving. */
+export function capacityOfNode(node: usize): u32 {
+  const cls = metaClass(load<u32>(node, NODE_META));
+  if (cls != LARGE_CLASS) return capacityOf(cls);
+  const run = node & ~(<usize>PAGE_SIZE - 1);
+  return <u32>(run + (<usize>load<u32>(run, CHUNK_PAGES) << PAGE_BITS) - (node + HEADER));
+}
+
+// ---- the release list and the callback list --------------------------------
+
+/** Makes `node` the newest of the release list. */
+export function linkNode(arena: usize, node: usize): void {
+  const head = field(arena, A_HEAD);
+  store<u32>(node, head, NODE_PREV);
+  store<u32>(node, 0, NODE_NEXT);
+  if (head) store<u32>(head, <u32>node, NODE_NEXT);
+  setField(arena, A_HEAD, <u32>node);
+}
+
+/** Takes `node` out of the release list. */
+export function unlinkNode(arena: usize, node: usize): void {
+  const prev = load<u32>(node, NODE_PREV);
+  const next = load<u32>(node, NODE_NEXT);
+  if (prev) store<u32>(prev, next, NODE_NEXT);
+  if (next) store<u32>(next, prev, NODE_PREV);
+  else setField(arena, A_HEAD, prev);
+}
+
+/** Puts `node` where `old` stands in the release list (realloc keeps its place). */
+export function replaceNode(arena: usize, old: usize, node: usize): void {
+  const prev = load<u32>(old, NODE_PREV);
+  const next = load<u32>(old, NODE_NEXT);
+  store<u32>(node, prev, NODE_PREV);
+  store<u32>(node, next, NODE_NEXT);
+  if (prev) store<u32>(prev, <u32>node, NODE_NEXT);
+  if (next) store<u32>(next, <u32>node, NODE_PREV);
+  else setField(arena, A_HEAD, <u32>node);
+}
+
+/** Makes `node` the newest of the callback list. */
+export function linkCallback(arena: usize, node: usize): void {
+  const head = field(arena, A_CB_HEAD);
+  store<u32>(node, head, CB_OLDER);
+  store<u32>(node, 0, CB_NEWER);
+  if (head) store<u32>(head, <u32>node, CB_NEWER);
+  setField(arena, A_CB_HEAD, <u32>node);
+}
+
+/** Takes `node` out of the callback list. */
+export function unlinkCallback(arena: usize, node: usize): void {
+  const older = load<u32>(node, CB_OLDER);
+  const newer = load<u32>(node, CB_NEWER);
+  if (older) store<u32>(older, newer, CB_NEWER);
+  if (newer) store<u32>(newer, older, CB_OLDER);
+  else setField(arena, A_CB_HEAD, older);
+}

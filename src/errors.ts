@@ -1,0 +1,102 @@
+// Errors: the one class the library throws for bad input or state, the status
+// codes the core returns (their numbers match assembly/layout.ts), and the
+// SuppressedError used to chain errors from release the way DisposableStack does.
+
+/** The error codes of DESIGN.md §4. */
+export type ArenaErrorCode = "EINVAL" | "EOVERFLOW" | "ENOMEM" | "EBADPTR" | "ESTALE" | "ERELEASED" | "EBUSY";
+
+/** Status numbers of the core, indexed by code; 0 is OK. */
+const CODES: readonly (ArenaErrorCode | undefined)[] = [
+  undefined,
+  "EINVAL",
+  "EOVERFLOW",
+  "ENOMEM",
+  "EBADPTR",
+  "ESTALE",
+  "ERELEASED",
+  "EBUSY",
+];
+
+/** Results of the core below this are status codes; every pointer lies above page 0. */
+export const STATUS_LIMIT = 16;
+
+/**
+ * Everything managed-arena throws for bad input or state. `code` says which
+ * rule was broken; a call that throws it has changed nothing.
+ */
+export class ArenaError extends Error {
+  /** One of EINVAL, EOVERFLOW, ENOMEM, EBADPTR, ESTALE, ERELEASED, EBUSY. */
+  readonly code: ArenaErrorCode;
+  constructor(code: ArenaErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = "ArenaError";
+    this.code = code;
+  }
+}
+
+/** The ArenaError for a status returned by the core. */
+export function statusError(status: number, what: string): ArenaError {
+  const code = CODES[status] ?? "EINVAL";
+  return new ArenaError(code, `${what}: ${DETAIL[code]}`);
+}
+
+const DETAIL: Record<ArenaErrorCode, string> = {
+  EINVAL: "invalid argument",
+  EOVERFLOW: "header + padding + size does not fit in 32 bits",
+  ENOMEM: "out of memory (heap at maxPages, or arena over maxBytes)",
+  EBADPTR: "not the start of a live allocation of this arena",
+  ESTALE: "handle already released or removed, or of another arena",
+  ERELEASED: "arena already released",
+  EBUSY: "arena is releasing",
+};
+
+/** True for a number that is an integer in [0, 2^32-1]; JS→wasm would wrap anything else silently. */
+export function isU32(value: unknown): value is number {
+  return typeof value === "number" && value >>> 0 === value;
+}
+
+/** Throws EINVAL unless `value` is an integer in [0, 2^32-1]. */
+export function checkU32(value: unknown, what: string): number {
+  if (!isU32(value)) throw new ArenaError("EINVAL", `${what} must be an integer in [0, 2^32-1], got ${describe(value)}`);
+  return value;
+}
+
+/** A short, safe rendering of a bad argument for messages. */
+export function describe(value: unknown): string {
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (value === null || typeof value !== "object") return String(value);
+  return Object.prototype.toString.call(value);
+}
+
+/** An error that suppressed another, as thrown by DisposableStack (ES2026). */
+interface SuppressedErrorLike extends Error {
+  error: unknown;
+  suppressed: unknown;
+}
+
+class SuppressedErrorShim extends Error implements SuppressedErrorLike {
+  error: unknown;
+  suppressed: unknown;
+  constructor(error: unknown, suppressed: unknown, message?: string) {
+    super(message ?? "An error was suppressed during disposal.");
+    this.name = "SuppressedError";
+    this.error = error;
+    this.suppressed = suppressed;
+  }
+}
+
+type SuppressedErrorClass = new (error: unknown, suppressed: unknown, message?: string) => SuppressedErrorLike;
+
+/**
+ * The global `SuppressedError` where the runtime has one (Node 24+), else a
+ * compatible class: `error` is the newer error, `suppressed` the earlier chain.
+ */
+export const SuppressedError: SuppressedErrorClass =
+  (globalThis as { SuppressedError?: SuppressedErrorClass }).SuppressedError ?? SuppressedErrorShim;
+
+/** Folds `error` into what a release has thrown so far, DisposableStack style. */
+export function chainError(thrown: unknown, hasThrown: boolean, error: unknown): unknown {
+  return hasThrown ? new SuppressedError(error, thrown) : error;
+}

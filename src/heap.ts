@@ -1,0 +1,93 @@
+// A Heap is one instance of the core with its own WebAssembly.Memory, shared
+// by many arenas. It also keeps the host's half of every action: the JS
+// function and data cannot live in linear memory, so an action node stores a
+// slot number and the slot table here holds its handle.
+
+import { Arena, type ArenaOptions } from "./arena.js";
+import { type CoreExports, instantiateCore } from "./core.js";
+import { ArenaError, checkU32, describe, statusError } from "./errors.js";
+import type { ActionHandle } from "./handles.js";
+
+/** Options of {@link Heap.create}. */
+export interface HeapOptions {
+  /** Pages (64 KiB) of memory at start, at least 1; default 1. The core grows memory itself as arenas need it. */
+  initialPages?: number;
+  /** Pages the memory may ever have, 1..65536, metadata included; default 65536 (4 GiB). Past it: ENOMEM. */
+  maxPages?: number;
+  /** Use the debug build of the core (assertions on) and enable {@link Heap.check}; default false. */
+  debug?: boolean;
+}
+
+const WASM_MAX_PAGES = 65536;
+
+/** One WebAssembly memory and the core that manages it; create arenas on it with {@link Heap.createArena}. */
+export class Heap {
+  /** The `WebAssembly.Memory`; pointers are byte offsets into `memory.buffer` (re-read it after growth). */
+  readonly memory: WebAssembly.Memory;
+  /** The core's raw exports: the facade calls them directly, never through wrappers. @internal */
+  readonly core: CoreExports;
+  /** Handles of live actions by slot; undefined where the slot is free. @internal */
+  readonly slots: (ActionHandle | undefined)[] = [];
+  /** Free slot numbers, reused newest first. @internal */
+  readonly freeSlots: number[] = [];
+  private words: Uint32Array;
+
+  private constructor(memory: WebAssembly.Memory, core: CoreExports) {
+    this.memory = memory;
+    this.core = core;
+    this.words = new Uint32Array(memory.buffer);
+  }
+
+  /** Creates a heap: a fresh memory and core instance (the kernel's analogue: one device's resource pool). */
+  static async create(options: HeapOptions = {}): Promise<Heap> {
+    const maxPages = options.maxPages === undefined ? WASM_MAX_PAGES : checkU32(options.maxPages, "maxPages");
+    const initialPages = options.initialPages === undefined ? 1 : checkU32(options.initialPages, "initialPages");
+    if (maxPages < 1 || maxPages > WASM_MAX_PAGES) {
+      throw new ArenaError("EINVAL", `maxPages must be in 1..${WASM_MAX_PAGES}, got ${maxPages}`);
+    }
+    if (initialPages < 1 || initialPages > maxPages) {
+      throw new ArenaError("EINVAL", `initialPages must be in 1..maxPages (${maxPages}), got ${initialPages}`);
+    }
+    if (options.debug !== undefined && typeof options.debug !== "boolean") {
+      throw new ArenaError("EINVAL", `debug must be a boolean, got ${describe(options.debug)}`);
+    }
+    const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
+    const core = await instantiateCore(memory, options.debug === true);
+    const status = core.init(maxPages);
+    if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
+    return new Heap(memory, core);
+  }
+
+  /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
+  createArena(options: ArenaOptions = {}): Arena {
+    return Arena.onHeap(this, options);
+  }
+
+  /**
+   * Debug heaps only: walks every arena and the free pages and verifies
+   * headers, alignment, links, maps and counts. Returns 0 when every
+   * invariant holds, else the number of the first one broken.
+   */
+  check(): number {
+    if (!this.core.check) throw new ArenaError("EINVAL", "check() needs a heap created with { debug: true }");
+    return this.core.check();
+  }
+
+  /** Releases a handle's slot for reuse; the handle goes stale. @internal */
+  freeSlot(handle: ActionHandle): void {
+    this.slots[handle.slot] = undefined;
+    this.freeSlots.push(handle.slot);
+    handle.node = 0;
+  }
+
+  /**
+   * The memory as 32-bit words. `memory.grow` detaches the old ArrayBuffer
+   * (every view on it reads as length 0), so the view is rebuilt whenever the
+   * buffer has changed; never keep the result across a call that may allocate.
+   * @internal
+   */
+  u32(): Uint32Array {
+    if (this.words.buffer !== this.memory.buffer) this.words = new Uint32Array(this.memory.buffer);
+    return this.words;
+  }
+}
