@@ -11,7 +11,7 @@ import {
   MIN_ALIGN_SHIFT, NODE_META, NODE_SIZE, OK, OWNER_META, PAGE_BITS, PAGE_SIZE, SMALL_MAX, metaAlignLog2, metaClass,
   metaKind,
 } from "./layout";
-import { initPages, ownerOf, takeRun } from "./chunks";
+import { firstPage, initPages, ownerOf, takeRun } from "./chunks";
 import {
   capacityOfNode, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive, minAlignLog2, setField,
   takeBlock, unlinkCallback, unlinkNode, replaceNode,
@@ -170,6 +170,7 @@ function dropAction(arena: usize, node: usize): void {
 
 /** Unregisters the action at `node` without running it; ESTALE when it is not one of `arena`'s. */
 export function removeAction(arena: usize, node: usize): u32 {
+  assert(node >= <usize>firstPage << PAGE_BITS, "action node below the managed pages");
   if (ownerOf(<u32>(node >> PAGE_BITS)) != <u32>arena) return ESTALE;
   if (metaKind(load<u32>(node, NODE_META)) != KIND_ACTION) return ESTALE;
   dropAction(arena, node);
@@ -199,6 +200,7 @@ export function beginRelease(arena: usize): u32 {
  * With `keep` the arena stays usable (reset); otherwise its record is recycled.
  */
 export function endRelease(arena: usize, keep: u32): void {
+  assert(field(arena, A_CB_HEAD) == 0, "release ended with actions left");
   dropChunks(arena);
   if (keep) {
     setField(arena, A_HEAD, 0);

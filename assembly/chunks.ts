@@ -62,6 +62,7 @@ function unlinkFree(run: usize): void {
 
 /** Returns pages [start, start+count) to the heap, merged with free neighbours. */
 export function freeRun(start: u32, count: u32): void {
+  assert(count > 0 && start >= firstPage, "bad run");
   for (let page = start; page < start + count; page++) setOwner(page, 0);
   if (start > firstPage && ownerOf(start - 1) == 0) {
     const left = startOf(start - 1);

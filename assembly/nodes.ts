@@ -164,6 +164,7 @@ export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): u
 /** Returns an unlinked node's block: to its free list, or its run to the heap. */
 export function dropBlock(arena: usize, node: usize): void {
   const meta = load<u32>(node, NODE_META);
+  assert(metaKind(meta) != KIND_FREE, "block dropped twice");
   const cls = metaClass(meta);
   if (cls == LARGE_CLASS) {
     const run = node & ~(<usize>PAGE_SIZE - 1);
@@ -189,6 +190,7 @@ export function capacityOfNode(node: usize): u32 {
 /** Makes `node` the newest of the release list. */
 export function linkNode(arena: usize, node: usize): void {
   const head = field(arena, A_HEAD);
+  assert(head != <u32>node, "node linked twice");
   store<u32>(node, head, NODE_PREV);
   store<u32>(node, 0, NODE_NEXT);
   if (head) store<u32>(head, <u32>node, NODE_NEXT);

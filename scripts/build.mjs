@@ -54,4 +54,6 @@ writeFileSync(
     `export const debugWasm = "${base64("core.debug.wasm")}";\n`,
 );
 run(tscBin, ["-p", "tsconfig.json"]);
-console.log(`built: core.release.wasm ${statSync(join(root, "build/core.release.wasm")).size} bytes, core.debug.wasm ${statSync(join(root, "build/core.debug.wasm")).size} bytes`);
+console.log(
+  `built: core.release.wasm ${statSync(join(root, "build/core.release.wasm")).size} bytes, core.debug.wasm ${statSync(join(root, "build/core.debug.wasm")).size} bytes`,
+);

@@ -7,12 +7,12 @@
 import type { CoreExports } from "./core.js";
 import {
   ArenaError,
-  STATUS_LIMIT,
-  SuppressedError,
   chainError,
   checkU32,
   describe,
   isU32,
+  STATUS_LIMIT,
+  SuppressedError,
   statusError,
 } from "./errors.js";
 import { ActionHandle } from "./handles.js";
@@ -171,7 +171,10 @@ export class Arena {
     }
     const ptr = this.core.alloc(this.record, size, align, zero) >>> 0;
     if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
-    if (name !== undefined) (this.names ??= new Map()).set(ptr, name);
+    if (name !== undefined) {
+      this.names ??= new Map();
+      this.names.set(ptr, name);
+    }
     return ptr as Ptr;
   }
 

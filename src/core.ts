@@ -37,9 +37,14 @@ export async function instantiateCore(memory: WebAssembly.Memory, debug: boolean
   const key = debug ? "debug" : "release";
   modules[key] ??= WebAssembly.compile(decode(debug ? debugWasm : releaseWasm));
   const instance = await WebAssembly.instantiate(await modules[key], {
-    env: { memory, abort: (message: number, file: number, line: number, column: number) => {
-      throw new Error(`managed-arena core assertion failed: ${readString(memory, message)} at ${readString(memory, file)}:${line}:${column}`);
-    } },
+    env: {
+      memory,
+      abort: (message: number, file: number, line: number, column: number) => {
+        throw new Error(
+          `managed-arena core assertion failed: ${readString(memory, message)} at ${readString(memory, file)}:${line}:${column}`,
+        );
+      },
+    },
   });
   return instance.exports as unknown as CoreExports;
 }

@@ -57,7 +57,8 @@ export function isU32(value: unknown): value is number {
 
 /** Throws EINVAL unless `value` is an integer in [0, 2^32-1]. */
 export function checkU32(value: unknown, what: string): number {
-  if (!isU32(value)) throw new ArenaError("EINVAL", `${what} must be an integer in [0, 2^32-1], got ${describe(value)}`);
+  if (!isU32(value))
+    throw new ArenaError("EINVAL", `${what} must be an integer in [0, 2^32-1], got ${describe(value)}`);
   return value;
 }
 

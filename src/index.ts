@@ -1,6 +1,6 @@
 // managed-arena: a WebAssembly-backed arena allocator with managed release
 // lists, modelled on the Linux kernel's devres / drm_managed.
-export { Arena, type AllocOptions, type ArenaOptions, type ArenaStats, type Ptr } from "./arena.js";
+export { type AllocOptions, Arena, type ArenaOptions, type ArenaStats, type Ptr } from "./arena.js";
 export { ArenaError, type ArenaErrorCode, SuppressedError } from "./errors.js";
 export { ActionHandle } from "./handles.js";
 export { Heap, type HeapOptions } from "./heap.js";
