@@ -3,18 +3,31 @@
 //
 //   0            __heap_base   ownerMap            startMap            firstPage*64K
 //   ┌────────────┬─────────────┬───────────────────┬───────────────────┬───────────────────────┐
-//   │ static     │ (align 16)  │ u32 x pageLimit   │ u16 x pageLimit   │ runs: chunks, META,   │
+//   │ static     │ (align 16)  │ u32 x mapCapacity │ u16 x mapCapacity │ runs: chunks, META,   │
 //   │ data       │             │                   │                   │ free runs ...         │
 //   └────────────┴─────────────┴───────────────────┴───────────────────┴───────────────────────┘
-
+//
+// The maps start small (enough for 64 MiB of memory, inside page 0 for a
+// typical build) so that a heap costs one page before its first allocation.
+// When memory grows past their reach they move to a META run twice as large,
+// carved from the growth itself, and the old run is freed:
+//
+//   META map run:  ┌ u32 owner x cap ┬ u16 start x cap ┐   (no chunk head: the maps start at the run)
 import {
-  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, ENOMEM, OK, PAGE_BITS, PAGE_LIMIT,
+  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, ENOMEM, OK, OWNER_META, PAGE_BITS, PAGE_LIMIT, PAGE_SIZE,
 } from "./layout";
 
 export let ownerMap: usize = 0;
 export let startMap: usize = 0;
 export let firstPage: u32 = 0;
 export let pageLimit: u32 = 0;
+/** Pages the maps can describe; memory never grows past it without moving them. */
+export let mapCapacity: u32 = 0;
+/** The META run holding the maps, 0 while they sit after the static data. */
+let mapRun: usize = 0;
+let mapRunPages: u32 = 0;
+const INITIAL_MAP_PAGES: u32 = 1024;
+const MAP_BYTES_PER_PAGE: u32 = 6;
 /** Newest free run; free runs are doubly linked through their chunk heads. */
 export let freeRuns: usize = 0;
 
@@ -37,18 +50,38 @@ export let freeRuns: usize = 0;
   return <u32>memory.size();
 }
 
-/** Lays out the page maps for at most `maxPages` pages and frees every page above them. */
+/** Lays out the page maps for the memory at hand (growing later) and frees every page above them. */
 export function initPages(maxPages: u32): u32 {
   pageLimit = min(maxPages, PAGE_LIMIT);
+  mapCapacity = min(pageLimit, max(INITIAL_MAP_PAGES, memoryPages()));
   ownerMap = (__heap_base + 15) & ~15;
-  startMap = ownerMap + (<usize>pageLimit << 2);
-  firstPage = <u32>((startMap + (<usize>pageLimit << 1) + 0xffff) >> PAGE_BITS);
+  startMap = ownerMap + (<usize>mapCapacity << 2);
+  firstPage = <u32>((startMap + (<usize>mapCapacity << 1) + 0xffff) >> PAGE_BITS);
   if (firstPage >= pageLimit) return ENOMEM;
   const have = memoryPages();
   if (have < firstPage && memory.grow(<i32>(firstPage - have)) < 0) return ENOMEM;
-  const now = memoryPages();
-  if (now > firstPage) freeRun(firstPage, min(now, pageLimit) - firstPage);
+  const now = min(memoryPages(), pageLimit);
+  if (now > firstPage) freeRun(firstPage, now - firstPage);
   return OK;
+}
+
+/** Moves the maps into pages [at, at+pages) with room for `capacity` pages, and frees their old run. */
+function moveMaps(at: u32, pages: u32, capacity: u32): void {
+  const run = pageBase(at);
+  memory.copy(run, ownerMap, <usize>mapCapacity << 2);
+  memory.copy(run + (<usize>capacity << 2), startMap, <usize>mapCapacity << 1);
+  const oldRun = mapRun;
+  const oldPages = mapRunPages;
+  ownerMap = run;
+  startMap = run + (<usize>capacity << 2);
+  mapCapacity = capacity;
+  mapRun = run;
+  mapRunPages = pages;
+  for (let page = at; page < at + pages; page++) {
+    setOwner(page, OWNER_META);
+    setStart(page, at);
+  }
+  if (oldRun) freeRun(<u32>(oldRun >> PAGE_BITS), oldPages);
 }
 
 /** Unlinks a free run from the heap's list. */
@@ -86,17 +119,28 @@ export function freeRun(start: u32, count: u32): void {
   setStart(start + count - 1, start);
 }
 
-/** Grows memory by at least `count` pages (more when allowed, to grow less often). */
+/**
+ * Grows memory by at least `count` usable pages (more when allowed, to grow
+ * less often), moving the maps first when the growth would pass their reach.
+ */
 function growPages(count: u32): bool {
   const have = memoryPages();
-  if (have >= pageLimit || pageLimit - have < count) return false;
-  const extra = min(max(count, have >> 2), pageLimit - have);
-  let grown = extra;
+  if (have >= pageLimit) return false;
+  let capacity = mapCapacity;
+  let mapPages: u32 = 0;
+  if (<u64>have + count > <u64>capacity) {
+    capacity = <u32>min<u64>(<u64>pageLimit, max<u64>(<u64>capacity << 1, <u64>have + count + 8));
+    mapPages = (capacity * MAP_BYTES_PER_PAGE + PAGE_SIZE - 1) >> PAGE_BITS;
+  }
+  const need = count + mapPages;
+  if (pageLimit - have < need) return false;
+  let grown = min(max(need, have >> 2), capacity - have);
   if (memory.grow(<i32>grown) < 0) {
-    grown = count;
+    grown = need;
     if (memory.grow(<i32>grown) < 0) return false;
   }
-  freeRun(have, grown);
+  if (mapPages) moveMaps(have, mapPages, capacity);
+  freeRun(have + mapPages, grown - mapPages);
   return true;
 }
 
