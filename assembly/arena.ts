@@ -2,19 +2,21 @@
 // Each export validates what the host cannot (ownership, liveness, sizes in
 // 32-bit space) and returns a pointer or a status code below STATUS_LIMIT.
 // Nothing here calls into JS, so no host exception can unwind a half-done
-// update; release is driven by the host, one `popAction` at a time.
+// update; release is driven by the host, one callback node at a time.
 
 import {
-  A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHUNKS, A_FLAGS, A_FREE, A_HEAD, A_LIVE_BYTES, A_LIVE_NEXT,
-  A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_CUR, A_END, A_RESERVED, ARENA_SIZE, CB_BYTES, CB_SLOT, CHUNK_HEAD,
-  EBUSY, EBADPTR, ENOMEM, EOVERFLOW, ESTALE, FLAG_RELEASING, HEADER, KIND_ACTION, KIND_ALLOC, LARGE_CLASS,
-  MIN_ALIGN_SHIFT, NODE_META, NODE_SIZE, OK, OWNER_META, PAGE_BITS, PAGE_SIZE, SMALL_MAX, metaAlignLog2, metaClass,
+  A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
+  A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_RESERVED, ARENA_SIZE, CB_BYTES, CB_EXTRA,
+  CB_SLOT, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, EBADPTR, EBUSY, EDTOR, EINVAL, ENOMEM,
+  EOVERFLOW, ESTALE, FLAG_POISON, FLAG_RELEASING, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE,
+  KIND_DTOR, KIND_DYING, KIND_GROUP, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
+  NODE_SIZE, OK, OWNER_META, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH, SMALL_MAX, metaAlignLog2, metaClass,
   metaKind,
 } from "./layout";
 import { firstPage, initPages, ownerOf, takeRun } from "./chunks";
 import {
-  capacityOfNode, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive, minAlignLog2, setField,
-  takeBlock, unlinkCallback, unlinkNode, replaceNode,
+  capacityOfNode, clearLive, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive, minAlignLog2,
+  replaceNode, setField, takeBlock, unlinkCallback, unlinkNode,
 } from "./nodes";
 
 let recycled: usize = 0;
@@ -28,8 +30,8 @@ export function init(maxPages: u32): u32 {
   return initPages(maxPages);
 }
 
-/** A new arena record, or ENOMEM. */
-export function createArena(minAlignLog2: u32, maxBytes: u32): usize {
+/** A new arena record, or ENOMEM. `flags` may hold FLAG_POISON. */
+export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize {
   let arena = recycled;
   if (arena) recycled = field(arena, A_LIVE_NEXT);
   else {
@@ -43,7 +45,7 @@ export function createArena(minAlignLog2: u32, maxBytes: u32): usize {
     metaCur += ARENA_SIZE;
   }
   memory.fill(arena, 0, ARENA_SIZE);
-  setField(arena, A_FLAGS, minAlignLog2 << MIN_ALIGN_SHIFT);
+  setField(arena, A_FLAGS, (minAlignLog2 << MIN_ALIGN_SHIFT) | (flags & FLAG_POISON));
   setField(arena, A_MAX_BYTES, maxBytes);
   setField(arena, A_LIVE_NEXT, <u32>liveArenas);
   if (liveArenas) setField(liveArenas, A_LIVE_PREV, <u32>arena);
@@ -56,14 +58,13 @@ export function createArena(minAlignLog2: u32, maxBytes: u32): usize {
   return field(arena, A_FLAGS) & FLAG_RELEASING ? EBUSY : OK;
 }
 
+@inline function poisoned(arena: usize): bool {
+  return (field(arena, A_FLAGS) & FLAG_POISON) != 0;
+}
+
 /** EOVERFLOW when header + worst-case padding + size does not fit in 32 bits. */
 @inline function overflows(size: u32, alignLog2: u32): bool {
   return <u64>HEADER + ((<u64>1 << alignLog2) - 1) + size > <u64>u32.MAX_VALUE;
-}
-
-/** The alignment to use for a request of `align` (a power of two). */
-@inline function effectiveAlign(arena: usize, align: u32): u32 {
-  return max(ctz<u32>(align), minAlignLog2(arena));
 }
 
 @inline function addLiveBytes(arena: usize, live: u32): void {
@@ -71,11 +72,15 @@ export function createArena(minAlignLog2: u32, maxBytes: u32): usize {
   if (live > field(arena, A_PEAK_BYTES)) setField(arena, A_PEAK_BYTES, live);
 }
 
+@inline function bump(arena: usize, offset: u32, delta: i32): void {
+  setField(arena, offset, field(arena, offset) + delta);
+}
+
 /** Allocates `size` bytes aligned to max(align, minAlign); the payload pointer or a status. */
 export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
-  const status = busy(arena);
-  if (status) return status;
-  const alignLog2 = effectiveAlign(arena, align);
+  const flags = field(arena, A_FLAGS);
+  if (flags & FLAG_RELEASING) return EBUSY;
+  const alignLog2 = max(ctz<u32>(align), (flags >> MIN_ALIGN_SHIFT) & 15);
   if (overflows(size, alignLog2)) return EOVERFLOW;
   const live = <u64>field(arena, A_LIVE_BYTES) + size;
   if (live > <u64>field(arena, A_MAX_BYTES)) return ENOMEM;
@@ -85,9 +90,10 @@ export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
   linkNode(arena, node);
   const payload = node + HEADER;
   if (size <= SMALL_MAX) markLive(payload);
-  setField(arena, A_ALLOCATIONS, field(arena, A_ALLOCATIONS) + 1);
+  bump(arena, A_ALLOCATIONS, 1);
   addLiveBytes(arena, <u32>live);
   if (zero) memory.fill(payload, 0, size);
+  else if (flags & FLAG_POISON) memory.fill(payload, POISON_FRESH, size);
   return payload;
 }
 
@@ -100,14 +106,25 @@ export function allocArray(arena: usize, count: u32, size: u32, align: u32, zero
   return alloc(arena, <u32>bytes, align, zero);
 }
 
-/** Frees one allocation now; EBADPTR unless `ptr` starts a live allocation of `arena`. */
+/** Takes a live allocation out of the counts and returns its block. */
+@inline function freeNode(arena: usize, node: usize): void {
+  const size = load<u32>(node, NODE_SIZE);
+  unlinkNode(arena, node);
+  bump(arena, A_ALLOCATIONS, -1);
+  setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - size);
+  if (poisoned(arena)) memory.fill(node + HEADER, POISON_FREED, size);
+  dropBlock(arena, node);
+}
+
+/**
+ * Frees one allocation now; EBADPTR unless `ptr` starts a live allocation of
+ * `arena`, EDTOR (nothing changed) when it has a destructor to run first.
+ */
 export function free(arena: usize, ptr: usize): u32 {
   const node = findLive(arena, ptr);
   if (!node) return EBADPTR;
-  unlinkNode(arena, node);
-  setField(arena, A_ALLOCATIONS, field(arena, A_ALLOCATIONS) - 1);
-  setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - load<u32>(node, NODE_SIZE));
-  dropBlock(arena, node);
+  if (load<u32>(node, NODE_META) & META_DTOR) return EDTOR;
+  freeNode(arena, node);
   return OK;
 }
 
@@ -128,25 +145,67 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
   const old = load<u32>(node, NODE_SIZE);
   const live = <u64>field(arena, A_LIVE_BYTES) - old + size;
   if (live > <u64>field(arena, A_MAX_BYTES)) return ENOMEM;
+  const poison = poisoned(arena);
   const large = metaClass(meta) == LARGE_CLASS;
   // In place when it fits, unless a large run would shrink to a small block's size.
   if (size <= capacityOfNode(node) && (!large || size > SMALL_MAX)) {
+    if (poison && size > old) memory.fill(ptr + old, POISON_FRESH, size - old);
+    if (poison && size < old) memory.fill(ptr + size, POISON_FREED, old - size);
     store<u32>(node, size, NODE_SIZE);
     addLiveBytes(arena, <u32>live);
     return ptr;
   }
   const moved = takeBlock(arena, size, alignLog2, KIND_ALLOC);
   if (!moved) return ENOMEM;
-  memory.copy(moved + HEADER, ptr, min(old, size));
+  const payload = moved + HEADER;
+  memory.copy(payload, ptr, min(old, size));
+  if (poison && size > old) memory.fill(payload + old, POISON_FRESH, size - old);
+  if (poison) memory.fill(ptr, POISON_FREED, old);
   store<u32>(moved, size, NODE_SIZE);
+  store<u32>(moved, load<u32>(moved, NODE_META) | (meta & META_DTOR), NODE_META);
   replaceNode(arena, node, moved);
-  if (size <= SMALL_MAX) markLive(moved + HEADER);
+  if (meta & META_DTOR) store<u32>(load<u32>(moved, NODE_NEXT), <u32>moved, CB_EXTRA);
+  if (size <= SMALL_MAX) markLive(payload);
   dropBlock(arena, node);
   addLiveBytes(arena, <u32>live);
-  return moved + HEADER;
+  return payload;
 }
 
-/** Registers the host's action `slot` as the newest node; its node or a status. */
+/** The counter a callback kind is counted in, or 0. */
+function counterOf(kind: u32): u32 {
+  if (kind == KIND_ACTION) return A_ACTIONS;
+  if (kind == KIND_GROUP) return A_GROUPS;
+  if (kind == KIND_CHILD) return A_CHILDREN;
+  return 0;
+}
+
+/**
+ * Adds a node for the host's handle `slot` as the newest node: an action,
+ * a group's open or close marker, a child arena, or (with `extra` = the
+ * payload of the newest allocation) that allocation's destructor.
+ */
+export function addCallback(arena: usize, slot: u32, kind: u32, extra: usize): usize {
+  const status = busy(arena);
+  if (status) return status;
+  let target: usize = 0;
+  if (kind == KIND_DTOR) {
+    target = findLive(arena, extra);
+    if (!target || target != <usize>field(arena, A_HEAD) || load<u32>(target, NODE_META) & META_DTOR) return EINVAL;
+  } else if (kind != KIND_CLOSE && !counterOf(kind)) return EINVAL;
+  const node = takeBlock(arena, CB_BYTES, minAlignLog2(arena), kind);
+  if (!node) return ENOMEM;
+  store<u32>(node, 0, NODE_SIZE);
+  store<u32>(node, slot, CB_SLOT);
+  store<u32>(node, <u32>target, CB_EXTRA);
+  linkNode(arena, node);
+  if (kind != KIND_CLOSE) linkCallback(arena, node);
+  const counter = counterOf(kind);
+  if (counter) bump(arena, counter, 1);
+  if (target) store<u32>(target, load<u32>(target, NODE_META) | META_DTOR, NODE_META);
+  return node;
+}
+
+/** addCallback for an action: the hot path of `add`, without the kind dispatch. */
 export function addAction(arena: usize, slot: u32): usize {
   const status = busy(arena);
   if (status) return status;
@@ -154,36 +213,104 @@ export function addAction(arena: usize, slot: u32): usize {
   if (!node) return ENOMEM;
   store<u32>(node, 0, NODE_SIZE);
   store<u32>(node, slot, CB_SLOT);
+  store<u32>(node, 0, CB_EXTRA);
   linkNode(arena, node);
   linkCallback(arena, node);
-  setField(arena, A_ACTIONS, field(arena, A_ACTIONS) + 1);
+  bump(arena, A_ACTIONS, 1);
   return node;
 }
 
-/** Takes an action node out of both lists and frees it. */
-function dropAction(arena: usize, node: usize): void {
+/**
+ * Takes an allocation whose destructor is about to run out of every list
+ * and count: no longer live (free of it is EBADPTR), its block kept until
+ * dropDying so the destructor still reads valid memory.
+ */
+function startDying(arena: usize, node: usize): void {
   unlinkNode(arena, node);
-  unlinkCallback(arena, node);
-  setField(arena, A_ACTIONS, field(arena, A_ACTIONS) - 1);
+  const meta = load<u32>(node, NODE_META);
+  const size = load<u32>(node, NODE_SIZE);
+  if (metaClass(meta) != LARGE_CLASS) clearLive(node + HEADER);
+  store<u32>(node, (meta & ~(META_DTOR | 15)) | KIND_DYING, NODE_META);
+  bump(arena, A_ALLOCATIONS, -1);
+  setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - size);
+}
+
+/** Takes a callback node or close marker out of the lists and frees it. */
+function dropCallback(arena: usize, node: usize): void {
+  const kind = metaKind(load<u32>(node, NODE_META));
+  unlinkNode(arena, node);
+  if (kind != KIND_CLOSE) unlinkCallback(arena, node);
+  const counter = counterOf(kind);
+  if (counter) bump(arena, counter, -1);
+  if (kind == KIND_DTOR) startDying(arena, load<u32>(node, CB_EXTRA));
   dropBlock(arena, node);
 }
 
-/** Unregisters the action at `node` without running it; ESTALE when it is not one of `arena`'s. */
-export function removeAction(arena: usize, node: usize): u32 {
-  assert(node >= <usize>firstPage << PAGE_BITS, "action node below the managed pages");
-  if (ownerOf(<u32>(node >> PAGE_BITS)) != <u32>arena) return ESTALE;
-  if (metaKind(load<u32>(node, NODE_META)) != KIND_ACTION) return ESTALE;
-  dropAction(arena, node);
+/** True when `node` is a callback node or close marker of `arena`. */
+function isCallback(arena: usize, node: usize): bool {
+  if (node < <usize>firstPage << PAGE_BITS || ownerOf(<u32>(node >> PAGE_BITS)) != <u32>arena) return false;
+  const kind = metaKind(load<u32>(node, NODE_META));
+  return kind == KIND_CLOSE || counterOf(kind) != 0 || kind == KIND_DTOR;
+}
+
+/** Removes a callback node or close marker without running it; ESTALE when it is not one of `arena`'s. */
+export function removeCallback(arena: usize, node: usize): u32 {
+  if (!isCallback(arena, node)) return ESTALE;
+  dropCallback(arena, node);
   return OK;
 }
 
-/** Unregisters the newest action and returns its slot, or -1 when none is left. */
-export function popAction(arena: usize): i32 {
+/** Removes the newest callback node and returns its slot, or -1 when none is left. */
+export function popCallback(arena: usize): i32 {
   const node = <usize>field(arena, A_CB_HEAD);
-  if (!node) return -1;
+  return node ? popCallbackAt(arena, node) : -1;
+}
+
+/**
+ * Starts the destructor of a live allocation: removes its destructor node,
+ * makes the allocation dying, and returns the destructor's slot (-1 when
+ * `ptr` is not a live allocation of `arena` with a destructor).
+ */
+export function takeDestructor(arena: usize, ptr: usize): i32 {
+  const node = findLive(arena, ptr);
+  if (!node || !(load<u32>(node, NODE_META) & META_DTOR)) return -1;
+  return popCallbackAt(arena, load<u32>(node, NODE_NEXT));
+}
+
+/** Removes the callback node `node` and returns its slot. */
+function popCallbackAt(arena: usize, node: usize): i32 {
   const slot = load<u32>(node, CB_SLOT);
-  dropAction(arena, node);
+  dropCallback(arena, node);
   return <i32>slot;
+}
+
+/** Frees the block of a dying allocation once its destructor has run. */
+export function dropDying(arena: usize, ptr: usize): u32 {
+  const node = ptr - HEADER;
+  if (ptr < <usize>firstPage << PAGE_BITS || (ownerOf(<u32>(ptr >> PAGE_BITS)) & ~1) != <u32>arena) return EBADPTR;
+  if (metaKind(load<u32>(node, NODE_META)) != KIND_DYING) return EBADPTR;
+  if (poisoned(arena)) memory.fill(ptr, POISON_FREED, load<u32>(node, NODE_SIZE));
+  dropBlock(arena, node);
+  return OK;
+}
+
+/**
+ * The newest node strictly between `open` and `close` (close = 0: up to the
+ * newest node of the arena), or 0 when the range is empty. Unless
+ * `everyNode`, plain allocations and close markers in the way are freed here
+ * and only nodes the host must see (callbacks) are returned, still linked.
+ */
+export function popRange(arena: usize, open: usize, close: usize, everyNode: u32): usize {
+  let node = <usize>(close ? load<u32>(close, NODE_PREV) : field(arena, A_HEAD));
+  while (node && node != open && !everyNode) {
+    const meta = load<u32>(node, NODE_META);
+    const kind = metaKind(meta);
+    if (kind == KIND_ALLOC && !(meta & META_DTOR)) freeNode(arena, node);
+    else if (kind == KIND_CLOSE) dropCallback(arena, node);
+    else return node;
+    node = <usize>(close ? load<u32>(close, NODE_PREV) : field(arena, A_HEAD));
+  }
+  return node == open ? 0 : node;
 }
 
 /** Marks the arena releasing: allocation and registration answer EBUSY until it ends. */
@@ -194,26 +321,38 @@ export function beginRelease(arena: usize): u32 {
   return OK;
 }
 
+/** Fills every payload byte of the arena's chunks with the freed-poison. */
+function poisonChunks(arena: usize): void {
+  let run = <usize>field(arena, A_CHUNKS);
+  while (run) {
+    const start = load<u32>(run, CHUNK_PAYLOAD) ? run + CHUNK_HEAD : run + CHUNK_DATA;
+    memory.fill(start, POISON_FREED, run + (<usize>load<u32>(run, CHUNK_PAGES) << PAGE_BITS) - start);
+    run = load<u32>(run, CHUNK_NEXT);
+  }
+}
+
 /**
- * Ends a release begun by beginRelease once the host has popped every action:
- * every chunk goes back to the heap at once, however many allocations it held.
- * With `keep` the arena stays usable (reset); otherwise its record is recycled.
+ * Ends a release begun by beginRelease once the host has popped every
+ * callback: every chunk goes back to the heap at once, however many
+ * allocations it held. With `keep` the arena stays usable (reset);
+ * otherwise its record is recycled.
  */
 export function endRelease(arena: usize, keep: u32): void {
-  assert(field(arena, A_CB_HEAD) == 0, "release ended with actions left");
+  assert(field(arena, A_CB_HEAD) == 0, "release ended with callbacks left");
+  if (poisoned(arena)) poisonChunks(arena);
   dropChunks(arena);
   if (keep) {
-    setField(arena, A_HEAD, 0);
-    setField(arena, A_CB_HEAD, 0);
-    setField(arena, A_CHUNKS, 0);
-    setField(arena, A_CUR, 0);
-    setField(arena, A_END, 0);
-    setField(arena, A_LIVE_BYTES, 0);
-    setField(arena, A_RESERVED, 0);
-    setField(arena, A_ALLOCATIONS, 0);
-    setField(arena, A_ACTIONS, 0);
-    memory.fill(arena + A_FREE, 0, ARENA_SIZE - A_FREE);
-    setField(arena, A_FLAGS, field(arena, A_FLAGS) & ~FLAG_RELEASING);
+    const peak = field(arena, A_PEAK_BYTES);
+    const flags = field(arena, A_FLAGS) & ~FLAG_RELEASING;
+    const maxBytes = field(arena, A_MAX_BYTES);
+    const next = field(arena, A_LIVE_NEXT);
+    const prev = field(arena, A_LIVE_PREV);
+    memory.fill(arena, 0, ARENA_SIZE);
+    setField(arena, A_PEAK_BYTES, peak);
+    setField(arena, A_FLAGS, flags);
+    setField(arena, A_MAX_BYTES, maxBytes);
+    setField(arena, A_LIVE_NEXT, next);
+    setField(arena, A_LIVE_PREV, prev);
     return;
   }
   const next = field(arena, A_LIVE_NEXT);

@@ -4,7 +4,8 @@
 // of src/debug.ts, kept in step with the numbers below).
 
 import {
-  A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FREE, A_HEAD, A_LIVE_BYTES, A_LIVE_NEXT,
+  A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_GROUPS, CB_EXTRA, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_GROUP,
+  META_DTOR, A_CHUNKS, A_CUR, A_END, A_FREE, A_HEAD, A_LIVE_BYTES, A_LIVE_NEXT,
   A_LIVE_PREV, A_PEAK_BYTES, A_RESERVED, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
   CHUNK_PREV, CLASSES, FREE_LISTS, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS, NODE_META, NODE_NEXT,
   NODE_PREV, NODE_SIZE, OWNER_LARGE, OWNER_META, PAGE_BITS, PAGE_SIZE, metaAlignLog2, metaClass, metaKind,
@@ -81,6 +82,9 @@ function checkArena(arena: usize): u32 {
   let guard = limit;
   let allocations: u32 = 0;
   let actions: u32 = 0;
+  let groups: u32 = 0;
+  let children: u32 = 0;
+  let destructors: u32 = 0;
   let smallAllocations: u32 = 0;
   let live: u64 = 0;
   let node = <usize>field(arena, A_HEAD);
@@ -100,14 +104,24 @@ function checkArena(arena: usize): u32 {
       allocations++;
       live += load<u32>(node, NODE_SIZE);
       if (metaClass(meta) != LARGE_CLASS) smallAllocations++;
-    } else if (kind == KIND_ACTION) {
-      actions++;
-    } else return 36;
+      if (meta & META_DTOR) {
+        if (!next || metaKind(load<u32>(next, NODE_META)) != KIND_DTOR) return 46;
+        if (<usize>load<u32>(next, CB_EXTRA) != node) return 47;
+      }
+    } else if (kind == KIND_DTOR) {
+      const target = <usize>load<u32>(node, CB_EXTRA);
+      if (<usize>load<u32>(node, NODE_PREV) != target || !(load<u32>(target, NODE_META) & META_DTOR)) return 48;
+      destructors++;
+    } else if (kind == KIND_ACTION) actions++;
+    else if (kind == KIND_GROUP) groups++;
+    else if (kind == KIND_CHILD) children++;
+    else if (kind != KIND_CLOSE) return 36;
     next = node;
     node = load<u32>(node, NODE_PREV);
   }
   if (allocations != field(arena, A_ALLOCATIONS)) return 37;
   if (actions != field(arena, A_ACTIONS)) return 38;
+  if (groups != field(arena, A_GROUPS) || children != field(arena, A_CHILDREN)) return 49;
   if (live != <u64>field(arena, A_LIVE_BYTES)) return 39;
   if (field(arena, A_PEAK_BYTES) < field(arena, A_LIVE_BYTES)) return 40;
   if (bits != smallAllocations) return 41;
@@ -117,13 +131,14 @@ function checkArena(arena: usize): u32 {
   guard = limit;
   while (node) {
     if (guard-- == 0) return 42;
-    if (metaKind(load<u32>(node, NODE_META)) != KIND_ACTION) return 43;
+    const kind = metaKind(load<u32>(node, NODE_META));
+    if (kind != KIND_ACTION && kind != KIND_DTOR && kind != KIND_GROUP && kind != KIND_CHILD) return 43;
     if (<usize>load<u32>(node, CB_NEWER) != newer) return 44;
     callbacks++;
     newer = node;
     node = load<u32>(node, CB_OLDER);
   }
-  if (callbacks != actions) return 45;
+  if (callbacks != actions + groups + children + destructors) return 45;
   for (let cls: u32 = 0; cls < FREE_LISTS; cls++) {
     node = load<u32>(arena + A_FREE + (cls << 2));
     if (node && cls >= CLASSES) return 50;

@@ -16,6 +16,8 @@ export const EBADPTR: u32 = 4;
 export const ESTALE: u32 = 5;
 export const ERELEASED: u32 = 6;
 export const EBUSY: u32 = 7;
+/** Internal: the allocation has a destructor; the host must run it (takeDestructor) before freeing. */
+export const EDTOR: u32 = 8;
 /** Every pointer handed out lies above page 0, so a result below this is a status code. */
 export const STATUS_LIMIT: u32 = 16;
 
@@ -77,16 +79,25 @@ export const OWNER_META: u32 = 2;
 //          next block of its free list
 //   next   newer node (0: newest)
 //   size   requested size in bytes
-//   meta   ┌ kind:4 ┬ class:6 ┬ alignLog2:4 ┬ unused:18 ┐
-//          0        4         10            14
+//   meta   ┌ kind:4 ┬ class:6 ┬ alignLog2:4 ┬ dtor:1 ┬ unused:17 ┐
+//          0        4         10            14       15
 //
-// An action's payload is a callback record, threaded on a second list so that
-// release walks actions only, never plain allocations:
+// Kinds: an allocation; a callback node (action, destructor, group's open
+// marker, child arena); a group's close marker; a dying allocation (its
+// destructor is running: in no list, not live, block still reserved).
 //
-//   ┌──────────┬───────────┬───────────┬──────────┐
-//   │ slot u32 │ older u32 │ newer u32 │ unused   │   slot: index into the host's table of functions
-//   └──────────┴───────────┴───────────┴──────────┘
-//   16         20          24          28         32
+// A callback node's payload is a record threaded on a second list, so that
+// release walks callbacks only, never plain allocations:
+//
+//   ┌──────────┬───────────┬───────────┬───────────┐
+//   │ slot u32 │ older u32 │ newer u32 │ extra u32 │   slot: index into the host's table of handles
+//   └──────────┴───────────┴───────────┴───────────┘   extra: a destructor's allocation node
+//   16         20          24          28          32
+//
+// A destructor node always stands right after (newer than) its allocation,
+// whose `dtor` bit is set: nothing is ever inserted between two nodes, and
+// realloc keeps a node's place. A close marker carries its group's slot but
+// is not on the callback list.
 
 export const HEADER: u32 = 16;
 export const NODE_PREV: u32 = 0;
@@ -96,16 +107,23 @@ export const NODE_META: u32 = 12;
 export const CB_SLOT: u32 = 16;
 export const CB_OLDER: u32 = 20;
 export const CB_NEWER: u32 = 24;
+export const CB_EXTRA: u32 = 28;
 export const CB_BYTES: u32 = 16;
 
 export const KIND_FREE: u32 = 0;
 export const KIND_ALLOC: u32 = 1;
 export const KIND_ACTION: u32 = 2;
+export const KIND_DTOR: u32 = 3;
+export const KIND_GROUP: u32 = 4;
+export const KIND_CLOSE: u32 = 5;
+export const KIND_CHILD: u32 = 6;
+export const KIND_DYING: u32 = 7;
 export const KIND_MASK: u32 = 15;
 export const CLASS_SHIFT: u32 = 4;
 export const CLASS_MASK: u32 = 63;
 export const ALIGN_SHIFT: u32 = 10;
 export const ALIGN_MASK: u32 = 15;
+export const META_DTOR: u32 = 1 << 14;
 
 /** The meta word of a node. */
 @inline export function makeMeta(kind: u32, cls: u32, alignLog2: u32): u32 {
@@ -162,7 +180,8 @@ export const LARGE_CLASS: u32 = 63;
 //   head      newest node of the release list
 //   cbHead    newest action (the callback list)
 //   chunks    newest chunk owned; cur/end: the bump range in the newest small chunk
-//   flags     bit 0 RELEASING; bits 8..11 log2(minAlign)
+//   flags     bit 0 RELEASING, bit 1 POISON; bits 8..11 log2(minAlign)
+//   actions/groups/children   callback nodes of each kind (destructors are not counted)
 //   liveNext/livePrev   the heap's list of live arenas (for check())
 
 export const A_HEAD: u32 = 0;
@@ -185,6 +204,10 @@ export const A_FREE: u32 = 64;
 export const ARENA_SIZE: u32 = A_FREE + (FREE_LISTS << 2);
 
 export const FLAG_RELEASING: u32 = 1;
+export const FLAG_POISON: u32 = 2;
+/** Poison bytes: fresh payloads (not zeroed) and freed ones, as the kernel's slab poisoning. */
+export const POISON_FRESH: u8 = 0x5a;
+export const POISON_FREED: u8 = 0x6b;
 export const MIN_ALIGN_SHIFT: u32 = 8;
 export const MIN_ALIGN_LOG2: u32 = 3;
 export const MAX_ALIGN_LOG2: u32 = 12;

@@ -36,7 +36,7 @@ import { firstPage, freeRun, memoryPages, ownerOf, pageBase, pageLimit, startOf,
   const word = bitWord(payload);
   store<u32>(word, load<u32>(word) | bitMask(payload));
 }
-@inline function clearLive(payload: usize): void {
+@inline export function clearLive(payload: usize): void {
   const word = bitWord(payload);
   store<u32>(word, load<u32>(word) & ~bitMask(payload));
 }
@@ -51,7 +51,10 @@ export function findLive(arena: usize, ptr: usize): usize {
   if (page < firstPage || page >= memoryPages()) return 0;
   const owner = ownerOf(page);
   if ((owner & ~OWNER_LARGE) != <u32>arena) return 0;
-  if (owner & OWNER_LARGE) return load<u32>(pageBase(startOf(page)), CHUNK_PAYLOAD) == <u32>ptr ? ptr - HEADER : 0;
+  if (owner & OWNER_LARGE) {
+    if (load<u32>(pageBase(startOf(page)), CHUNK_PAYLOAD) != <u32>ptr) return 0;
+    return metaKind(load<u32>(ptr - HEADER, NODE_META)) == KIND_ALLOC ? ptr - HEADER : 0;
+  }
   if ((ptr & (PAGE_SIZE - 1)) < CHUNK_DATA + HEADER) return 0;
   return isLive(ptr) ? ptr - HEADER : 0;
 }

@@ -1,34 +1,41 @@
 // The Arena: the public face of one arena record in the core. Every argument
 // is validated here before it crosses into wasm (JS→wasm conversion wraps:
-// 2**32 + 16 would arrive as 16), hot paths call the raw exports, and release
-// is driven from JS one action at a time so an action's exception can never
-// unwind through wasm frames in the middle of an update.
+// 2**32 + 16 would arrive as 16), hot paths call the raw exports, and every
+// release (release, reset, releaseGroup, releaseAsync) is driven from JS one
+// callback node at a time, so an action's exception can never unwind
+// through wasm frames in the middle of an update.
 
 import type { CoreExports } from "./core.js";
 import {
   ArenaError,
+  STATUS_LIMIT,
+  SuppressedError,
   chainError,
   checkU32,
   describe,
   isU32,
-  STATUS_LIMIT,
-  SuppressedError,
   statusError,
 } from "./errors.js";
-import { ActionHandle } from "./handles.js";
+import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind } from "./handles.js";
 import { Heap, type HeapOptions } from "./heap.js";
+import { type Resource, Word, reportOf, resourcesOf } from "./introspect.js";
+import { ArenaState, type TraceEvent, type TraceFunction } from "./state.js";
 
 /** A byte offset into `heap.memory.buffer` where an allocation's payload starts. */
 export type Ptr = number & { readonly __brand: "managed-arena.Ptr" };
 
-/** Options of {@link Heap.createArena} and {@link Arena.create}. */
+/** Options of {@link Heap.createArena}, {@link Arena.createChild} and {@link Arena.create}. */
 export interface ArenaOptions {
-  /** Shown in messages and reports; default "arena". */
+  /** Shown in messages, traces and reports; default "arena". */
   name?: string;
   /** Alignment of every payload: a power of two in 8..4096; default 16. */
   minAlign?: number;
   /** Bound on `liveBytes`, the sum of requested sizes of live allocations; default 2^32-1. Past it: ENOMEM. */
   maxBytes?: number;
+  /** Called for every node added, removed without running, or released; default: the heap's (or the parent's). */
+  trace?: TraceFunction;
+  /** Fill freed payloads with 0x6b and fresh non-zeroed ones with 0x5a; default: the heap's (or the parent's). */
+  poison?: boolean;
 }
 
 /** Options of {@link Arena.alloc}. */
@@ -37,17 +44,19 @@ export interface AllocOptions {
   align?: number;
   /** Zero-fill the payload (freshly grown memory is zero, reused memory is not). */
   zero?: boolean;
-  /** A name for reports; default "alloc". */
+  /** A name for traces and reports; default "alloc". */
   name?: string;
+  /** A destructor, run with the pointer still valid when the allocation is freed or released. */
+  onRelease?: (ptr: Ptr) => unknown;
 }
 
 /** Counters of one arena, exact after every operation. */
 export interface ArenaStats {
   /** Live allocations. */
   allocations: number;
-  /** Registered actions. */
+  /** Registered actions (destructors not included). */
   actions: number;
-  /** Open or closed groups still marked. */
+  /** Groups still marked, open or closed. */
   groups: number;
   /** Child arenas registered. */
   children: number;
@@ -59,24 +68,19 @@ export interface ArenaStats {
   reservedBytes: number;
 }
 
-/** Field offsets of the arena record, in 32-bit words (assembly/layout.ts). */
-const Word = {
-  LiveBytes: 7,
-  PeakBytes: 8,
-  Reserved: 9,
-  Allocations: 10,
-  Actions: 11,
-  Groups: 12,
-  Children: 13,
-} as const;
-
-const NODE_SIZE_WORD = 2;
+const HEADER = 16;
+const META_DTOR = 1 << 14;
+/** The core's answer to free() of an allocation whose destructor must run first. */
+const EDTOR = 8;
 const MAX_ALIGN = 4096;
 const LIVE = 0;
 const RELEASING = 1;
 const RELEASED = 2;
 
-/** An align that is a power of two in 1..max, or EINVAL. */
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** An align that is a power of two in min..4096, or EINVAL. */
 function checkAlign(value: unknown, what: string, min: number): number {
   if (!isU32(value) || value < min || value > MAX_ALIGN || (value & (value - 1)) !== 0) {
     throw new ArenaError("EINVAL", `${what} must be a power of two in ${min}..${MAX_ALIGN}, got ${describe(value)}`);
@@ -97,8 +101,34 @@ function checkOptions(value: unknown, what: string): void {
   }
 }
 
+function checkFunction<T>(value: T, what: string): T {
+  if (typeof value !== "function") throw new ArenaError("EINVAL", `${what} must be a function, got ${describe(value)}`);
+  return value;
+}
+
+function checkBoolean(value: unknown, what: string): boolean | undefined {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new ArenaError("EINVAL", `${what} must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === "function"
+  );
+}
+
 function hex(ptr: number): string {
   return `0x${ptr.toString(16)}`;
+}
+
+/** What a release collected from the actions it ran. */
+interface Outcome {
+  thrown: unknown;
+  hasThrown: boolean;
 }
 
 /**
@@ -111,76 +141,104 @@ export class Arena {
   readonly heap: Heap;
   /** The name given at creation. */
   readonly name: string;
+  /** @internal */ readonly state: ArenaState;
+  /** @internal */ parentLink: ChildLink | undefined;
   private readonly record: number;
   private readonly core: CoreExports;
-  private state = LIVE;
-  private names: Map<number, string> | undefined;
+  private readonly trace: TraceFunction | undefined;
+  private readonly poison: boolean;
+  private life = LIVE;
+  private refs = 1;
+  /** releaseGroup walks under way; reset waits for them. */
+  private unwinding = 0;
 
-  private constructor(heap: Heap, record: number, name: string) {
+  private constructor(heap: Heap, state: ArenaState, trace: TraceFunction | undefined, poison: boolean) {
     this.heap = heap;
-    this.record = record;
+    this.state = state;
+    this.record = state.record;
     this.core = heap.core;
-    this.name = name;
+    this.name = state.name;
+    this.trace = trace;
+    this.poison = poison;
   }
 
   /** Creates an arena on a private heap (options of both {@link Heap.create} and {@link Heap.createArena}). */
   static async create(options: HeapOptions & ArenaOptions = {}): Promise<Arena> {
     checkOptions(options, "options");
-    const heap = await Heap.create({
-      initialPages: options.initialPages,
-      maxPages: options.maxPages,
-      debug: options.debug,
-    });
-    return heap.createArena({ name: options.name, minAlign: options.minAlign, maxBytes: options.maxBytes });
+    const { name, minAlign, maxBytes, ...heapOptions } = options;
+    const heap = await Heap.create(heapOptions);
+    return heap.createArena({ name, minAlign, maxBytes });
   }
 
   /** @internal Use {@link Heap.createArena}. */
-  static onHeap(heap: Heap, options: ArenaOptions): Arena {
+  static onHeap(heap: Heap, options: ArenaOptions, inherited: { trace?: TraceFunction; poison?: boolean }): Arena {
     checkOptions(options, "options");
     const name = checkName(options.name, "name") ?? "arena";
     const minAlign = options.minAlign === undefined ? 16 : checkAlign(options.minAlign, "minAlign", 8);
     const maxBytes = options.maxBytes === undefined ? 0xffffffff : checkU32(options.maxBytes, "maxBytes");
-    const record = heap.core.createArena(31 - Math.clz32(minAlign), maxBytes) >>> 0;
+    if (options.trace !== undefined) checkFunction(options.trace, "trace");
+    const trace = options.trace ?? inherited.trace;
+    const poison = checkBoolean(options.poison, "poison") ?? inherited.poison ?? false;
+    const record = heap.core.createArena(31 - Math.clz32(minAlign), maxBytes, poison ? 2 : 0) >>> 0;
     if (record < STATUS_LIMIT) throw statusError(record, `createArena(${JSON.stringify(name)})`);
-    return new Arena(heap, record, name);
+    const state = new ArenaState(heap, record, name, trace);
+    const arena = new Arena(heap, state, trace, poison);
+    heap.watch(arena, state);
+    return arena;
   }
 
-  /** True once the arena has been released. */
+  /** True once the arena has been torn down (its last reference released). */
   get released(): boolean {
-    return this.state === RELEASED;
+    return this.life === RELEASED;
   }
+
+  // ---- allocations ---------------------------------------------------------
 
   /**
    * Allocates `size` bytes (0 gives a unique, freeable pointer) aligned to
-   * max(`align`, `minAlign`). Kernel analogue: `drmm_kmalloc`.
+   * max(`align`, `minAlign`). With `onRelease`, the destructor runs when the
+   * allocation is freed or released. Kernel analogue: `drmm_kmalloc`,
+   * `devres_alloc(release, size)`.
    */
   alloc(size: number, options?: AllocOptions): Ptr {
-    if (this.state === RELEASED) throw this.releasedError();
+    if (options !== undefined || this.trace !== undefined) return this.allocWith(size, options);
+    if (this.life === RELEASED) throw this.releasedError();
     if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
+    const ptr = this.core.alloc(this.record, size, 1, 0) >>> 0;
+    if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
+    return ptr as Ptr;
+  }
+
+  /** alloc() with options or tracing: the general path. */
+  private allocWith(size: number, options: AllocOptions | undefined): Ptr {
+    if (this.life === RELEASED) throw this.releasedError();
+    checkU32(size, "size");
     let align = 1;
     let zero = 0;
     let name: string | undefined;
+    let onRelease: ((ptr: Ptr) => unknown) | undefined;
     if (options !== undefined) {
       checkOptions(options, "options");
       if (options.align !== undefined) align = checkAlign(options.align, "align", 1);
-      if (options.zero !== undefined && typeof options.zero !== "boolean") {
-        throw new ArenaError("EINVAL", `zero must be a boolean, got ${describe(options.zero)}`);
-      }
-      zero = options.zero ? 1 : 0;
+      zero = checkBoolean(options.zero, "zero") ? 1 : 0;
       name = checkName(options.name, "name");
+      if (options.onRelease !== undefined) onRelease = checkFunction(options.onRelease, "onRelease");
     }
     const ptr = this.core.alloc(this.record, size, align, zero) >>> 0;
     if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
+    if (onRelease !== undefined) this.attachDestructor(ptr, onRelease);
     if (name !== undefined) {
-      this.names ??= new Map();
-      this.names.set(ptr, name);
+      this.state.names ??= new Map();
+      this.state.names.set(ptr, name);
     }
+    if (this.trace !== undefined) this.emit("add", "alloc", name ?? "alloc", size, ptr);
     return ptr as Ptr;
   }
 
   /** Allocates `size` zero-filled bytes, also when the memory is reused. Kernel analogue: `drmm_kzalloc`. */
   allocZeroed(size: number): Ptr {
-    if (this.state === RELEASED) throw this.releasedError();
+    if (this.trace !== undefined) return this.alloc(size, { zero: true });
+    if (this.life === RELEASED) throw this.releasedError();
     checkU32(size, "size");
     const ptr = this.core.alloc(this.record, size, 1, 1) >>> 0;
     if (ptr < STATUS_LIMIT) throw statusError(ptr, `allocZeroed(${size})`);
@@ -189,57 +247,86 @@ export class Arena {
 
   /** Allocates `count * size` bytes; EOVERFLOW when the product exceeds 2^32-1. Kernel analogue: `drmm_kcalloc`. */
   allocArray(count: number, size: number, options?: { zero?: boolean }): Ptr {
-    if (this.state === RELEASED) throw this.releasedError();
+    if (this.life === RELEASED) throw this.releasedError();
     checkU32(count, "count");
     checkU32(size, "size");
     checkOptions(options, "options");
-    const zero = options?.zero;
-    if (zero !== undefined && typeof zero !== "boolean") {
-      throw new ArenaError("EINVAL", `zero must be a boolean, got ${describe(zero)}`);
-    }
-    const ptr = this.core.allocArray(this.record, count, size, 1, zero ? 1 : 0) >>> 0;
+    const zero = checkBoolean(options?.zero, "zero") ? 1 : 0;
+    const ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
     if (ptr < STATUS_LIMIT) throw statusError(ptr, `allocArray(${count}, ${size})`);
+    if (this.trace !== undefined) this.emit("add", "alloc", "alloc", count * size, ptr);
     return ptr as Ptr;
+  }
+
+  /** Copies bytes into a new allocation of exactly their length. Kernel analogue: `kmemdup`. */
+  dup(source: ArrayBufferView | ArrayBuffer): Ptr {
+    if (this.life === RELEASED) throw this.releasedError();
+    let bytes: Uint8Array;
+    if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+    else if (ArrayBuffer.isView(source)) bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    else throw new ArenaError("EINVAL", `dup needs an ArrayBuffer or a view, got ${describe(source)}`);
+    // A view of this heap's own memory would be detached if alloc grows memory: copy it out first.
+    if (bytes.buffer === this.heap.memory.buffer) bytes = bytes.slice();
+    const ptr = this.alloc(bytes.byteLength);
+    new Uint8Array(this.heap.memory.buffer, ptr, bytes.byteLength).set(bytes);
+    return ptr;
+  }
+
+  /** Copies a string as UTF-8 plus a NUL byte. Kernel analogue: `kstrdup`. */
+  strdup(text: string): Ptr {
+    if (this.life === RELEASED) throw this.releasedError();
+    if (typeof text !== "string") throw new ArenaError("EINVAL", `strdup needs a string, got ${describe(text)}`);
+    const bytes = encoder.encode(text);
+    const ptr = this.alloc(bytes.length + 1);
+    const view = new Uint8Array(this.heap.memory.buffer, ptr, bytes.length + 1);
+    view.set(bytes);
+    view[bytes.length] = 0;
+    return ptr;
+  }
+
+  /** Reads UTF-8 from an allocation up to its first NUL byte (or its end). */
+  readString(ptr: number): string {
+    const view = this.bytes(ptr);
+    const end = view.indexOf(0);
+    return decoder.decode(end < 0 ? view : view.subarray(0, end));
   }
 
   /**
    * Resizes an allocation, keeping its contents up to the smaller size, its
-   * alignment and its place in release order; may move it. Kernel analogue:
-   * `devm_krealloc`.
+   * alignment, its destructor and its place in release order; may move it.
+   * Kernel analogue: `devm_krealloc`.
    */
   realloc(ptr: number, size: number): Ptr {
-    if (this.state === RELEASED) throw this.releasedError();
+    if (this.life === RELEASED) throw this.releasedError();
     checkU32(ptr, "ptr");
     checkU32(size, "size");
     const moved = this.core.realloc(this.record, ptr, size) >>> 0;
     if (moved < STATUS_LIMIT) throw statusError(moved, `realloc(${hex(ptr)}, ${size})`);
-    const names = this.names;
-    if (names !== undefined && moved !== ptr) {
-      const name = names.get(ptr);
-      if (name !== undefined) {
-        names.delete(ptr);
-        names.set(moved, name);
-      }
-    }
+    if (moved !== ptr) this.moved(ptr, moved);
     return moved as Ptr;
   }
 
   /**
-   * Frees one allocation now, in O(1). Anything that is not the start of a
-   * live allocation of this arena (double free, interior, foreign) is EBADPTR
-   * and changes nothing. Kernel analogue: `drmm_kfree`.
+   * Frees one allocation now, in O(1), running its destructor first if it
+   * has one. Anything that is not the start of a live allocation of this
+   * arena (double free, interior, foreign) is EBADPTR and changes nothing.
+   * Kernel analogue: `drmm_kfree`.
    */
   free(ptr: number): void {
-    if (this.state === RELEASED) throw this.releasedError();
+    if (this.life === RELEASED) throw this.releasedError();
     if (typeof ptr !== "number" || ptr >>> 0 !== ptr) checkU32(ptr, "ptr");
+    if (this.trace !== undefined) return this.freeTraced(ptr);
     const status = this.core.free(this.record, ptr);
-    if (status) throw statusError(status, `free(${hex(ptr)})`);
-    if (this.names !== undefined) this.names.delete(ptr);
+    if (status !== 0) {
+      if (status === EDTOR) return this.destroy(ptr);
+      throw statusError(status, `free(${hex(ptr)})`);
+    }
+    if (this.state.names !== undefined) this.state.names.delete(ptr);
   }
 
   /** The requested size of a live allocation. */
   sizeOf(ptr: number): number {
-    return this.heap.u32()[(this.nodeOf(ptr, "sizeOf") >>> 2) + NODE_SIZE_WORD];
+    return this.heap.u32()[(this.nodeOf(ptr, "sizeOf") >>> 2) + Word.NodeSize];
   }
 
   /**
@@ -256,16 +343,16 @@ export class Arena {
     return new Uint8Array(this.heap.memory.buffer, ptr, length ?? size);
   }
 
+  // ---- actions -------------------------------------------------------------
+
   /**
    * Registers `action(data)` to run when the arena releases, newest first.
    * Returns a handle for removeAction/releaseAction/hasAction. The default
    * name is `action.name`. Kernel analogue: `drmm_add_action`.
    */
   add<T>(action: (data: T) => unknown, data?: T, name?: string): ActionHandle {
-    if (this.state === RELEASED) throw this.releasedError();
-    if (typeof action !== "function") {
-      throw new ArenaError("EINVAL", `action must be a function, got ${describe(action)}`);
-    }
+    if (this.life === RELEASED) throw this.releasedError();
+    if (typeof action !== "function") checkFunction(action, "action");
     if (name !== undefined && typeof name !== "string") checkName(name, "name");
     const heap = this.heap;
     const free = heap.freeSlots;
@@ -274,9 +361,9 @@ export class Arena {
     const node = this.core.addAction(this.record, slot) >>> 0;
     if (node < STATUS_LIMIT) throw statusError(node, `add(${action.name || "action"})`);
     if (reuse) free.pop();
-    const handle = new ActionHandle(this, slot, action as (data: never) => unknown, data, name);
-    handle.node = node;
+    const handle = new ActionHandle(this.state, slot, node, action as (data: never) => unknown, data, name);
     heap.slots[slot] = handle;
+    if (this.trace !== undefined) this.emit("add", "action", handle.name, 0, undefined);
     return handle;
   }
 
@@ -301,41 +388,191 @@ export class Arena {
 
   /** Unregisters an action without running it. Kernel analogue: `devm_remove_action`. */
   removeAction(handle: ActionHandle): void {
-    this.unregister(this.pending(handle, "removeAction"));
+    const action = this.current(handle, ActionHandle, "removeAction");
+    this.unregister(action);
+    if (this.trace !== undefined) this.emit("del", "action", action.name, 0, undefined);
   }
 
   /** Runs an action now and unregisters it; it never runs again. Kernel analogue: `drmm_release_action`. */
   releaseAction(handle: ActionHandle): void {
-    const pending = this.pending(handle, "releaseAction");
-    this.unregister(pending);
-    pending.action(pending.data as never);
+    const action = this.current(handle, ActionHandle, "releaseAction");
+    this.unregister(action);
+    this.run(action);
   }
 
   /** True while the action is registered. Kernel analogue: `devm_is_action_added`. */
   hasAction(handle: ActionHandle): boolean {
-    if (this.state === RELEASED) throw this.releasedError();
+    if (this.life === RELEASED) throw this.releasedError();
     if (!(handle instanceof ActionHandle)) {
       throw new ArenaError("EINVAL", `expected an ActionHandle, got ${describe(handle)}`);
     }
-    return handle.arena === this && this.heap.slots[handle.slot] === handle;
+    return handle.owner === this.state && this.heap.slots[handle.slot] === handle;
+  }
+
+  // ---- groups --------------------------------------------------------------
+
+  /** Starts a group: everything added from now on can be released together. Kernel analogue: `devres_open_group`. */
+  openGroup(name?: string): GroupHandle {
+    if (this.life === RELEASED) throw this.releasedError();
+    const label = checkName(name, "name") ?? "group";
+    const heap = this.heap;
+    const free = heap.freeSlots;
+    const reuse = free.length > 0;
+    const slot = reuse ? free[free.length - 1] : heap.slots.length;
+    const node = this.core.addCallback(this.record, slot, Kind.Group, 0) >>> 0;
+    if (node < STATUS_LIMIT) throw statusError(node, `openGroup(${JSON.stringify(label)})`);
+    if (reuse) free.pop();
+    const group = new GroupHandle(this.state, slot, node, label);
+    heap.slots[slot] = group;
+    this.state.openGroups.push(group);
+    if (this.trace !== undefined) this.emit("add", "group", label, 0, undefined);
+    return group;
   }
 
   /**
-   * Runs every action newest-first, each exactly once even if some throw,
-   * frees all memory at once and marks the arena released. Then rethrows: one
-   * error as is, several as a SuppressedError chain (as DisposableStack
-   * does). A second call, or a call from an action during release, does
-   * nothing.
+   * Ends a group (without argument: the newest open one; none open: EINVAL).
+   * Groups opened after it and still open are closed with it, so groups
+   * always nest. Kernel analogue: `devres_close_group`.
+   */
+  closeGroup(handle?: GroupHandle): void {
+    let group: GroupHandle;
+    if (handle === undefined) {
+      if (this.life === RELEASED) throw this.releasedError();
+      const open = this.state.openGroups;
+      if (open.length === 0) throw new ArenaError("EINVAL", "closeGroup(): no group is open");
+      group = open[open.length - 1];
+    } else {
+      group = this.current(handle, GroupHandle, "closeGroup");
+      if (group.close !== 0) throw new ArenaError("EINVAL", `closeGroup: group ${JSON.stringify(group.name)} is closed`);
+    }
+    // Groups stay nested: groups opened after this one and still open end here too, innermost first.
+    const open = this.state.openGroups;
+    for (let index = open.length - 1; index >= 0 && open[index] !== group; index--) this.addCloseMarker(open[index]);
+    this.addCloseMarker(group);
+  }
+
+  /** Ends an open group with its close marker (it carries the group's slot but is no callback). */
+  private addCloseMarker(group: GroupHandle): void {
+    const node = this.core.addCallback(this.record, group.slot, Kind.Close, 0) >>> 0;
+    if (node < STATUS_LIMIT) throw statusError(node, `closeGroup(${JSON.stringify(group.name)})`);
+    group.close = node;
+    this.forgetOpen(group);
+  }
+
+  /**
+   * Releases, newest first, everything added after the group opened (up to
+   * its close; an open group is closed first), nested groups too, then drops
+   * the group. Errors are chained as in release(). Kernel analogue:
+   * `devres_release_group`.
+   */
+  releaseGroup(handle: GroupHandle): void {
+    const group = this.current(handle, GroupHandle, "releaseGroup");
+    if (group.unwinding) throw new ArenaError("EBUSY", `releaseGroup: group ${JSON.stringify(group.name)} is releasing`);
+    if (group.close === 0 && this.life === LIVE) this.closeGroup(group);
+    group.unwinding = true;
+    this.unwinding++;
+    let outcome: Outcome;
+    try {
+      outcome = this.drain(group.node, group.close);
+    } finally {
+      this.unwinding--;
+      group.unwinding = false;
+    }
+    if (this.life !== RELEASED && this.heap.slots[group.slot] === group) {
+      this.dropGroup(group);
+      if (this.trace !== undefined) this.emit("rel", "group", group.name, 0, undefined);
+    }
+    if (outcome.hasThrown) throw outcome.thrown;
+  }
+
+  /** Drops the group's markers and keeps its resources. Kernel analogue: `devres_remove_group`. */
+  removeGroup(handle: GroupHandle): void {
+    const group = this.current(handle, GroupHandle, "removeGroup");
+    if (group.unwinding) throw new ArenaError("EBUSY", `removeGroup: group ${JSON.stringify(group.name)} is releasing`);
+    this.dropGroup(group);
+    if (this.trace !== undefined) this.emit("del", "group", group.name, 0, undefined);
+  }
+
+  /**
+   * Opens a group, runs `fn(arena)`, closes the group and returns the
+   * result. If `fn` throws, or the promise it returns rejects, the group is
+   * released and the same error rethrown: partial initialisation unwinds.
+   * (If unwinding throws too: SuppressedError(unwindError, error).)
+   */
+  group<T>(fn: (arena: Arena) => T, name?: string): T {
+    checkFunction(fn, "fn");
+    const group = this.openGroup(name);
+    let result: T;
+    try {
+      result = fn(this);
+    } catch (error) {
+      return this.unwind(group, error);
+    }
+    if (isPromiseLike(result)) {
+      return Promise.resolve(result).then(
+        (value) => {
+          this.closeIfOpen(group);
+          return value;
+        },
+        (error) => this.unwind(group, error),
+      ) as T;
+    }
+    this.closeIfOpen(group);
+    return result;
+  }
+
+  // ---- children and lifetime -----------------------------------------------
+
+  /**
+   * Creates an arena on the same heap whose release is registered here: it
+   * is released at that place in this arena's order (whatever its reference
+   * count), and releasing it earlier unregisters it. Analogue: talloc
+   * children, APR subpools.
+   */
+  createChild(options: ArenaOptions = {}): Arena {
+    if (this.life === RELEASED) throw this.releasedError();
+    if (this.life === RELEASING) throw new ArenaError("EBUSY", `createChild: arena ${JSON.stringify(this.name)} is releasing`);
+    const child = Arena.onHeap(this.heap, options, { trace: this.trace, poison: this.poison });
+    const heap = this.heap;
+    const free = heap.freeSlots;
+    const reuse = free.length > 0;
+    const slot = reuse ? free[free.length - 1] : heap.slots.length;
+    const node = this.core.addCallback(this.record, slot, Kind.Child, 0) >>> 0;
+    if (node < STATUS_LIMIT) {
+      child.teardown();
+      throw statusError(node, `createChild(${JSON.stringify(child.name)})`);
+    }
+    if (reuse) free.pop();
+    const link = new ChildLink(this.state, slot, node, child);
+    heap.slots[slot] = link;
+    child.parentLink = link;
+    if (this.trace !== undefined) this.emit("add", "child", child.name, 0, undefined);
+    return child;
+  }
+
+  /** Takes one more reference: teardown waits for as many release() calls. Kernel analogue: `drm_dev_get`. */
+  retain(): this {
+    if (this.life === RELEASED) throw this.releasedError();
+    if (this.life === RELEASING) throw new ArenaError("EBUSY", `retain: arena ${JSON.stringify(this.name)} is releasing`);
+    this.refs++;
+    return this;
+  }
+
+  /**
+   * Drops a reference; the last one tears the arena down: every action runs
+   * newest-first, each exactly once even if some throw, all memory is freed
+   * at once, and the arena is marked released. Then rethrows: one error as
+   * is, several as a SuppressedError chain (as DisposableStack does). Does
+   * nothing when already released or releasing. Kernel analogue:
+   * `drm_dev_put` / `drm_managed_release`.
    */
   release(): void {
-    if (this.state !== LIVE) return;
-    this.state = RELEASING;
-    this.core.beginRelease(this.record);
-    const { thrown, hasThrown } = this.runActions();
-    this.core.endRelease(this.record, 0);
-    this.state = RELEASED;
-    this.names = undefined;
-    if (hasThrown) throw thrown;
+    if (this.life !== LIVE) return;
+    if (this.refs > 1) {
+      this.refs--;
+      return;
+    }
+    this.teardown();
   }
 
   /** Same as {@link Arena.release}, for `using`. */
@@ -343,9 +580,48 @@ export class Arena {
     this.release();
   }
 
+  /**
+   * Like {@link Arena.release}, awaiting each action's promise newest-first;
+   * errors chained as AsyncDisposableStack does.
+   */
+  async releaseAsync(): Promise<void> {
+    if (this.life !== LIVE) return;
+    if (this.refs > 1) {
+      this.refs--;
+      return;
+    }
+    await this.teardownAsync();
+  }
+
+  /** Same as {@link Arena.releaseAsync}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.releaseAsync();
+  }
+
+  /**
+   * Runs every action and frees every byte, like release(), but the arena
+   * stays usable (handles from before go stale). Analogue: `apr_pool_clear`.
+   */
+  reset(): void {
+    if (this.life === RELEASED) throw this.releasedError();
+    if (this.life === RELEASING || this.unwinding > 0) {
+      throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is releasing`);
+    }
+    this.life = RELEASING;
+    this.core.beginRelease(this.record);
+    const outcome = this.drain(0, 0);
+    this.core.endRelease(this.record, 1);
+    this.life = LIVE;
+    this.state.names = undefined;
+    this.state.openGroups = [];
+    if (outcome.hasThrown) throw outcome.thrown;
+  }
+
+  // ---- introspection -------------------------------------------------------
+
   /** Exact counters of this arena. */
   stats(): ArenaStats {
-    if (this.state === RELEASED) throw this.releasedError();
+    if (this.life === RELEASED) throw this.releasedError();
     const words = this.heap.u32();
     const base = this.record >>> 2;
     return {
@@ -359,17 +635,72 @@ export class Arena {
     };
   }
 
-  /** Pops and runs every action, newest first, chaining what they throw. */
-  private runActions(): { thrown: unknown; hasThrown: boolean } {
-    const core = this.core;
-    const slots = this.heap.slots;
+  /** Every resource in release order (newest first). */
+  resources(): Resource[] {
+    if (this.life === RELEASED) throw this.releasedError();
+    return resourcesOf(this.state);
+  }
+
+  /** A readable tree of this arena, its children and totals. Analogue: `talloc_report_full`. */
+  report(): string {
+    if (this.life === RELEASED) throw this.releasedError();
+    return reportOf(this.state);
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  /** @internal Tears the arena down now, whatever its reference count. */
+  teardown(): void {
+    this.beginTeardown();
+    const outcome = this.drain(0, 0);
+    this.endTeardown();
+    if (outcome.hasThrown) throw outcome.thrown;
+  }
+
+  /** @internal Like teardown(), awaiting each action. */
+  async teardownAsync(): Promise<void> {
+    this.beginTeardown();
+    let outcome: Outcome = { thrown: undefined, hasThrown: false };
+    for (let callback = this.next(0, 0); callback !== undefined; callback = this.next(0, 0)) {
+      try {
+        await this.runAsync(callback);
+      } catch (error) {
+        outcome = { thrown: chainError(outcome.thrown, outcome.hasThrown, error), hasThrown: true };
+      }
+    }
+    this.endTeardown();
+    if (outcome.hasThrown) throw outcome.thrown;
+  }
+
+  private beginTeardown(): void {
+    this.life = RELEASING;
+    const link = this.parentLink;
+    if (link !== undefined) {
+      // Released before its parent: leave the parent's list.
+      this.parentLink = undefined;
+      this.core.removeCallback(link.owner.record, link.node);
+      this.heap.freeSlot(link);
+      link.owner.emit("rel", "child", this.name, 0, undefined);
+    }
+    this.core.beginRelease(this.record);
+  }
+
+  private endTeardown(): void {
+    this.core.endRelease(this.record, 0);
+    this.life = RELEASED;
+    this.state.released = true;
+    this.state.names = undefined;
+    this.heap.forget(this.state);
+  }
+
+  /** Runs every callback of the range (all of the arena when both are 0), newest first, chaining errors. */
+  private drain(open: number, close: number): Outcome {
+    if (open === 0 && close === 0 && this.trace === undefined) return this.drainAll();
     let thrown: unknown;
     let hasThrown = false;
-    for (let slot = core.popAction(this.record); slot >= 0; slot = core.popAction(this.record)) {
-      const handle = slots[slot] as ActionHandle;
-      this.heap.freeSlot(handle);
+    for (let callback = this.next(open, close); callback !== undefined; callback = this.next(open, close)) {
       try {
-        handle.action(handle.data as never);
+        this.run(callback);
       } catch (error) {
         thrown = chainError(thrown, hasThrown, error);
         hasThrown = true;
@@ -378,32 +709,235 @@ export class Arena {
     return { thrown, hasThrown };
   }
 
-  /** The handle, if it names a pending action of this arena; else ESTALE (EINVAL for a non-handle). */
-  private pending(handle: ActionHandle, what: string): ActionHandle {
-    if (this.state === RELEASED) throw this.releasedError();
-    if (!(handle instanceof ActionHandle)) {
-      throw new ArenaError("EINVAL", `${what}: expected an ActionHandle, got ${describe(handle)}`);
+  /** drain() of a whole untraced arena: the callback list only, popped in one tight loop. */
+  private drainAll(): Outcome {
+    const core = this.core;
+    const record = this.record;
+    const heap = this.heap;
+    const slots = heap.slots;
+    let thrown: unknown;
+    let hasThrown = false;
+    for (let slot = core.popCallback(record); slot >= 0; slot = core.popCallback(record)) {
+      const callback = slots[slot] as Callback;
+      heap.freeSlot(callback);
+      try {
+        if (callback instanceof ActionHandle) callback.action(callback.data as never);
+        else this.run(callback);
+      } catch (error) {
+        thrown = chainError(thrown, hasThrown, error);
+        hasThrown = true;
+      }
     }
-    if (handle.arena !== this || this.heap.slots[handle.slot] !== handle) {
-      throw new ArenaError("ESTALE", `${what}: action ${handle.name} (#${handle.generation}) is not registered here`);
+    return { thrown, hasThrown };
+  }
+
+  /**
+   * Unregisters the next callback to run, newest first, in the range
+   * (open, close) or the whole arena. A whole untraced release pops the
+   * callback list only; otherwise the core walks the release list, freeing
+   * plain allocations itself unless they must be traced.
+   */
+  private next(open: number, close: number): Callback | undefined {
+    if (this.life === RELEASED) return undefined;
+    const core = this.core;
+    const slots = this.heap.slots;
+    const traced = this.trace !== undefined;
+    if (open === 0 && close === 0 && !traced) {
+      const slot = core.popCallback(this.record);
+      if (slot < 0) return undefined;
+      const callback = slots[slot] as Callback;
+      this.heap.freeSlot(callback);
+      return callback;
+    }
+    for (;;) {
+      const node = core.popRange(this.record, open, close, traced ? 1 : 0) >>> 0;
+      if (node === 0) return undefined;
+      const words = this.heap.u32();
+      const at = node >>> 2;
+      const kind = words[at + Word.NodeMeta] & 15;
+      if (kind === Kind.Alloc) {
+        const ptr = node + HEADER;
+        this.emit("rel", "alloc", this.state.names?.get(ptr) ?? "alloc", words[at + Word.NodeSize], ptr);
+        core.free(this.record, ptr);
+        this.state.names?.delete(ptr);
+        continue;
+      }
+      const callback = kind === Kind.Close ? undefined : (slots[words[at + Word.NodeSlot]] as Callback);
+      core.removeCallback(this.record, node);
+      if (callback === undefined) continue;
+      this.heap.freeSlot(callback);
+      return callback;
+    }
+  }
+
+  /** Runs an unregistered callback: an action, a destructor, a nested group's end, a child's teardown. */
+  private run(callback: Callback): unknown {
+    switch (callback.role) {
+      case Kind.Action:
+        if (this.trace !== undefined) this.emit("rel", "action", callback.name, 0, undefined);
+        return callback.action(callback.data as never);
+      case Kind.Destructor:
+        try {
+          if (this.trace !== undefined) this.emitDying(callback, "rel");
+          return callback.action(callback.ptr);
+        } finally {
+          this.buried(callback.ptr);
+        }
+      case Kind.Group:
+        this.forgetOpen(callback);
+        if (this.trace !== undefined) this.emit("rel", "group", callback.name, 0, undefined);
+        return undefined;
+      case Kind.Child:
+        if (this.trace !== undefined) this.emit("rel", "child", callback.name, 0, undefined);
+        callback.child.parentLink = undefined;
+        return callback.child.teardown();
+    }
+  }
+
+  /** Like run(), awaiting destructors and child teardowns before their memory goes. */
+  private async runAsync(callback: Callback): Promise<unknown> {
+    if (callback.role === Kind.Destructor) {
+      try {
+        if (this.trace !== undefined) this.emitDying(callback, "rel");
+        return await callback.action(callback.ptr);
+      } finally {
+        this.buried(callback.ptr);
+      }
+    }
+    if (callback.role === Kind.Child) {
+      if (this.trace !== undefined) this.emit("rel", "child", callback.name, 0, undefined);
+      callback.child.parentLink = undefined;
+      return callback.child.teardownAsync();
+    }
+    return this.run(callback);
+  }
+
+  /** Registers `onRelease` as the destructor of the newest allocation; frees it and throws if that fails. */
+  private attachDestructor(ptr: number, onRelease: (ptr: Ptr) => unknown): void {
+    const heap = this.heap;
+    const free = heap.freeSlots;
+    const reuse = free.length > 0;
+    const slot = reuse ? free[free.length - 1] : heap.slots.length;
+    const node = this.core.addCallback(this.record, slot, Kind.Destructor, ptr) >>> 0;
+    if (node < STATUS_LIMIT) {
+      this.core.free(this.record, ptr);
+      throw statusError(node, "alloc: registering onRelease");
+    }
+    if (reuse) free.pop();
+    const destructor = new Destructor(this.state, slot, node, onRelease as (ptr: number) => unknown, ptr);
+    heap.slots[slot] = destructor;
+  }
+
+  /** free() of an allocation with a destructor: run it with the memory valid, then free the block. */
+  private destroy(ptr: number): void {
+    const slot = this.core.takeDestructor(this.record, ptr);
+    const destructor = this.heap.slots[slot] as Destructor;
+    this.heap.freeSlot(destructor);
+    try {
+      if (this.trace !== undefined) this.emitDying(destructor, "del");
+      destructor.action(ptr);
+    } finally {
+      this.buried(ptr);
+    }
+  }
+
+  /** Frees a dying allocation's block once its destructor has run. */
+  private buried(ptr: number): void {
+    this.core.dropDying(this.record, ptr);
+    this.state.names?.delete(ptr);
+  }
+
+  private freeTraced(ptr: number): void {
+    const node = this.core.find(this.record, ptr) >>> 0;
+    const status = this.core.free(this.record, ptr);
+    if (status === EDTOR) return this.destroy(ptr);
+    if (status !== 0) throw statusError(status, `free(${hex(ptr)})`);
+    const size = this.heap.u32()[(node >>> 2) + Word.NodeSize];
+    this.emit("del", "alloc", this.state.names?.get(ptr) ?? "alloc", size, ptr);
+    this.state.names?.delete(ptr);
+  }
+
+  /** After realloc moved an allocation: carry its name and its destructor's pointer along. */
+  private moved(from: number, to: number): void {
+    const names = this.state.names;
+    const name = names?.get(from);
+    if (names !== undefined && name !== undefined) {
+      names.delete(from);
+      names.set(to, name);
+    }
+    const words = this.heap.u32();
+    const at = (to - HEADER) >>> 2;
+    if (words[at + Word.NodeMeta] & META_DTOR) {
+      const destructorNode = words[at + 1];
+      (this.heap.slots[words[(destructorNode >>> 2) + Word.NodeSlot]] as Destructor).ptr = to;
+    }
+  }
+
+  /** Drops a group's markers and its handle. */
+  private dropGroup(group: GroupHandle): void {
+    if (group.close !== 0) this.core.removeCallback(this.record, group.close);
+    this.core.removeCallback(this.record, group.node);
+    this.heap.freeSlot(group);
+    this.forgetOpen(group);
+  }
+
+  private forgetOpen(group: GroupHandle): void {
+    const open = this.state.openGroups;
+    const index = open.lastIndexOf(group);
+    if (index >= 0) open.splice(index, 1);
+  }
+
+  private closeIfOpen(group: GroupHandle): void {
+    if (this.life === LIVE && this.heap.slots[group.slot] === group && group.close === 0) this.closeGroup(group);
+  }
+
+  /** group(fn) failed: release what it added and rethrow its error. */
+  private unwind(group: GroupHandle, error: unknown): never {
+    if (this.life !== RELEASED && this.heap.slots[group.slot] === group) {
+      try {
+        this.releaseGroup(group);
+      } catch (unwindError) {
+        throw new SuppressedError(unwindError, error);
+      }
+    }
+    throw error;
+  }
+
+  /** The handle if it is a current registration of this arena; else ESTALE (EINVAL for a non-handle). */
+  private current<T extends Callback>(handle: unknown, type: abstract new (...args: never[]) => T, what: string): T {
+    if (this.life === RELEASED) throw this.releasedError();
+    if (!(handle instanceof type)) {
+      throw new ArenaError("EINVAL", `${what}: expected a ${type.name}, got ${describe(handle)}`);
+    }
+    if (handle.owner !== this.state || this.heap.slots[handle.slot] !== handle) {
+      throw new ArenaError("ESTALE", `${what}: ${handle.name} (#${handle.generation}) is not registered here`);
     }
     return handle;
   }
 
   /** Takes a pending action out of the core's lists and frees its slot. */
-  private unregister(handle: ActionHandle): void {
-    const status = this.core.removeAction(this.record, handle.node);
+  private unregister(handle: Callback): void {
+    const status = this.core.removeCallback(this.record, handle.node);
     if (status) throw statusError(status, "removeAction");
     this.heap.freeSlot(handle);
   }
 
   /** The node of a live allocation of this arena, else EBADPTR (EINVAL for a non-u32). */
   private nodeOf(ptr: number, what: string): number {
-    if (this.state === RELEASED) throw this.releasedError();
+    if (this.life === RELEASED) throw this.releasedError();
     checkU32(ptr, "ptr");
     const node = this.core.find(this.record, ptr) >>> 0;
     if (!node) throw statusError(4, `${what}(${hex(ptr)})`);
     return node;
+  }
+
+  private emitDying(destructor: Destructor, op: "del" | "rel"): void {
+    const size = this.heap.u32()[((destructor.ptr - HEADER) >>> 2) + Word.NodeSize];
+    this.emit(op, "alloc", destructor.name, size, destructor.ptr);
+  }
+
+  private emit(op: TraceEvent["op"], kind: TraceEvent["kind"], name: string, size: number, ptr: number | undefined) {
+    this.state.emit(op, kind, name, size, ptr);
   }
 
   private releasedError(): ArenaError {

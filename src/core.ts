@@ -8,15 +8,19 @@ import { debugWasm, releaseWasm } from "./generated/wasm.js";
 /** The raw exports of the core (assembly/index.ts); pointers are u32, results u32 or a status below 16. */
 export interface CoreExports {
   init(maxPages: number): number;
-  createArena(minAlignLog2: number, maxBytes: number): number;
+  createArena(minAlignLog2: number, maxBytes: number, flags: number): number;
   alloc(arena: number, size: number, align: number, zero: number): number;
   allocArray(arena: number, count: number, size: number, align: number, zero: number): number;
   free(arena: number, ptr: number): number;
   find(arena: number, ptr: number): number;
   realloc(arena: number, ptr: number, size: number): number;
   addAction(arena: number, slot: number): number;
-  removeAction(arena: number, node: number): number;
-  popAction(arena: number): number;
+  addCallback(arena: number, slot: number, kind: number, extra: number): number;
+  removeCallback(arena: number, node: number): number;
+  popCallback(arena: number): number;
+  popRange(arena: number, open: number, close: number, everyNode: number): number;
+  takeDestructor(arena: number, ptr: number): number;
+  dropDying(arena: number, ptr: number): number;
   beginRelease(arena: number): number;
   endRelease(arena: number, keep: number): void;
   /** Debug build only: 0, or the number of the first invariant broken. */

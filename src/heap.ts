@@ -6,7 +6,9 @@
 import { Arena, type ArenaOptions } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, statusError } from "./errors.js";
-import type { ActionHandle } from "./handles.js";
+import type { Callback } from "./handles.js";
+import { reportOf } from "./introspect.js";
+import type { ArenaState, TraceFunction } from "./state.js";
 
 /** Options of {@link Heap.create}. */
 export interface HeapOptions {
@@ -16,6 +18,15 @@ export interface HeapOptions {
   maxPages?: number;
   /** Use the debug build of the core (assertions on) and enable {@link Heap.check}; default false. */
   debug?: boolean;
+  /** Default `trace` of every arena on this heap. */
+  trace?: TraceFunction;
+  /** Default `poison` of every arena on this heap. */
+  poison?: boolean;
+  /**
+   * Called with an arena's report() when the arena is garbage-collected
+   * without its last release(); default: one console.warn per leaked arena.
+   */
+  onLeak?: (report: string) => void;
 }
 
 const WASM_MAX_PAGES = 65536;
@@ -26,16 +37,23 @@ export class Heap {
   readonly memory: WebAssembly.Memory;
   /** The core's raw exports: the facade calls them directly, never through wrappers. @internal */
   readonly core: CoreExports;
-  /** Handles of live actions by slot; undefined where the slot is free. @internal */
-  readonly slots: (ActionHandle | undefined)[] = [];
+  /** Registrations of live callback nodes by slot; undefined where the slot is free. @internal */
+  readonly slots: (Callback | undefined)[] = [];
   /** Free slot numbers, reused newest first. @internal */
   readonly freeSlots: number[] = [];
   private words: Uint32Array;
+  private readonly defaults: { trace?: TraceFunction; poison?: boolean };
+  private readonly leaks: FinalizationRegistry<ArenaState>;
 
-  private constructor(memory: WebAssembly.Memory, core: CoreExports) {
+  private constructor(memory: WebAssembly.Memory, core: CoreExports, options: HeapOptions) {
     this.memory = memory;
     this.core = core;
     this.words = new Uint32Array(memory.buffer);
+    this.defaults = { trace: options.trace, poison: options.poison };
+    const onLeak = options.onLeak ?? warnLeak;
+    this.leaks = new FinalizationRegistry((state) => {
+      if (!state.released) onLeak(reportOf(state));
+    });
   }
 
   /** Creates a heap: a fresh memory and core instance (the kernel's analogue: one device's resource pool). */
@@ -48,19 +66,36 @@ export class Heap {
     if (initialPages < 1 || initialPages > maxPages) {
       throw new ArenaError("EINVAL", `initialPages must be in 1..maxPages (${maxPages}), got ${initialPages}`);
     }
-    if (options.debug !== undefined && typeof options.debug !== "boolean") {
-      throw new ArenaError("EINVAL", `debug must be a boolean, got ${describe(options.debug)}`);
+    for (const key of ["debug", "poison"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "boolean") {
+        throw new ArenaError("EINVAL", `${key} must be a boolean, got ${describe(options[key])}`);
+      }
+    }
+    for (const key of ["trace", "onLeak"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "function") {
+        throw new ArenaError("EINVAL", `${key} must be a function, got ${describe(options[key])}`);
+      }
     }
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
     const core = await instantiateCore(memory, options.debug === true);
     const status = core.init(maxPages);
     if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
-    return new Heap(memory, core);
+    return new Heap(memory, core, options);
   }
 
   /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
   createArena(options: ArenaOptions = {}): Arena {
-    return Arena.onHeap(this, options);
+    return Arena.onHeap(this, options, this.defaults);
+  }
+
+  /** Reports `arena` through onLeak if it is collected before its teardown. @internal */
+  watch(arena: Arena, state: ArenaState): void {
+    this.leaks.register(arena, state, state);
+  }
+
+  /** The arena of `state` was torn down: never report it. @internal */
+  forget(state: ArenaState): void {
+    this.leaks.unregister(state);
   }
 
   /**
@@ -73,8 +108,8 @@ export class Heap {
     return this.core.check();
   }
 
-  /** Releases a handle's slot for reuse; the handle goes stale. @internal */
-  freeSlot(handle: ActionHandle): void {
+  /** Releases a registration's slot for reuse; its handle goes stale. @internal */
+  freeSlot(handle: Callback): void {
     this.slots[handle.slot] = undefined;
     this.freeSlots.push(handle.slot);
     handle.node = 0;
@@ -90,4 +125,8 @@ export class Heap {
     if (this.words.buffer !== this.memory.buffer) this.words = new Uint32Array(this.memory.buffer);
     return this.words;
   }
+}
+
+function warnLeak(report: string): void {
+  console.warn(`managed-arena: an arena was garbage-collected without release():\n${report}`);
 }

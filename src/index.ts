@@ -2,5 +2,7 @@
 // lists, modelled on the Linux kernel's devres / drm_managed.
 export { type AllocOptions, Arena, type ArenaOptions, type ArenaStats, type Ptr } from "./arena.js";
 export { ArenaError, type ArenaErrorCode, SuppressedError } from "./errors.js";
-export { ActionHandle } from "./handles.js";
+export { ActionHandle, GroupHandle } from "./handles.js";
 export { Heap, type HeapOptions } from "./heap.js";
+export type { Resource } from "./introspect.js";
+export type { TraceEvent, TraceFunction } from "./state.js";

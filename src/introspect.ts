@@ -1,0 +1,127 @@
+// Introspection: resources() and report() read the release list straight
+// from linear memory (newest first, through `prev` links) and name each node
+// from the host's tables. They work from an ArenaState alone, so the leak
+// reporter can describe an arena whose facade has been collected.
+
+import { type ChildLink, type GroupHandle, Kind, type Registration } from "./handles.js";
+import type { ArenaState } from "./state.js";
+
+/** One entry of {@link Arena.resources}. */
+export interface Resource {
+  kind: "alloc" | "action" | "group" | "child";
+  name: string;
+  /** Requested size of an allocation; a child's liveBytes; 0 otherwise. */
+  size: number;
+  /** Payload of an allocation. */
+  ptr?: number;
+}
+
+/** Word offsets of the arena record and node header (assembly/layout.ts). */
+export const Word = {
+  Head: 0,
+  LiveBytes: 7,
+  PeakBytes: 8,
+  Reserved: 9,
+  Allocations: 10,
+  Actions: 11,
+  Groups: 12,
+  Children: 13,
+  NodePrev: 0,
+  NodeSize: 2,
+  NodeMeta: 3,
+  NodeSlot: 4,
+} as const;
+
+const HEADER = 16;
+
+/** The resources of an arena, newest first (destructors and close markers are part of their allocation / group). */
+export function resourcesOf(state: ArenaState): Resource[] {
+  const words = state.heap.u32();
+  const slots = state.heap.slots;
+  const resources: Resource[] = [];
+  for (let node = words[(state.record >>> 2) + Word.Head]; node; node = words[(node >>> 2) + Word.NodePrev]) {
+    const at = node >>> 2;
+    const kind = words[at + Word.NodeMeta] & 15;
+    if (kind === Kind.Alloc) {
+      const ptr = node + HEADER;
+      resources.push({ kind: "alloc", name: state.names?.get(ptr) ?? "alloc", size: words[at + Word.NodeSize], ptr });
+    } else if (kind === Kind.Action || kind === Kind.Group || kind === Kind.Child) {
+      const registration = slots[words[at + Word.NodeSlot]] as Registration;
+      const size = kind === Kind.Child ? liveBytesOf((registration as ChildLink).child.state) : 0;
+      const name = registration.name;
+      resources.push({ kind: kind === Kind.Action ? "action" : kind === Kind.Group ? "group" : "child", name, size });
+    }
+  }
+  return resources;
+}
+
+function liveBytesOf(state: ArenaState): number {
+  return state.heap.u32()[(state.record >>> 2) + Word.LiveBytes];
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? "" : word.endsWith("d") ? "ren" : "s"}`;
+}
+
+function bytes(count: number): string {
+  if (count < 10 * 1024) return `${count} B`;
+  if (count < 10 * 1024 * 1024) return `${(count / 1024).toFixed(1)} KiB`;
+  return `${(count / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+interface Totals {
+  arenas: number;
+  allocations: number;
+  liveBytes: number;
+  reservedBytes: number;
+}
+
+function describeArena(state: ArenaState, indent: string, lines: string[], totals: Totals): void {
+  const words = state.heap.u32();
+  const at = state.record >>> 2;
+  const allocations = words[at + Word.Allocations];
+  const live = words[at + Word.LiveBytes];
+  const reserved = words[at + Word.Reserved];
+  totals.arenas++;
+  totals.allocations += allocations;
+  totals.liveBytes += live;
+  totals.reservedBytes += reserved;
+  lines.push(
+    `${indent}arena ${JSON.stringify(state.name)}: ${plural(allocations, "allocation")}, ${bytes(live)} live ` +
+      `(peak ${bytes(words[at + Word.PeakBytes])}), ${bytes(reserved)} reserved; ` +
+      `${plural(words[at + Word.Actions], "action")}, ${plural(words[at + Word.Groups], "group")}, ` +
+      `${plural(words[at + Word.Children], "child")}`,
+  );
+  const slots = state.heap.slots;
+  for (let node = words[at + Word.Head]; node; node = state.heap.u32()[(node >>> 2) + Word.NodePrev]) {
+    const header = state.heap.u32();
+    const kind = header[(node >>> 2) + Word.NodeMeta] & 15;
+    const registration = slots[header[(node >>> 2) + Word.NodeSlot]];
+    if (kind === Kind.Alloc) {
+      const ptr = node + HEADER;
+      const hasDestructor = (header[(node >>> 2) + Word.NodeMeta] & (1 << 14)) !== 0;
+      lines.push(
+        `${indent}  alloc ${JSON.stringify(state.names?.get(ptr) ?? "alloc")} ` +
+          `${bytes(header[(node >>> 2) + Word.NodeSize])} at 0x${ptr.toString(16)}${hasDestructor ? " (destructor)" : ""}`,
+      );
+    } else if (kind === Kind.Action && registration) {
+      lines.push(`${indent}  action ${JSON.stringify(registration.name)}`);
+    } else if (kind === Kind.Group && registration) {
+      lines.push(`${indent}  group ${JSON.stringify(registration.name)}${(registration as GroupHandle).close ? "" : " (open)"}`);
+    } else if (kind === Kind.Child && registration) {
+      describeArena((registration as ChildLink).child.state, `${indent}  `, lines, totals);
+    }
+  }
+}
+
+/** A readable tree of an arena, its children and totals, like talloc_report_full. */
+export function reportOf(state: ArenaState): string {
+  const lines: string[] = [];
+  const totals: Totals = { arenas: 0, allocations: 0, liveBytes: 0, reservedBytes: 0 };
+  describeArena(state, "", lines, totals);
+  lines.push(
+    `total: ${plural(totals.allocations, "allocation")}, ${bytes(totals.liveBytes)} live, ` +
+      `${bytes(totals.reservedBytes)} reserved in ${plural(totals.arenas, "arena")}`,
+  );
+  return lines.join("\n");
+}
