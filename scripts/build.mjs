@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Builds everything: the AssemblyScript core (release and debug), a generated
 // module that inlines both .wasm files as base64 (so the package loads the
-// same way in Node, browsers and bundlers), then the TypeScript facade.
+// same way in Node, browsers and bundlers), the TypeScript facade, and the
+// `managed-arena` bin bundled with its development-only libraries
+// (fast-check, tinybench, cli-progress) so the package has no runtime
+// dependencies.
 // `--if-needed` skips the work when every output is newer than every input.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -15,7 +18,13 @@ const ascBin = join(dirname(require.resolve("assemblyscript/package.json")), "bi
 const tscBin = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc");
 
 const inputs = ["assembly", "src", "scripts/build.mjs", "asconfig.json", "tsconfig.json", "package.json"];
-const outputs = ["build/core.release.wasm", "build/core.debug.wasm", "dist/index.js", "dist/index.d.ts"];
+const outputs = [
+  "build/core.release.wasm",
+  "build/core.debug.wasm",
+  "dist/index.js",
+  "dist/index.d.ts",
+  "dist/bin/managed-arena.js",
+];
 
 /** Newest modification time below `path`, generated sources excluded. */
 function newest(path) {
@@ -54,6 +63,19 @@ writeFileSync(
     `export const debugWasm = "${base64("core.debug.wasm")}";\n`,
 );
 run(tscBin, ["-p", "tsconfig.json"]);
+const { build } = await import("esbuild");
+await build({
+  entryPoints: [join(root, "dist/cli/index.js")],
+  outfile: join(root, "dist/bin/managed-arena.js"),
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  legalComments: "eof",
+  logLevel: "warning",
+  // The bundled CommonJS libraries require() Node's built-ins.
+  banner: { js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);' },
+});
 console.log(
   `built: core.release.wasm ${statSync(join(root, "build/core.release.wasm")).size} bytes, core.debug.wasm ${statSync(join(root, "build/core.debug.wasm")).size} bytes`,
 );
