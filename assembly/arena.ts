@@ -86,12 +86,51 @@ export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
   if (live > <u64>field(arena, A_MAX_BYTES)) return ENOMEM;
   const node = takeBlock(arena, size, alignLog2, KIND_ALLOC);
   if (!node) return ENOMEM;
+  return commitAlloc(arena, node, size, <u32>live, zero);
+}
+
+/**
+ * Allocates like alloc() with a destructor node for the host's `slot` right
+ * after it. Both blocks are taken before anything is linked or counted, the
+ * large run first or else the small callback node first, so that a failure
+ * can hand back what it took and changes nothing.
+ */
+export function allocWithDestructor(arena: usize, size: u32, align: u32, zero: u32, slot: u32): usize {
+  const flags = field(arena, A_FLAGS);
+  if (flags & FLAG_RELEASING) return EBUSY;
+  const alignLog2 = max(ctz<u32>(align), (flags >> MIN_ALIGN_SHIFT) & 15);
+  if (overflows(size, alignLog2)) return EOVERFLOW;
+  const live = <u64>field(arena, A_LIVE_BYTES) + size;
+  if (live > <u64>field(arena, A_MAX_BYTES)) return ENOMEM;
+  let node: usize = 0;
+  let callback: usize = 0;
+  if (size > SMALL_MAX) {
+    node = takeBlock(arena, size, alignLog2, KIND_ALLOC);
+    if (node) callback = takeBlock(arena, CB_BYTES, minAlignLog2(arena), KIND_DTOR);
+  } else {
+    callback = takeBlock(arena, CB_BYTES, minAlignLog2(arena), KIND_DTOR);
+    if (callback) node = takeBlock(arena, size, alignLog2, KIND_ALLOC);
+  }
+  if (!node || !callback) {
+    if (node) dropBlock(arena, node);
+    if (callback) dropBlock(arena, callback);
+    return ENOMEM;
+  }
+  const payload = commitAlloc(arena, node, size, <u32>live, zero);
+  store<u32>(node, load<u32>(node, NODE_META) | META_DTOR, NODE_META);
+  commitCallback(arena, callback, slot, KIND_DTOR, node);
+  return payload;
+}
+
+/** Links a taken block as the newest live allocation and counts it. */
+@inline function commitAlloc(arena: usize, node: usize, size: u32, live: u32, zero: u32): usize {
+  const flags = field(arena, A_FLAGS);
   store<u32>(node, size, NODE_SIZE);
   linkNode(arena, node);
   const payload = node + HEADER;
   if (size <= SMALL_MAX) markLive(payload);
   bump(arena, A_ALLOCATIONS, 1);
-  addLiveBytes(arena, <u32>live);
+  addLiveBytes(arena, live);
   if (zero) memory.fill(payload, 0, size);
   else if (flags & FLAG_POISON) memory.fill(payload, POISON_FRESH, size);
   return payload;
@@ -181,19 +220,21 @@ function counterOf(kind: u32): u32 {
 
 /**
  * Adds a node for the host's handle `slot` as the newest node: an action,
- * a group's open or close marker, a child arena, or (with `extra` = the
- * payload of the newest allocation) that allocation's destructor.
+ * a group's open or close marker, or a child arena (destructors come with
+ * their allocation, from allocWithDestructor).
  */
-export function addCallback(arena: usize, slot: u32, kind: u32, extra: usize): usize {
+export function addCallback(arena: usize, slot: u32, kind: u32): usize {
   const status = busy(arena);
   if (status) return status;
-  let target: usize = 0;
-  if (kind == KIND_DTOR) {
-    target = findLive(arena, extra);
-    if (!target || target != <usize>field(arena, A_HEAD) || load<u32>(target, NODE_META) & META_DTOR) return EINVAL;
-  } else if (kind != KIND_CLOSE && !counterOf(kind)) return EINVAL;
+  if (kind != KIND_CLOSE && !counterOf(kind)) return EINVAL;
   const node = takeBlock(arena, CB_BYTES, minAlignLog2(arena), kind);
   if (!node) return ENOMEM;
+  commitCallback(arena, node, slot, kind, 0);
+  return node;
+}
+
+/** Links a taken block as the newest callback node (a close marker: release list only). */
+function commitCallback(arena: usize, node: usize, slot: u32, kind: u32, target: usize): void {
   store<u32>(node, 0, NODE_SIZE);
   store<u32>(node, slot, CB_SLOT);
   store<u32>(node, <u32>target, CB_EXTRA);
@@ -201,8 +242,6 @@ export function addCallback(arena: usize, slot: u32, kind: u32, extra: usize): u
   if (kind != KIND_CLOSE) linkCallback(arena, node);
   const counter = counterOf(kind);
   if (counter) bump(arena, counter, 1);
-  if (target) store<u32>(target, load<u32>(target, NODE_META) | META_DTOR, NODE_META);
-  return node;
 }
 
 /** addCallback for an action: the hot path of `add`, without the kind dispatch. */
@@ -211,12 +250,7 @@ export function addAction(arena: usize, slot: u32): usize {
   if (status) return status;
   const node = takeBlock(arena, CB_BYTES, minAlignLog2(arena), KIND_ACTION);
   if (!node) return ENOMEM;
-  store<u32>(node, 0, NODE_SIZE);
-  store<u32>(node, slot, CB_SLOT);
-  store<u32>(node, 0, CB_EXTRA);
-  linkNode(arena, node);
-  linkCallback(arena, node);
-  bump(arena, A_ACTIONS, 1);
+  commitCallback(arena, node, slot, KIND_ACTION, 0);
   return node;
 }
 

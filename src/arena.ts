@@ -224,9 +224,11 @@ export class Arena {
       name = checkName(options.name, "name");
       if (options.onRelease !== undefined) onRelease = checkFunction(options.onRelease, "onRelease");
     }
-    const ptr = this.core.alloc(this.record, size, align, zero) >>> 0;
+    const ptr =
+      onRelease === undefined
+        ? this.core.alloc(this.record, size, align, zero) >>> 0
+        : this.allocWithDestructor(size, align, zero, onRelease);
     if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
-    if (onRelease !== undefined) this.attachDestructor(ptr, onRelease);
     if (name !== undefined) {
       this.state.names ??= new Map();
       this.state.names.set(ptr, name);
@@ -419,7 +421,7 @@ export class Arena {
     const free = heap.freeSlots;
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
-    const node = this.core.addCallback(this.record, slot, Kind.Group, 0) >>> 0;
+    const node = this.core.addCallback(this.record, slot, Kind.Group) >>> 0;
     if (node < STATUS_LIMIT) throw statusError(node, `openGroup(${JSON.stringify(label)})`);
     if (reuse) free.pop();
     const group = new GroupHandle(this.state, slot, node, label);
@@ -453,7 +455,7 @@ export class Arena {
 
   /** Ends an open group with its close marker (it carries the group's slot but is no callback). */
   private addCloseMarker(group: GroupHandle): void {
-    const node = this.core.addCallback(this.record, group.slot, Kind.Close, 0) >>> 0;
+    const node = this.core.addCallback(this.record, group.slot, Kind.Close) >>> 0;
     if (node < STATUS_LIMIT) throw statusError(node, `closeGroup(${JSON.stringify(group.name)})`);
     group.close = node;
     this.forgetOpen(group);
@@ -537,7 +539,7 @@ export class Arena {
     const free = heap.freeSlots;
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
-    const node = this.core.addCallback(this.record, slot, Kind.Child, 0) >>> 0;
+    const node = this.core.addCallback(this.record, slot, Kind.Child) >>> 0;
     if (node < STATUS_LIMIT) {
       child.teardown();
       throw statusError(node, `createChild(${JSON.stringify(child.name)})`);
@@ -812,20 +814,18 @@ export class Arena {
     return this.run(callback);
   }
 
-  /** Registers `onRelease` as the destructor of the newest allocation; frees it and throws if that fails. */
-  private attachDestructor(ptr: number, onRelease: (ptr: Ptr) => unknown): void {
+  /** Allocates with a destructor node for `onRelease`; the payload or a status. */
+  private allocWithDestructor(size: number, align: number, zero: number, onRelease: (ptr: Ptr) => unknown): number {
     const heap = this.heap;
     const free = heap.freeSlots;
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
-    const node = this.core.addCallback(this.record, slot, Kind.Destructor, ptr) >>> 0;
-    if (node < STATUS_LIMIT) {
-      this.core.free(this.record, ptr);
-      throw statusError(node, "alloc: registering onRelease");
-    }
+    const ptr = this.core.allocWithDestructor(this.record, size, align, zero, slot) >>> 0;
+    if (ptr < STATUS_LIMIT) return ptr;
     if (reuse) free.pop();
-    const destructor = new Destructor(this.state, slot, node, onRelease as (ptr: number) => unknown, ptr);
-    heap.slots[slot] = destructor;
+    const node = heap.u32()[((ptr - HEADER) >>> 2) + 1];
+    heap.slots[slot] = new Destructor(this.state, slot, node, onRelease as (ptr: number) => unknown, ptr);
+    return ptr;
   }
 
   /** free() of an allocation with a destructor: run it with the memory valid, then free the block. */

@@ -15,7 +15,8 @@ export interface CoreExports {
   find(arena: number, ptr: number): number;
   realloc(arena: number, ptr: number, size: number): number;
   addAction(arena: number, slot: number): number;
-  addCallback(arena: number, slot: number, kind: number, extra: number): number;
+  allocWithDestructor(arena: number, size: number, align: number, zero: number, slot: number): number;
+  addCallback(arena: number, slot: number, kind: number): number;
   removeCallback(arena: number, node: number): number;
   popCallback(arena: number): number;
   popRange(arena: number, open: number, close: number, everyNode: number): number;
