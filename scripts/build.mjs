@@ -74,7 +74,9 @@ await build({
   legalComments: "eof",
   logLevel: "warning",
   // The bundled CommonJS libraries require() Node's built-ins.
-  banner: { js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);',
+  },
 });
 console.log(
   `built: core.release.wasm ${statSync(join(root, "build/core.release.wasm")).size} bytes, core.debug.wasm ${statSync(join(root, "build/core.debug.wasm")).size} bytes`,

@@ -8,17 +8,17 @@
 import type { CoreExports } from "./core.js";
 import {
   ArenaError,
-  STATUS_LIMIT,
-  SuppressedError,
   chainError,
   checkU32,
   describe,
   isU32,
+  STATUS_LIMIT,
+  SuppressedError,
   statusError,
 } from "./errors.js";
 import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind } from "./handles.js";
 import { Heap, type HeapOptions } from "./heap.js";
-import { type Resource, Word, reportOf, resourcesOf } from "./introspect.js";
+import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
 import { ArenaState, type TraceEvent, type TraceFunction } from "./state.js";
 
 /** A byte offset into `heap.memory.buffer` where an allocation's payload starts. */
@@ -317,11 +317,15 @@ export class Arena {
   free(ptr: number): void {
     if (this.life === RELEASED) throw this.releasedError();
     if (typeof ptr !== "number" || ptr >>> 0 !== ptr) checkU32(ptr, "ptr");
-    if (this.trace !== undefined) return this.freeTraced(ptr);
+    if (this.trace !== undefined) {
+      this.freeTraced(ptr);
+      return;
+    }
     const status = this.core.free(this.record, ptr);
     if (status !== 0) {
-      if (status === EDTOR) return this.destroy(ptr);
-      throw statusError(status, `free(${hex(ptr)})`);
+      if (status !== EDTOR) throw statusError(status, `free(${hex(ptr)})`);
+      this.destroy(ptr);
+      return;
     }
     if (this.state.names !== undefined) this.state.names.delete(ptr);
   }
@@ -445,7 +449,8 @@ export class Arena {
       group = open[open.length - 1];
     } else {
       group = this.current(handle, GroupHandle, "closeGroup");
-      if (group.close !== 0) throw new ArenaError("EINVAL", `closeGroup: group ${JSON.stringify(group.name)} is closed`);
+      if (group.close !== 0)
+        throw new ArenaError("EINVAL", `closeGroup: group ${JSON.stringify(group.name)} is closed`);
     }
     // Groups stay nested: groups opened after this one and still open end here too, innermost first.
     const open = this.state.openGroups;
@@ -469,7 +474,8 @@ export class Arena {
    */
   releaseGroup(handle: GroupHandle): void {
     const group = this.current(handle, GroupHandle, "releaseGroup");
-    if (group.unwinding) throw new ArenaError("EBUSY", `releaseGroup: group ${JSON.stringify(group.name)} is releasing`);
+    if (group.unwinding)
+      throw new ArenaError("EBUSY", `releaseGroup: group ${JSON.stringify(group.name)} is releasing`);
     if (group.close === 0 && this.life === LIVE) this.closeGroup(group);
     group.unwinding = true;
     this.unwinding++;
@@ -533,7 +539,8 @@ export class Arena {
    */
   createChild(options: ArenaOptions = {}): Arena {
     if (this.life === RELEASED) throw this.releasedError();
-    if (this.life === RELEASING) throw new ArenaError("EBUSY", `createChild: arena ${JSON.stringify(this.name)} is releasing`);
+    if (this.life === RELEASING)
+      throw new ArenaError("EBUSY", `createChild: arena ${JSON.stringify(this.name)} is releasing`);
     const child = Arena.onHeap(this.heap, options, { trace: this.trace, poison: this.poison });
     const heap = this.heap;
     const free = heap.freeSlots;
@@ -555,7 +562,8 @@ export class Arena {
   /** Takes one more reference: teardown waits for as many release() calls. Kernel analogue: `drm_dev_get`. */
   retain(): this {
     if (this.life === RELEASED) throw this.releasedError();
-    if (this.life === RELEASING) throw new ArenaError("EBUSY", `retain: arena ${JSON.stringify(this.name)} is releasing`);
+    if (this.life === RELEASING)
+      throw new ArenaError("EBUSY", `retain: arena ${JSON.stringify(this.name)} is releasing`);
     this.refs++;
     return this;
   }
@@ -850,7 +858,10 @@ export class Arena {
   private freeTraced(ptr: number): void {
     const node = this.core.find(this.record, ptr) >>> 0;
     const status = this.core.free(this.record, ptr);
-    if (status === EDTOR) return this.destroy(ptr);
+    if (status === EDTOR) {
+      this.destroy(ptr);
+      return;
+    }
     if (status !== 0) throw statusError(status, `free(${hex(ptr)})`);
     const size = this.heap.u32()[(node >>> 2) + Word.NodeSize];
     this.emit("del", "alloc", this.state.names?.get(ptr) ?? "alloc", size, ptr);

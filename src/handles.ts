@@ -45,7 +45,14 @@ export class ActionHandle {
   /** @internal */ readonly label: string | undefined;
 
   /** @internal */
-  constructor(owner: ArenaState, slot: number, node: number, action: (data: never) => unknown, data: unknown, label?: string) {
+  constructor(
+    owner: ArenaState,
+    slot: number,
+    node: number,
+    action: (data: never) => unknown,
+    data: unknown,
+    label?: string,
+  ) {
     this.owner = owner;
     this.slot = slot;
     this.generation = ++generations;

@@ -107,7 +107,9 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
     } else if (kind === Kind.Action && registration) {
       lines.push(`${indent}  action ${JSON.stringify(registration.name)}`);
     } else if (kind === Kind.Group && registration) {
-      lines.push(`${indent}  group ${JSON.stringify(registration.name)}${(registration as GroupHandle).close ? "" : " (open)"}`);
+      lines.push(
+        `${indent}  group ${JSON.stringify(registration.name)}${(registration as GroupHandle).close ? "" : " (open)"}`,
+      );
     } else if (kind === Kind.Child && registration) {
       describeArena((registration as ChildLink).child.state, `${indent}  `, lines, totals);
     }
