@@ -211,7 +211,7 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
 }
 
 /** The counter a callback kind is counted in, or 0. */
-function counterOf(kind: u32): u32 {
+@inline function counterOf(kind: u32): u32 {
   if (kind == KIND_ACTION) return A_ACTIONS;
   if (kind == KIND_GROUP) return A_GROUPS;
   if (kind == KIND_CHILD) return A_CHILDREN;
@@ -234,7 +234,7 @@ export function addCallback(arena: usize, slot: u32, kind: u32): usize {
 }
 
 /** Links a taken block as the newest callback node (a close marker: release list only). */
-function commitCallback(arena: usize, node: usize, slot: u32, kind: u32, target: usize): void {
+@inline function commitCallback(arena: usize, node: usize, slot: u32, kind: u32, target: usize): void {
   store<u32>(node, 0, NODE_SIZE);
   store<u32>(node, slot, CB_SLOT);
   store<u32>(node, <u32>target, CB_EXTRA);

@@ -9,12 +9,15 @@
 //
 // The maps start small (enough for 64 MiB of memory, inside page 0 for a
 // typical build) so that a heap costs one page before its first allocation.
+// Embedded in a program that has its own allocator (initEmbedded), the core
+// owns only the pages it grows: the maps start in a run of their own, and
+// pages grown by anyone else are marked FOREIGN when the core next grows.
 // When memory grows past their reach they move to a META run twice as large,
 // carved from the growth itself, and the old run is freed:
 //
 //   META map run:  ┌ u32 owner x cap ┬ u16 start x cap ┐   (no chunk head: the maps start at the run)
 import {
-  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, ENOMEM, OK, OWNER_META, PAGE_BITS, PAGE_LIMIT, PAGE_SIZE,
+  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, ENOMEM, OK, OWNER_FOREIGN, OWNER_META, PAGE_BITS, PAGE_LIMIT, PAGE_SIZE,
 } from "./layout";
 
 export let ownerMap: usize = 0;
@@ -26,6 +29,8 @@ export let mapCapacity: u32 = 0;
 /** The META run holding the maps, 0 while they sit after the static data. */
 let mapRun: usize = 0;
 let mapRunPages: u32 = 0;
+/** Pages of memory the core has accounted for; any above were grown by someone else. */
+export let knownPages: u32 = 0;
 const INITIAL_MAP_PAGES: u32 = 1024;
 const MAP_BYTES_PER_PAGE: u32 = 6;
 /** Newest free run; free runs are doubly linked through their chunk heads. */
@@ -61,8 +66,40 @@ export function initPages(maxPages: u32): u32 {
   const have = memoryPages();
   if (have < firstPage && memory.grow(<i32>(firstPage - have)) < 0) return ENOMEM;
   const now = min(memoryPages(), pageLimit);
+  knownPages = now;
   if (now > firstPage) freeRun(firstPage, now - firstPage);
   return OK;
+}
+
+/**
+ * Like initPages for a core inside a program whose own allocator owns every
+ * page there is: the maps go to a run the core grows, and only pages the
+ * core grows from then on are ever used.
+ */
+export function initForeignPages(maxPages: u32): u32 {
+  pageLimit = min(maxPages, PAGE_LIMIT);
+  const have = memoryPages();
+  const capacity = min(pageLimit, max(INITIAL_MAP_PAGES, have + 8));
+  const pages = (capacity * MAP_BYTES_PER_PAGE + PAGE_SIZE - 1) >> PAGE_BITS;
+  if (have >= pageLimit || pageLimit - have < pages || memory.grow(<i32>pages) < 0) return ENOMEM;
+  firstPage = have;
+  ownerMap = pageBase(have);
+  startMap = ownerMap + (<usize>capacity << 2);
+  mapCapacity = capacity;
+  mapRun = ownerMap;
+  mapRunPages = pages;
+  knownPages = have + pages;
+  for (let page = have; page < knownPages; page++) {
+    setOwner(page, OWNER_META);
+    setStart(page, have);
+  }
+  return OK;
+}
+
+/** Marks pages [knownPages, upTo), grown by someone else since the core last looked, as FOREIGN. */
+function claimForeign(upTo: u32): void {
+  for (let page = knownPages; page < upTo; page++) setOwner(page, OWNER_FOREIGN);
+  if (upTo > knownPages) knownPages = upTo;
 }
 
 /** Moves the maps into pages [at, at+pages) with room for `capacity` pages, and frees their old run. */
@@ -104,7 +141,7 @@ export function freeRun(start: u32, count: u32): void {
     start = left;
   }
   const right = start + count;
-  if (right < memoryPages() && right < pageLimit && ownerOf(right) == 0) {
+  if (right < knownPages && ownerOf(right) == 0) {
     const run = pageBase(right);
     count += load<u32>(run, CHUNK_PAGES);
     unlinkFree(run);
@@ -126,6 +163,7 @@ export function freeRun(start: u32, count: u32): void {
 function growPages(count: u32): bool {
   const have = memoryPages();
   if (have >= pageLimit) return false;
+  if (have > knownPages && have <= mapCapacity) claimForeign(have);
   let capacity = mapCapacity;
   let mapPages: u32 = 0;
   if (<u64>have + count > <u64>capacity) {
@@ -140,6 +178,8 @@ function growPages(count: u32): bool {
     if (memory.grow(<i32>grown) < 0) return false;
   }
   if (mapPages) moveMaps(have, mapPages, capacity);
+  claimForeign(have);
+  knownPages = have + grown;
   freeRun(have + mapPages, grown - mapPages);
   return true;
 }

@@ -57,13 +57,16 @@ export const CHUNK_DATA: u32 = CHUNK_HEAD + BITMAP_BYTES;
 
 // The page maps, placed right after the static data, one entry per page:
 //
-//   owner map: u32 per page    0 = free or static, META = arena records,
+//   owner map: u32 per page    0 = free or static, META = arena records and maps,
+//                              FOREIGN = grown by someone else (the embedding program's
+//                              allocator, or JS calling memory.grow), never touched,
 //                              arena | 0 = small chunk, arena | LARGE = page of a large run
 //   start map: u16 per page    first page of the run; kept for every page of a
 //                              large run and for the first and last page of a free run
 
 export const OWNER_LARGE: u32 = 1;
 export const OWNER_META: u32 = 2;
+export const OWNER_FOREIGN: u32 = 4;
 
 // ---- node header -----------------------------------------------------------
 //

@@ -127,6 +127,9 @@ export class Heap {
   }
 }
 
+/** The default onLeak: one short warning (the report's arena line and totals), not the whole tree. */
 function warnLeak(report: string): void {
-  console.warn(`managed-arena: an arena was garbage-collected without release():\n${report}`);
+  const lines = report.split("\n");
+  const summary = lines.length > 2 ? [lines[0], lines[lines.length - 1]] : lines;
+  console.warn(`managed-arena: an arena was garbage-collected without release():\n${summary.join("\n")}`);
 }
