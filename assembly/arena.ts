@@ -15,7 +15,7 @@ import {
 } from "./layout";
 import { firstPage, initPages, ownerOf, takeRun } from "./chunks";
 import {
-  capacityOfNode, clearLive, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive, minAlignLog2,
+  capacityOfNode, clearLive, dropBlock, dropChunks, dropSmallAlloc, field, findLive, liveNode, takeBlockInline, linkCallback, linkNode, markLive, minAlignLog2,
   replaceNode, setField, takeBlock, unlinkCallback, unlinkNode,
 } from "./nodes";
 
@@ -64,7 +64,7 @@ export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize
 
 /** EOVERFLOW when header + worst-case padding + size does not fit in 32 bits. */
 @inline function overflows(size: u32, alignLog2: u32): bool {
-  return <u64>HEADER + ((<u64>1 << alignLog2) - 1) + size > <u64>u32.MAX_VALUE;
+  return size > u32.MAX_VALUE - HEADER - ((<u32>1 << alignLog2) - 1);
 }
 
 @inline function addLiveBytes(arena: usize, live: u32): void {
@@ -82,11 +82,11 @@ export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
   if (flags & FLAG_RELEASING) return EBUSY;
   const alignLog2 = max(ctz<u32>(align), (flags >> MIN_ALIGN_SHIFT) & 15);
   if (overflows(size, alignLog2)) return EOVERFLOW;
-  const live = <u64>field(arena, A_LIVE_BYTES) + size;
-  if (live > <u64>field(arena, A_MAX_BYTES)) return ENOMEM;
-  const node = takeBlock(arena, size, alignLog2, KIND_ALLOC);
+  // liveBytes never exceeds maxBytes, so the difference cannot wrap.
+  if (size > field(arena, A_MAX_BYTES) - field(arena, A_LIVE_BYTES)) return ENOMEM;
+  const node = takeBlockInline(arena, size, alignLog2, KIND_ALLOC);
   if (!node) return ENOMEM;
-  return commitAlloc(arena, node, size, <u32>live, zero);
+  return commitAlloc(arena, node, size, field(arena, A_LIVE_BYTES) + size, zero);
 }
 
 /**
@@ -160,10 +160,18 @@ export function allocArray(arena: usize, count: u32, size: u32, align: u32, zero
  * `arena`, EDTOR (nothing changed) when it has a destructor to run first.
  */
 export function free(arena: usize, ptr: usize): u32 {
-  const node = findLive(arena, ptr);
+  const node = liveNode(arena, ptr);
   if (!node) return EBADPTR;
-  if (load<u32>(node, NODE_META) & META_DTOR) return EDTOR;
-  freeNode(arena, node);
+  const meta = load<u32>(node, NODE_META);
+  if (meta & META_DTOR) return EDTOR;
+  if (metaClass(meta) == LARGE_CLASS || poisoned(arena)) {
+    freeNode(arena, node);
+    return OK;
+  }
+  unlinkNode(arena, node);
+  bump(arena, A_ALLOCATIONS, -1);
+  setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - load<u32>(node, NODE_SIZE));
+  dropSmallAlloc(arena, node, meta);
   return OK;
 }
 

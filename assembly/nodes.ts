@@ -46,6 +46,11 @@ import { firstPage, freeRun, memoryPages, ownerOf, pageBase, pageLimit, startOf,
 
 /** The node of `ptr` when it is the start of a live allocation of `arena`, else 0. */
 export function findLive(arena: usize, ptr: usize): usize {
+  return liveNode(arena, ptr);
+}
+
+/** findLive, inlined into the hot paths (free). */
+@inline export function liveNode(arena: usize, ptr: usize): usize {
   if (ptr & ((1 << GRANULE_BITS) - 1)) return 0;
   const page = <u32>(ptr >> PAGE_BITS);
   if (page < firstPage || page >= memoryPages()) return 0;
@@ -144,6 +149,11 @@ function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
  * has checked that `size` and the alignment fit in 32 bits.
  */
 export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
+  return takeBlockInline(arena, size, alignLog2, kind);
+}
+
+/** takeBlock, inlined into alloc: the free list or the bump range in place, the rest called. */
+@inline export function takeBlockInline(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
   if (size > SMALL_MAX) return takeLarge(arena, size, alignLog2, kind);
   const cls = classOf(size);
   const list = arena + A_FREE + (cls << 2);
@@ -153,15 +163,31 @@ export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): u
     store<u32>(head, makeMeta(kind, cls, alignLog2), NODE_META);
     return head;
   }
-  let payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
-  if (payload + capacityOf(cls) > field(arena, A_END)) {
-    if (!newSmallChunk(arena)) return 0;
-    payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
-  }
+  const payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
+  const end = payload + capacityOf(cls);
+  if (end > field(arena, A_END)) return bumpNewChunk(arena, cls, alignLog2, kind);
+  setField(arena, A_CUR, end);
+  const node = <usize>payload - HEADER;
+  store<u32>(node, makeMeta(kind, cls, alignLog2), NODE_META);
+  return node;
+}
+
+/** The slow end of takeBlock: a new small chunk, then bump from it. */
+function bumpNewChunk(arena: usize, cls: u32, alignLog2: u32, kind: u32): usize {
+  if (!newSmallChunk(arena)) return 0;
+  const payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
   setField(arena, A_CUR, payload + capacityOf(cls));
   const node = <usize>payload - HEADER;
   store<u32>(node, makeMeta(kind, cls, alignLog2), NODE_META);
   return node;
+}
+
+/** dropBlock for a small live allocation, inlined into free. */
+@inline export function dropSmallAlloc(arena: usize, node: usize, meta: u32): void {
+  const cls = metaClass(meta);
+  clearLive(node + HEADER);
+  store<u32>(node, makeMeta(KIND_FREE, cls, metaAlignLog2(meta)), NODE_META);
+  pushFree(arena, node, cls);
 }
 
 /** Returns an unlinked node's block: to its free list, or its run to the heap. */

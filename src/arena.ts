@@ -76,6 +76,10 @@ const MAX_ALIGN = 4096;
 const LIVE = 0;
 const RELEASING = 1;
 const RELEASED = 2;
+/** Bits of Arena.slow: why alloc/free cannot take their fast path. */
+const SLOW_RELEASED = 1;
+const SLOW_TRACE = 2;
+const SLOW_NAMES = 4;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -148,6 +152,14 @@ export class Arena {
   private readonly trace: TraceFunction | undefined;
   private readonly poison: boolean;
   private life = LIVE;
+  /**
+   * 0 on the hot path; else SLOW_* bits. One field read tells alloc and
+   * free whether they may go straight to wasm.
+   */
+  private slow: number;
+  /** The core's alloc and free, held directly: one property load less per call. */
+  private readonly wasmAlloc: CoreExports["alloc"];
+  private readonly wasmFree: CoreExports["free"];
   private refs = 1;
   /** releaseGroup walks under way; reset waits for them. */
   private unwinding = 0;
@@ -160,6 +172,9 @@ export class Arena {
     this.name = state.name;
     this.trace = trace;
     this.poison = poison;
+    this.slow = trace === undefined ? 0 : SLOW_TRACE;
+    this.wasmAlloc = heap.core.alloc;
+    this.wasmFree = heap.core.free;
   }
 
   /** Creates an arena on a private heap (options of both {@link Heap.create} and {@link Heap.createArena}). */
@@ -201,10 +216,9 @@ export class Arena {
    * `devres_alloc(release, size)`.
    */
   alloc(size: number, options?: AllocOptions): Ptr {
-    if (options !== undefined || this.trace !== undefined) return this.allocWith(size, options);
-    if (this.life === RELEASED) throw this.releasedError();
+    if (options !== undefined || (this.slow & (SLOW_RELEASED | SLOW_TRACE)) !== 0) return this.allocWith(size, options);
     if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
-    const ptr = this.core.alloc(this.record, size, 1, 0) >>> 0;
+    const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
     if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
     return ptr as Ptr;
   }
@@ -232,6 +246,7 @@ export class Arena {
     if (name !== undefined) {
       this.state.names ??= new Map();
       this.state.names.set(ptr, name);
+      this.slow |= SLOW_NAMES;
     }
     if (this.trace !== undefined) this.emit("add", "alloc", name ?? "alloc", size, ptr);
     return ptr as Ptr;
@@ -315,6 +330,20 @@ export class Arena {
    * Kernel analogue: `drmm_kfree`.
    */
   free(ptr: number): void {
+    if (this.slow !== 0) {
+      this.freeSlow(ptr);
+      return;
+    }
+    if (typeof ptr !== "number" || ptr >>> 0 !== ptr) checkU32(ptr, "ptr");
+    const status = this.wasmFree(this.record, ptr);
+    if (status !== 0) {
+      if (status !== EDTOR) throw statusError(status, `free(${hex(ptr)})`);
+      this.destroy(ptr);
+    }
+  }
+
+  /** free() when released, traced or with named allocations. */
+  private freeSlow(ptr: number): void {
     if (this.life === RELEASED) throw this.releasedError();
     if (typeof ptr !== "number" || ptr >>> 0 !== ptr) checkU32(ptr, "ptr");
     if (this.trace !== undefined) {
@@ -623,6 +652,7 @@ export class Arena {
     this.core.endRelease(this.record, 1);
     this.life = LIVE;
     this.state.names = undefined;
+    this.slow &= ~SLOW_NAMES;
     this.state.openGroups = [];
     if (outcome.hasThrown) throw outcome.thrown;
   }
@@ -698,6 +728,7 @@ export class Arena {
   private endTeardown(): void {
     this.core.endRelease(this.record, 0);
     this.life = RELEASED;
+    this.slow |= SLOW_RELEASED;
     this.state.released = true;
     this.state.names = undefined;
     this.heap.forget(this.state);
