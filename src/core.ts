@@ -24,6 +24,8 @@ export interface CoreExports {
   dropDying(arena: number, ptr: number): number;
   beginRelease(arena: number): number;
   endRelease(arena: number, keep: number): void;
+  /** Address of seven u32 describing the page maps (assembly/index.ts), for pictures of memory. */
+  mapInfo(): number;
   /** Debug build only: 0, or the number of the first invariant broken. */
   check?(): number;
 }

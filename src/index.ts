@@ -5,4 +5,5 @@ export { ArenaError, type ArenaErrorCode, SuppressedError } from "./errors.js";
 export { ActionHandle, GroupHandle } from "./handles.js";
 export { Heap, type HeapOptions } from "./heap.js";
 export type { Resource } from "./introspect.js";
+export { type MemoryMapOptions, renderMemoryMap } from "./memory-map.js";
 export type { TraceEvent, TraceFunction } from "./state.js";

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the `managed-arena` bin: registers the subcommands, runs one.
-import { main } from "./main.js";
+import { main, register } from "./main.js";
+
+register("inspect", async () => (await import("../inspect/command.js")).command);
 
 process.exitCode = await main(process.argv.slice(2));

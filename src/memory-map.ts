@@ -1,0 +1,1187 @@
+// A picture of linear memory: renderMemoryMap(heap | arena) reads the core's
+// structures straight from memory (as introspect.ts reads release lists) and
+// draws every page as rows of bytes: chunk heads and live-start bitmaps, node
+// headers, payloads, class slack, alignment padding, free blocks and free
+// pages, one colour per arena, with a legend naming the arenas.
+//
+// What is read, per arena record (assembly/layout.ts): the chunk list
+// (A_CHUNKS, linked through each chunk head's `next`), the release list
+// (A_HEAD, through each node header's `prev`), the 64 free lists (A_FREE,
+// through `prev` too) and the bump range (A_CUR..A_END). Arenas are found
+// through the heap's live-arena list (A_LIVE_NEXT / A_LIVE_PREV), starting
+// from the records the host knows: the target, `options.arenas`, and every
+// arena that owns a registration or a child in the heap's slot table.
+//
+// If the core exports `mapInfo()` (the address of six u32: ownerMap,
+// startMap, firstPage, mapCapacity, freeRuns, liveArenas) the picture is
+// exact: every live arena is found, free runs come from the heap's free list
+// and every other page from the owner map. Without it, pages that no known
+// arena owns are classified from their chunk heads.
+
+import type { Arena } from "./arena.js";
+import { ArenaError, describe, isU32 } from "./errors.js";
+import { type ChildLink, Kind, type Registration } from "./handles.js";
+import type { Heap } from "./heap.js";
+import type { ArenaState } from "./state.js";
+
+/** Options of {@link renderMemoryMap}. */
+export interface MemoryMapOptions {
+  /** Bytes of memory drawn per row, a power of two in 256..65536; default 4096 (16 rows per 64 KiB page). */
+  bytesPerRow?: number;
+  /** Width of a row in pixels, 128..8192; default 1024. */
+  rowWidth?: number;
+  /** Height of a row in pixels, 2..64; default 7. */
+  rowHeight?: number;
+  /**
+   * More arenas to find and name. Every live arena is found through the
+   * heap's list of live arenas, entered from any arena the host knows (the
+   * target, these, and every arena that owns an action, group, destructor or
+   * child); but a name lives on the JS side, so an arena none of these is
+   * drawn as `arena@0x…`.
+   */
+  arenas?: readonly Arena[];
+  /** The arena to highlight (with its children); default: the target when it is an arena. */
+  highlight?: Arena;
+  /** The title line; default: a summary of the heap. */
+  title?: string;
+  /**
+   * Fold rows that one long segment covers entirely (a large payload, the
+   * bump space of a chunk) into a thin band saying how many rows it stands
+   * for; default true. With false, every page is drawn at the same scale.
+   */
+  fold?: boolean;
+}
+
+// ---- layout of the core (assembly/layout.ts, assembly/chunks.ts) ------------
+
+const PAGE = 65536;
+const PAGE_LIMIT = 65535;
+const CHUNK_NEXT = 0;
+const CHUNK_PAGES = 8;
+const CHUNK_PAYLOAD = 12;
+const CHUNK_HEAD = 16;
+const CHUNK_DATA = 1040;
+const HEADER = 16;
+const CB_SLOT = 16;
+const CB_BYTES = 16;
+const NODE_PREV = 0;
+const NODE_SIZE = 8;
+const NODE_META = 12;
+const META_DTOR = 1 << 14;
+const LARGE_CLASS = 63;
+const FREE_LISTS = 64;
+const ARENA_SIZE = 320;
+const RECORDS_PER_PAGE = Math.floor((PAGE - CHUNK_HEAD) / ARENA_SIZE);
+const OWNER_META = 2;
+const A = {
+  head: 0,
+  chunks: 8,
+  cur: 12,
+  end: 16,
+  liveBytes: 28,
+  reserved: 36,
+  allocations: 40,
+  actions: 44,
+  groups: 48,
+  children: 52,
+  liveNext: 56,
+  livePrev: 60,
+  free: 64,
+} as const;
+
+/** The payload capacity of size class `cls` (assembly/layout.ts capacityOf). */
+function capacityOf(cls: number): number {
+  if (cls < 32) return (cls + 1) << 3;
+  const k = 8 + ((cls - 32) >> 2);
+  return 2 ** k + (((cls - 32) & 3) + 1) * 2 ** (k - 2);
+}
+
+// ---- the model: runs of pages cut into segments -------------------------------
+
+/** What a stretch of memory is. @internal */
+export type SegmentKind =
+  | "static"
+  | "page-map"
+  | "chunk-head"
+  | "bitmap"
+  | "record"
+  | "spare"
+  | "header"
+  | "payload"
+  | "slack"
+  | "callback"
+  | "padding"
+  | "free"
+  | "bump"
+  | "free-pages"
+  | "unknown";
+
+/** A stretch [start, end) of linear memory. @internal */
+export interface Segment {
+  start: number;
+  end: number;
+  kind: SegmentKind;
+  /** The record of the arena it belongs to, 0 for none. */
+  arena: number;
+  /** One line for the tooltip. */
+  title: string;
+}
+
+type RunKind = "static" | "maps" | "meta" | "small" | "large" | "free" | "unknown";
+
+/** A run of whole pages: a chunk, a free run, a page of arena records, ... @internal */
+export interface PageRun {
+  first: number;
+  pages: number;
+  kind: RunKind;
+  arena: number;
+  segments: Segment[];
+}
+
+/** One arena found in memory. @internal */
+export interface ArenaInfo {
+  record: number;
+  name: string;
+  /** The record of the parent arena, 0 for a top-level arena. */
+  parent: number;
+  depth: number;
+  colour: string;
+  allocations: number;
+  actions: number;
+  groups: number;
+  children: number;
+  liveBytes: number;
+  reservedBytes: number;
+  chunks: number;
+}
+
+/** Everything the picture shows. @internal */
+export interface MemoryModel {
+  pages: number;
+  runs: PageRun[];
+  /** In legend order: each top-level arena followed by its descendants. */
+  arenas: ArenaInfo[];
+  /** True when the core's page maps were read (mapInfo), false when pages were classified from chunk heads. */
+  exact: boolean;
+}
+
+interface MapInfo {
+  ownerMap: number;
+  startMap: number;
+  firstPage: number;
+  mapCapacity: number;
+  freeRuns: number;
+  liveArenas: number;
+}
+
+interface NodeInfo {
+  node: number;
+  kind: number;
+  cls: number;
+  size: number;
+  dtor: boolean;
+  free: boolean;
+}
+
+const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7"];
+
+function colourOf(index: number): string {
+  if (index < PALETTE.length) return PALETTE[index];
+  const hue = Math.round((index * 137.508) % 360);
+  return hslToHex(hue, 55, 50);
+}
+
+function hslToHex(h: number, s: number, l: number): string {
+  const a = (s / 100) * Math.min(l / 100, 1 - l / 100);
+  const f = (n: number) => {
+    const k = (n + h / 30) % 12;
+    const c = l / 100 - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return Math.round(c * 255)
+      .toString(16)
+      .padStart(2, "0");
+  };
+  return `#${f(0)}${f(8)}${f(4)}`;
+}
+
+/** `colour` mixed with `other` (a hex colour) by `amount` in 0..1. */
+function mix(colour: string, other: string, amount: number): string {
+  const parse = (c: string) => [1, 3, 5].map((i) => Number.parseInt(c.slice(i, i + 2), 16));
+  const [a, b] = [parse(colour), parse(other)];
+  return `#${a
+    .map((v, i) =>
+      Math.round(v + (b[i] - v) * amount)
+        .toString(16)
+        .padStart(2, "0"),
+    )
+    .join("")}`;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+function formatBytes(count: number): string {
+  if (count < 10 * 1024) return `${count} B`;
+  if (count < 10 * 1024 * 1024) return `${(count / 1024).toFixed(1)} KiB`;
+  return `${(count / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? "" : word === "child" ? "ren" : "s"}`;
+}
+
+/** The core's page-map addresses when it exports mapInfo(), else undefined. */
+function readMapInfo(heap: Heap, words: Uint32Array): MapInfo | undefined {
+  const mapInfo = (heap.core as unknown as { mapInfo?: () => number }).mapInfo;
+  if (typeof mapInfo !== "function") return undefined;
+  const at = mapInfo() >>> 2;
+  return {
+    ownerMap: words[at],
+    startMap: words[at + 1],
+    firstPage: words[at + 2],
+    mapCapacity: words[at + 3],
+    freeRuns: words[at + 4],
+    liveArenas: words[at + 5],
+  };
+}
+
+/** Reads the whole heap into runs and segments. `known` names arenas by record. @internal */
+export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>): MemoryModel {
+  const words = heap.u32();
+  const ctx: Context = { heap, words, known };
+  const size = words.length * 4;
+  const pages = Math.min(size / PAGE, PAGE_LIMIT + 1);
+  const info = readMapInfo(heap, words);
+  const word = (address: number) => words[address >>> 2];
+  const firstPage = info ? info.firstPage : 1;
+  const isRecord = (r: number) => r % 4 === 0 && r >= firstPage * PAGE && r + ARENA_SIZE <= size;
+
+  // Arenas: the live list, entered from its head (mapInfo) or from every record the host knows.
+  const records: number[] = [];
+  const seen = new Set<number>();
+  const limit = size / ARENA_SIZE;
+  const walk = (from: number, link: number) => {
+    for (let r = from; r && isRecord(r) && !seen.has(r) && seen.size < limit; r = word(r + link)) {
+      seen.add(r);
+      records.push(r);
+    }
+  };
+  if (info) walk(info.liveArenas, A.liveNext);
+  else {
+    for (const record of known.keys()) {
+      if (seen.has(record)) continue;
+      let head = record;
+      const back = new Set<number>([record]);
+      for (let r = word(record + A.livePrev); r && isRecord(r) && !back.has(r); r = word(r + A.livePrev)) {
+        back.add(r);
+        head = r;
+      }
+      walk(head, A.liveNext);
+    }
+  }
+
+  // Parents, from the child links in the slot table.
+  const parentOf = new Map<number, number>();
+  for (const registration of heap.slots) {
+    if (registration?.role === Kind.Child) {
+      const link = registration as ChildLink;
+      parentOf.set(link.child.state.record, link.owner.record);
+    }
+  }
+  const arenas = orderArenas(records, parentOf, known, words);
+  const byRecord = new Map(arenas.map((a) => [a.record, a]));
+  const nameOf = (record: number) => byRecord.get(record)?.name ?? `arena@${hex(record)}`;
+
+  // Runs: the static pages, every arena's chunks, then whatever is left.
+  const runs: PageRun[] = [];
+  const claimed = new Uint8Array(pages);
+  const claim = (first: number, count: number, kind: RunKind, arena: number): PageRun | undefined => {
+    if (first < 0 || count < 1 || first + count > pages) return undefined;
+    for (let p = first; p < first + count; p++) if (claimed[p]) return undefined;
+    claimed.fill(1, first, first + count);
+    const run: PageRun = { first, pages: count, kind, arena, segments: [] };
+    runs.push(run);
+    return run;
+  };
+
+  const staticRun = claim(0, Math.min(firstPage, pages), "static", 0);
+  if (staticRun) {
+    const end = staticRun.pages * PAGE;
+    if (info && info.ownerMap < end) {
+      const ownerEnd = info.ownerMap + info.mapCapacity * 4;
+      const startEnd = info.startMap + info.mapCapacity * 2;
+      staticRun.segments.push(seg(0, info.ownerMap, "static", 0, "static data of the core"));
+      staticRun.segments.push(seg(info.ownerMap, ownerEnd, "page-map", 0, ownerTitle(info)));
+      staticRun.segments.push(seg(info.startMap, startEnd, "page-map", 0, startTitle(info)));
+      staticRun.segments.push(seg(startEnd, end, "spare", 0, "unused (up to the first page of runs)"));
+    } else if (info) {
+      staticRun.segments.push(seg(0, end, "static", 0, "static data (the page maps have moved to a META run)"));
+    } else {
+      staticRun.segments.push(seg(0, end, "static", 0, "static data of the core and the page maps"));
+    }
+  }
+
+  // Nodes of every arena, bucketed by the page of their header.
+  const nodesByPage = new Map<number, NodeInfo[]>();
+  for (const arena of arenas) {
+    for (const node of nodesOf(arena.record, words, size, firstPage)) {
+      const page = Math.floor(node.node / PAGE);
+      const list = nodesByPage.get(page);
+      if (list === undefined) nodesByPage.set(page, [node]);
+      else list.push(node);
+    }
+  }
+
+  for (const arena of arenas) {
+    const name = nameOf(arena.record);
+    const visited = new Set<number>();
+    for (let c = word(arena.record + A.chunks); c && c % PAGE === 0 && !visited.has(c); c = word(c + CHUNK_NEXT)) {
+      visited.add(c);
+      const first = c / PAGE;
+      const count = word(c + CHUNK_PAGES);
+      const payload = word(c + CHUNK_PAYLOAD);
+      const run = claim(first, count, payload ? "large" : "small", arena.record);
+      if (run === undefined) break;
+      arena.chunks++;
+      const nodes = nodesByPage.get(first) ?? [];
+      if (payload) largeSegments(run, name, payload, ctx);
+      else smallSegments(run, name, nodes, word(arena.record + A.cur), word(arena.record + A.end), ctx);
+    }
+  }
+
+  // Arena records, and (mapInfo) the map run, free runs and META pages from the owner map.
+  const live = new Set(records);
+  const metaPages = new Set<number>();
+  for (const r of records) metaPages.add(Math.floor(r / PAGE));
+  if (info) {
+    const mapPage = Math.floor(info.ownerMap / PAGE);
+    if (mapPage >= firstPage) {
+      const count = Math.ceil((info.mapCapacity * 6) / PAGE);
+      const run = claim(mapPage, count, "maps", 0);
+      if (run) {
+        const ownerEnd = info.ownerMap + info.mapCapacity * 4;
+        const startEnd = info.startMap + info.mapCapacity * 2;
+        run.segments.push(seg(info.ownerMap, ownerEnd, "page-map", 0, ownerTitle(info)));
+        run.segments.push(seg(info.startMap, startEnd, "page-map", 0, startTitle(info)));
+        run.segments.push(seg(startEnd, (mapPage + count) * PAGE, "spare", 0, "room for the maps to grow"));
+      }
+    }
+    const visited = new Set<number>();
+    for (let r = info.freeRuns; r && r % PAGE === 0 && !visited.has(r); r = word(r + CHUNK_NEXT)) {
+      visited.add(r);
+      const run = claim(r / PAGE, word(r + CHUNK_PAGES), "free", 0);
+      if (run) freeSegments(run);
+    }
+    for (let p = firstPage; p < pages; p++) {
+      if (!claimed[p] && word(info.ownerMap + p * 4) === OWNER_META) metaPages.add(p);
+    }
+  }
+  for (const p of [...metaPages].sort((a, b) => a - b)) {
+    const run = claim(p, 1, "meta", 0);
+    if (run) metaSegments(run, live, nameOf);
+  }
+
+  // Pages left. Without mapInfo, once one arena is known the live list gave every arena, so what no
+  // arena owns is a free run (recognised by its chunk head) or a page of records no live arena uses;
+  // with no arena known at all, nothing can be told apart.
+  for (let p = firstPage; p < pages; p++) {
+    if (claimed[p]) continue;
+    let end = p;
+    while (end < pages && !claimed[end]) end++;
+    const count = word(p * PAGE + CHUNK_PAGES);
+    if (!info && records.length > 0 && count >= 1 && p + count <= end) {
+      const run = claim(p, count, "free", 0);
+      if (run) freeSegments(run);
+      p += count - 1;
+      continue;
+    }
+    const run = claim(p, 1, "unknown", 0);
+    const why = info ? "not owned by any live arena" : "free, or owned by an arena the host cannot reach";
+    if (run) run.segments.push(seg(p * PAGE, (p + 1) * PAGE, "unknown", 0, why));
+  }
+
+  runs.sort((a, b) => a.first - b.first);
+  const merged: PageRun[] = [];
+  for (const run of runs) {
+    const previous = merged[merged.length - 1];
+    if (run.kind === "unknown" && previous?.kind === "unknown" && previous.first + previous.pages === run.first) {
+      previous.pages += run.pages;
+      previous.segments[0].end = run.segments[0].end;
+    } else merged.push(run);
+  }
+  return { pages, runs: merged, arenas, exact: info !== undefined };
+}
+
+function ownerTitle(info: MapInfo): string {
+  return `owner map: u32 per page, ${info.mapCapacity} pages at ${hex(info.ownerMap)}`;
+}
+
+function startTitle(info: MapInfo): string {
+  return `start map: u16 per page, ${info.mapCapacity} pages at ${hex(info.startMap)}`;
+}
+
+function seg(start: number, end: number, kind: SegmentKind, arena: number, title: string): Segment {
+  return { start, end, kind, arena, title };
+}
+
+/** Arenas in legend order (each top-level arena, then its children depth-first), with their counters. */
+function orderArenas(
+  records: number[],
+  parentOf: ReadonlyMap<number, number>,
+  known: ReadonlyMap<number, ArenaState>,
+  words: Uint32Array,
+): ArenaInfo[] {
+  const live = new Set(records);
+  const childrenOf = new Map<number, number[]>();
+  const roots: number[] = [];
+  for (const record of [...records].sort((a, b) => a - b)) {
+    const parent = parentOf.get(record) ?? 0;
+    if (parent && live.has(parent)) {
+      const list = childrenOf.get(parent);
+      if (list === undefined) childrenOf.set(parent, [record]);
+      else list.push(record);
+    } else roots.push(record);
+  }
+  const ordered: ArenaInfo[] = [];
+  const visit = (record: number, parent: number, depth: number) => {
+    const at = record >>> 2;
+    ordered.push({
+      record,
+      name: known.get(record)?.name ?? `arena@${hex(record)}`,
+      parent,
+      depth,
+      colour: colourOf(ordered.length),
+      allocations: words[at + A.allocations / 4],
+      actions: words[at + A.actions / 4],
+      groups: words[at + A.groups / 4],
+      children: words[at + A.children / 4],
+      liveBytes: words[at + A.liveBytes / 4],
+      reservedBytes: words[at + A.reserved / 4],
+      chunks: 0,
+    });
+    for (const child of childrenOf.get(record) ?? []) visit(child, record, depth + 1);
+  };
+  for (const root of roots) visit(root, 0, 0);
+  return ordered;
+}
+
+/** Every node of an arena's release list and free lists. */
+function nodesOf(record: number, words: Uint32Array, size: number, firstPage: number): NodeInfo[] {
+  const nodes: NodeInfo[] = [];
+  const seen = new Set<number>();
+  const valid = (n: number) => n % 8 === 0 && n >= firstPage * PAGE && n + HEADER <= size && !seen.has(n);
+  const read = (node: number, free: boolean) => {
+    seen.add(node);
+    const meta = words[(node + NODE_META) >>> 2];
+    nodes.push({
+      node,
+      kind: meta & 15,
+      cls: (meta >>> 4) & 63,
+      size: words[(node + NODE_SIZE) >>> 2],
+      dtor: (meta & META_DTOR) !== 0,
+      free,
+    });
+  };
+  for (let n = words[(record + A.head) >>> 2]; n && valid(n); n = words[(n + NODE_PREV) >>> 2]) read(n, false);
+  for (let cls = 0; cls < FREE_LISTS; cls++) {
+    for (let n = words[(record + A.free + cls * 4) >>> 2]; n && valid(n); n = words[(n + NODE_PREV) >>> 2]) {
+      read(n, true);
+    }
+  }
+  return nodes;
+}
+
+const CALLBACK_KINDS: Record<number, string> = {
+  [Kind.Action]: "action",
+  [Kind.Destructor]: "destructor",
+  [Kind.Group]: "group (open marker)",
+  [Kind.Close]: "group (close marker)",
+  [Kind.Child]: "child arena",
+};
+
+/** What the segment builders read: memory, the slot table, and the arena states the host knows. */
+interface Context {
+  heap: Heap;
+  words: Uint32Array;
+  known: ReadonlyMap<number, ArenaState>;
+}
+
+/** The segments of one block (header, payload or callback record, slack; or one free block). */
+function blockSegments(run: PageRun, name: string, node: NodeInfo, end: number, ctx: Context): void {
+  const arena = run.arena;
+  const ptr = node.node + HEADER;
+  const at = `at ${hex(ptr)}`;
+  if (node.free) {
+    const what = `free block of ${JSON.stringify(name)}: class ${node.cls}, ${capacityOf(node.cls)} B, ${at}`;
+    run.segments.push(seg(node.node, end, "free", arena, what));
+    return;
+  }
+  if (node.kind === Kind.Alloc || node.kind === Kind.Dying) {
+    const label = ctx.known.get(arena)?.names?.get(ptr) ?? "alloc";
+    const dying = node.kind === Kind.Dying ? " (dying: its destructor is running)" : "";
+    const dtor = node.dtor ? ", with a destructor" : "";
+    run.segments.push(seg(node.node, ptr, "header", arena, `header of ${JSON.stringify(label)} (${name})`));
+    const payloadEnd = Math.min(ptr + node.size, end);
+    const title = `${JSON.stringify(label)} of ${JSON.stringify(name)}: ${node.size} B ${at}${dtor}${dying}`;
+    run.segments.push(seg(ptr, payloadEnd, node.kind === Kind.Dying ? "free" : "payload", arena, title));
+    if (payloadEnd < end) {
+      const slack = `slack of ${JSON.stringify(label)}: ${end - payloadEnd} B unused by the request (${name})`;
+      run.segments.push(seg(payloadEnd, end, "slack", arena, slack));
+    }
+    return;
+  }
+  const kind = CALLBACK_KINDS[node.kind] ?? `node kind ${node.kind}`;
+  const registration = ctx.heap.slots[ctx.words[(node.node + CB_SLOT) >>> 2]] as Registration | undefined;
+  const label = registration && registration.owner.record === arena ? ` ${JSON.stringify(registration.name)}` : "";
+  run.segments.push(seg(node.node, ptr, "header", arena, `header of ${kind}${label} (${name})`));
+  const recordEnd = Math.min(ptr + CB_BYTES, end);
+  run.segments.push(seg(ptr, recordEnd, "callback", arena, `${kind}${label} of ${JSON.stringify(name)} ${at}`));
+  if (recordEnd < end) run.segments.push(seg(recordEnd, end, "slack", arena, `slack of ${kind}${label} (${name})`));
+}
+
+function smallSegments(
+  run: PageRun,
+  name: string,
+  nodes: NodeInfo[],
+  cur: number,
+  bumpEnd: number,
+  ctx: Context,
+): void {
+  const base = run.first * PAGE;
+  const end = base + PAGE;
+  const arena = run.arena;
+  run.segments.push(seg(base, base + CHUNK_HEAD, "chunk-head", arena, `small chunk of ${JSON.stringify(name)}`));
+  run.segments.push(seg(base + CHUNK_HEAD, base + CHUNK_DATA, "bitmap", arena, "live-start bitmap: 1 bit per 8 B"));
+  let cursor = base + CHUNK_DATA;
+  const padding = (to: number) => {
+    if (to > cursor) run.segments.push(seg(cursor, to, "padding", arena, `padding: ${to - cursor} B`));
+  };
+  for (const node of [...nodes].sort((a, b) => a.node - b.node)) {
+    if (node.node < cursor || node.cls === LARGE_CLASS) continue;
+    const blockEnd = Math.min(node.node + HEADER + capacityOf(node.cls), end);
+    padding(node.node);
+    blockSegments(run, name, node, blockEnd, ctx);
+    cursor = blockEnd;
+  }
+  if (bumpEnd === end && cur > base && cur <= end) {
+    padding(cur);
+    const from = Math.max(cursor, cur);
+    if (from < end) {
+      run.segments.push(seg(from, end, "bump", arena, `bump space of ${JSON.stringify(name)}: ${end - from} B`));
+    }
+    cursor = end;
+  }
+  padding(end);
+}
+
+function largeSegments(run: PageRun, name: string, payload: number, ctx: Context): void {
+  const words = ctx.words;
+  const base = run.first * PAGE;
+  const end = base + run.pages * PAGE;
+  const arena = run.arena;
+  const what = `large run of ${JSON.stringify(name)}: ${run.pages} page${run.pages === 1 ? "" : "s"}`;
+  run.segments.push(seg(base, base + CHUNK_HEAD, "chunk-head", arena, what));
+  const node = payload - HEADER;
+  if (node < base + CHUNK_HEAD || payload > end) return;
+  if (node > base + CHUNK_HEAD) {
+    run.segments.push(seg(base + CHUNK_HEAD, node, "padding", arena, `padding: ${node - base - CHUNK_HEAD} B`));
+  }
+  const meta = words[(node + NODE_META) >>> 2];
+  const info: NodeInfo = {
+    node,
+    kind: meta & 15,
+    cls: (meta >>> 4) & 63,
+    size: words[(node + NODE_SIZE) >>> 2],
+    dtor: (meta & META_DTOR) !== 0,
+    free: false,
+  };
+  blockSegments(run, name, info, end, ctx);
+}
+
+function freeSegments(run: PageRun): void {
+  const bytes = run.pages * PAGE;
+  const title = `free run: ${plural(run.pages, "page")} (${formatBytes(bytes)}) of the heap`;
+  run.segments.push(seg(run.first * PAGE, run.first * PAGE + bytes, "free-pages", 0, title));
+}
+
+function metaSegments(run: PageRun, live: ReadonlySet<number>, nameOf: (record: number) => string): void {
+  const base = run.first * PAGE;
+  run.segments.push(seg(base, base + CHUNK_HEAD, "chunk-head", 0, "page of arena records"));
+  let spare = base + CHUNK_HEAD;
+  for (let k = 0; k < RECORDS_PER_PAGE; k++) {
+    const r = base + CHUNK_HEAD + k * ARENA_SIZE;
+    if (!live.has(r)) continue;
+    if (r > spare) run.segments.push(seg(spare, r, "spare", 0, "spare arena records (unused or recycled)"));
+    run.segments.push(seg(r, r + ARENA_SIZE, "record", r, `arena record of ${JSON.stringify(nameOf(r))} at ${hex(r)}`));
+    spare = r + ARENA_SIZE;
+  }
+  if (spare < base + PAGE) {
+    run.segments.push(seg(spare, base + PAGE, "spare", 0, "spare arena records (unused or recycled)"));
+  }
+}
+
+// ---- drawing -----------------------------------------------------------------
+
+const FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace";
+const INK = "#222222";
+const MUTED = "#666666";
+const PADDING_INK = "#b8b8b8";
+const FIXED: Partial<Record<SegmentKind, string>> = {
+  static: "#5b6270",
+  "page-map": "#8a93a3",
+  "chunk-head": "#3a3f4a",
+  bitmap: "#aeb6c2",
+  spare: "#e4e6ea",
+  padding: "url(#padding)",
+  bump: "#f6f6f4",
+  "free-pages": "#ffffff",
+  unknown: "url(#unknown)",
+};
+
+const KIND_LEGEND: [SegmentKind, string][] = [
+  ["chunk-head", "chunk head (16 B)"],
+  ["bitmap", "live-start bitmap (1 KiB)"],
+  ["header", "node header (16 B)"],
+  ["payload", "payload (requested bytes)"],
+  ["slack", "slack (size-class rounding)"],
+  ["callback", "action / destructor / group / child record"],
+  ["free", "free block (on a free list)"],
+  ["padding", "alignment padding"],
+  ["bump", "bump space (not used yet)"],
+  ["free-pages", "free pages of the heap"],
+  ["record", "arena record (320 B)"],
+  ["page-map", "static data, page maps"],
+  ["unknown", "not told apart (see above)"],
+];
+
+/** How the pages were classified, for the subtitle. */
+function sourceNote(model: MemoryModel): string {
+  if (model.exact) return "page maps read from the core";
+  if (model.arenas.length === 0) return "no arena reachable from the host: pass { arenas } to find them";
+  return "free runs told from their chunk heads";
+}
+
+/** `text` with the characters XML 1.0 forbids (controls, lone surrogates, U+FFFE/F) replaced, and markup escaped. */
+function escapeXml(text: string): string {
+  let safe = "";
+  for (const ch of text) {
+    const c = ch.codePointAt(0) as number;
+    const allowed =
+      c === 9 || c === 10 || c === 13 || (c >= 0x20 && c < 0xd800) || (c >= 0xe000 && c < 0xfffe) || c >= 0x10000;
+    safe += allowed ? ch : "\ufffd";
+  }
+  return safe.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+interface Palette {
+  fill(kind: SegmentKind, arena: number): string;
+}
+
+/** The arena colour the legend's swatches use: neutral, so that no arena's colour seems to mean a kind. */
+const SAMPLE = -1;
+const SAMPLE_COLOUR = "#7b8aa0";
+
+/** Colours and patterns by arena record ({@link SAMPLE} for the legend). */
+function colourTable(model: MemoryModel): Map<number, { colour: string; id: string }> {
+  const table = new Map(model.arenas.map((a, i) => [a.record, { colour: a.colour, id: String(i) }]));
+  table.set(SAMPLE, { colour: SAMPLE_COLOUR, id: "sample" });
+  return table;
+}
+
+function paletteOf(model: MemoryModel): Palette {
+  const table = colourTable(model);
+  return {
+    fill(kind, arena) {
+      const entry = table.get(arena);
+      if (entry !== undefined) {
+        if (kind === "header") return mix(entry.colour, "#000000", 0.45);
+        if (kind === "payload" || kind === "record") return entry.colour;
+        if (kind === "slack") return mix(entry.colour, "#ffffff", 0.62);
+        if (kind === "callback") return `url(#callback-${entry.id})`;
+        if (kind === "free") return `url(#free-${entry.id})`;
+      }
+      return FIXED[kind] ?? "#cccccc";
+    },
+  };
+}
+
+function patterns(model: MemoryModel): string[] {
+  const out = [
+    `<pattern id="padding" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">` +
+      `<rect width="4" height="4" fill="#efefef"/><rect width="1.5" height="4" fill="${PADDING_INK}"/></pattern>`,
+    `<pattern id="unknown" width="6" height="6" patternUnits="userSpaceOnUse">` +
+      `<rect width="6" height="6" fill="#fff3cd"/><circle cx="3" cy="3" r="1" fill="#c9a227"/></pattern>`,
+  ];
+  for (const { colour, id } of colourTable(model).values()) {
+    const dark = mix(colour, "#000000", 0.45);
+    out.push(
+      `<pattern id="callback-${id}" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">` +
+        `<rect width="4" height="4" fill="${colour}"/><rect width="2" height="4" fill="${dark}"/></pattern>`,
+      `<pattern id="free-${id}" width="5" height="5" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)">` +
+        `<rect width="5" height="5" fill="#ffffff"/><rect width="1.5" height="5" fill="${colour}"/></pattern>`,
+    );
+  }
+  return out;
+}
+
+interface Geometry {
+  /** Fold rows wholly inside one long segment. */
+  fold: boolean;
+  bytesPerRow: number;
+  rowWidth: number;
+  rowHeight: number;
+  rowGap: number;
+  left: number;
+  margin: number;
+  bandHeight: number;
+}
+
+const FOLD_HEIGHT = 11;
+const PAGE_MIN_HEIGHT = 28;
+
+/** Where the rows of one page drawn in full go: rows wholly inside one long segment are folded. */
+interface PagePlan {
+  page: number;
+  y: number;
+  /** The y of each row, undefined for a folded row. */
+  rowY: (number | undefined)[];
+  folds: { y: number; rows: number; segment: Segment }[];
+  height: number;
+}
+
+/**
+ * Plans one page at `y`. With `fold`, of three or more consecutive rows
+ * that one segment covers entirely, the first is drawn and the others become
+ * one thin band saying how many rows it stands for.
+ */
+function planPage(run: PageRun, page: number, y: number, g: Geometry, fold: boolean): PagePlan {
+  const rows = PAGE / g.bytesPerRow;
+  const base = page * PAGE;
+  const uniform: (Segment | undefined)[] = new Array(rows).fill(undefined);
+  if (fold) {
+    for (const s of run.segments) {
+      if (s.end - s.start < 3 * g.bytesPerRow) continue;
+      const first = Math.max(0, Math.ceil((s.start - base) / g.bytesPerRow));
+      const last = Math.min(rows, Math.floor((s.end - base) / g.bytesPerRow));
+      for (let r = first; r < last; r++) uniform[r] = s;
+    }
+  }
+  const rowY: (number | undefined)[] = new Array(rows).fill(undefined);
+  const folds: PagePlan["folds"] = [];
+  let at = y;
+  for (let r = 0; r < rows; ) {
+    const s = uniform[r];
+    let end = r + 1;
+    while (s !== undefined && end < rows && uniform[end] === s) end++;
+    rowY[r] = at;
+    at += g.rowHeight + g.rowGap;
+    if (s !== undefined && end - r >= 3) {
+      folds.push({ y: at, rows: end - r - 1, segment: s });
+      at += FOLD_HEIGHT + g.rowGap;
+      r = end;
+    } else r++;
+  }
+  return { page, y, rowY, folds, height: Math.max(at - y - g.rowGap, PAGE_MIN_HEIGHT) };
+}
+
+const KIND_NAMES: Record<SegmentKind, string> = {
+  static: "static data",
+  "page-map": "page map",
+  "chunk-head": "chunk head",
+  bitmap: "bitmap",
+  record: "arena record",
+  spare: "spare records",
+  header: "header",
+  payload: "payload",
+  slack: "slack",
+  callback: "callback record",
+  padding: "padding",
+  free: "free block",
+  bump: "bump space",
+  "free-pages": "free pages",
+  unknown: "unknown",
+};
+
+/**
+ * The pages of a run drawn in full, as planned: one `<g>` per segment
+ * (whatever the pages and rows it spans), one `<rect>` per row drawn, and
+ * the folds.
+ */
+function drawPages(
+  out: string[],
+  run: PageRun,
+  plans: readonly PagePlan[],
+  g: Geometry,
+  palette: Palette,
+  dimmed: (arena: number) => boolean,
+): void {
+  const scale = g.rowWidth / g.bytesPerRow;
+  const rowsPerPage = PAGE / g.bytesPerRow;
+  for (const s of run.segments) {
+    const pieces: string[] = [];
+    const fill = palette.fill(s.kind, s.arena);
+    for (const { page, rowY } of plans) {
+      const start = page * PAGE;
+      const a = Math.max(s.start, start);
+      const b = Math.min(s.end, start + PAGE);
+      if (s.kind === "payload" && s.start === s.end && a === s.start && a < start + PAGE) {
+        // A zero-size payload: a hairline where it starts.
+        const row = Math.floor((a - start) / g.bytesPerRow);
+        const x = g.left + (a - start - row * g.bytesPerRow) * scale;
+        const y = rowY[row];
+        if (y !== undefined) pieces.push(rect(x, y, 1, g.rowHeight, fill));
+      }
+      for (let p = a; p < b; ) {
+        const row = Math.min(Math.floor((p - start) / g.bytesPerRow), rowsPerPage - 1);
+        const q = Math.min(b, start + (row + 1) * g.bytesPerRow);
+        const x = g.left + (p - start - row * g.bytesPerRow) * scale;
+        const y = rowY[row];
+        if (y !== undefined) pieces.push(rect(x, y, (q - p) * scale, g.rowHeight, fill));
+        p = q;
+      }
+    }
+    if (pieces.length === 0) continue;
+    const opacity = dimmed(s.arena) ? ` opacity="0.28"` : "";
+    out.push(`<g ${segmentAttributes(s)}${opacity}><title>${escapeXml(s.title)}</title>`, ...pieces, "</g>");
+  }
+  for (const plan of plans) {
+    for (const { y, rows, segment } of plan.folds) {
+      const opacity = dimmed(segment.arena) ? ` opacity="0.28"` : "";
+      const what = `⋮ ${plural(rows, "more row")} (${formatBytes(rows * g.bytesPerRow)}) of ${KIND_NAMES[segment.kind]}`;
+      out.push(`<g data-fold="${rows}"${opacity}><title>${escapeXml(segment.title)}</title>`);
+      out.push(rect(g.left, y, g.rowWidth, FOLD_HEIGHT, palette.fill(segment.kind, segment.arena), ` opacity="0.3"`));
+      out.push(text(g.left + 6, y + FOLD_HEIGHT - 2, what, ` font-size="9" fill="${INK}"`));
+      out.push("</g>");
+    }
+  }
+}
+
+function segmentAttributes(s: Segment): string {
+  const arena = s.arena ? ` data-arena="${hex(s.arena)}"` : "";
+  return `data-kind="${s.kind}"${arena} data-start="${s.start}" data-end="${s.end}"`;
+}
+
+function rect(x: number, y: number, width: number, height: number, fill: string, extra = ""): string {
+  return `<rect x="${round(x)}" y="${round(y)}" width="${round(width)}" height="${round(height)}" fill="${fill}"${extra}/>`;
+}
+
+function round(n: number): string {
+  return String(Math.round(n * 100) / 100);
+}
+
+function text(x: number, y: number, content: string, extra = ""): string {
+  return `<text x="${round(x)}" y="${round(y)}"${extra}>${escapeXml(content)}</text>`;
+}
+
+/** A one-line band standing for pages not drawn in full (free runs, the middle of a large run). */
+function drawBand(
+  out: string[],
+  run: PageRun,
+  from: number,
+  to: number,
+  y: number,
+  g: Geometry,
+  palette: Palette,
+  dimmed: (arena: number) => boolean,
+  label: string,
+): number {
+  const width = g.rowWidth;
+  const s = run.segments.find((x) => x.start < to * PAGE && x.end > from * PAGE);
+  const kind = s?.kind ?? "free-pages";
+  const opacity = run.arena && dimmed(run.arena) ? ` opacity="0.28"` : "";
+  // A free run is drawn as its band only; the middle of a large run continues a segment drawn above.
+  const continued = run.kind === "large";
+  const attrs = s && !continued ? segmentAttributes(s) : `data-kind="${continued ? "continued" : kind}"`;
+  out.push(`<g ${attrs} data-band="${from}-${to}"${opacity}><title>${escapeXml(s?.title ?? label)}</title>`);
+  const fill = kind === "free-pages" ? "#ffffff" : palette.fill(kind, run.arena);
+  out.push(rect(g.left, y, width, g.bandHeight, fill, ` stroke="#9aa0a8" stroke-dasharray="4 3"`));
+  const background = continued ? ` fill="#ffffff"` : "";
+  out.push(
+    text(g.left + width / 2, y + g.bandHeight / 2 + 4, label, ` text-anchor="middle" font-size="11"${background}`),
+  );
+  out.push("</g>");
+  return g.bandHeight;
+}
+
+/** `text` cut to `max` characters with an ellipsis. */
+function ellipsis(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+function runLabel(run: PageRun, model: MemoryModel): [string, string] {
+  const name = model.arenas.find((a) => a.record === run.arena)?.name ?? `arena@${hex(run.arena)}`;
+  switch (run.kind) {
+    case "static":
+      return ["static data", "and page maps"];
+    case "maps":
+      return ["page maps", "(META run)"];
+    case "meta":
+      return ["arena records", "(META page)"];
+    case "small":
+      return ["small chunk", name];
+    case "large":
+      return ["large run", name];
+    case "free":
+      return ["free run", plural(run.pages, "page")];
+    default:
+      return ["unknown", plural(run.pages, "page")];
+  }
+}
+
+/** Renders the model as an SVG document. */
+function drawModel(
+  model: MemoryModel,
+  g: Geometry,
+  title: string,
+  highlight: ReadonlySet<number>,
+  heapBytes: number,
+): string {
+  const palette = paletteOf(model);
+  const dimmed = (arena: number) => highlight.size > 0 && arena !== 0 && !highlight.has(arena);
+  const body: string[] = [];
+  const width = g.left + g.rowWidth + g.margin;
+  let y = g.margin + 18;
+  body.push(text(g.margin, y, title, ` font-size="16" font-weight="bold"`));
+  y += 18;
+  const pxPerByte = g.rowWidth / g.bytesPerRow;
+  const scale = pxPerByte >= 1 ? `${round(pxPerByte)} px per byte` : `${round(1 / pxPerByte)} bytes per px`;
+  body.push(
+    text(
+      g.margin,
+      y,
+      `${formatBytes(heapBytes)} of linear memory in ${plural(model.pages, "page")} of 64 KiB; ` +
+        `one row = ${formatBytes(g.bytesPerRow)} (${scale}); ` +
+        sourceNote(model),
+      ` font-size="11" fill="${MUTED}"`,
+    ),
+  );
+  y += 14;
+
+  // Legend: arenas, then kinds of memory.
+  y += 10;
+  body.push(`<g data-legend="arenas">`);
+  if (model.arenas.length === 0) {
+    body.push(text(g.margin, y + 10, "no live arena", ` font-size="12" fill="${MUTED}"`));
+    y += 18;
+  }
+  for (const arena of model.arenas) {
+    const x = g.margin + arena.depth * 18;
+    const strong = highlight.has(arena.record);
+    const opacity = dimmed(arena.record) ? ` opacity="0.45"` : "";
+    const attrs = `data-legend-arena="${hex(arena.record)}" data-name="${escapeXml(arena.name)}" data-colour="${arena.colour}"`;
+    body.push(`<g ${attrs}${strong ? ` data-highlighted="true"` : ""}${opacity}>`);
+    if (arena.depth > 0) body.push(text(x - 14, y + 10, "└", ` font-size="12" fill="${MUTED}"`));
+    body.push(rect(x, y, 22, 12, arena.colour, strong ? ` stroke="${INK}" stroke-width="2"` : ""));
+    const label =
+      `${arena.name}` +
+      `  ${plural(arena.allocations, "allocation")}, ${formatBytes(arena.liveBytes)} live, ` +
+      `${formatBytes(arena.reservedBytes)} in ${plural(arena.chunks, "chunk")}; ` +
+      `${plural(arena.actions, "action")}, ${plural(arena.groups, "group")}, ${plural(arena.children, "child")}` +
+      (strong ? "  ◀ highlighted" : "");
+    body.push(
+      `<text x="${round(x + 30)}" y="${round(y + 10)}" font-size="12"><tspan font-weight="bold">${escapeXml(arena.name)}</tspan>` +
+        `${escapeXml(label.slice(arena.name.length))}</text>`,
+    );
+    body.push("</g>");
+    y += 17;
+  }
+  body.push("</g>");
+  y += 6;
+  body.push(`<g data-legend="kinds">`);
+  const columns = 3;
+  const columnWidth = (g.left + g.rowWidth - g.margin) / columns;
+  const kinds = KIND_LEGEND.filter(([kind]) => kind !== "unknown" || model.runs.some((r) => r.kind === "unknown"));
+  kinds.forEach(([kind, label], i) => {
+    const x = g.margin + (i % columns) * columnWidth;
+    const row = Math.floor(i / columns);
+    const fill = kind === "page-map" ? FIXED.static : palette.fill(kind, SAMPLE);
+    const stroke = ` stroke="#9aa0a8" stroke-width="0.5"`;
+    body.push(`<g data-legend-kind="${kind}">`);
+    body.push(rect(x, y + row * 17, 22, 12, fill as string, stroke));
+    body.push(text(x + 30, y + row * 17 + 10, label, ` font-size="11"`));
+    body.push("</g>");
+  });
+  body.push("</g>");
+  y += Math.ceil(kinds.length / columns) * 17 + 14;
+
+  // The map.
+  body.push(`<g data-map="pages">`);
+  // Pages of metadata (static data, page maps, arena records) are drawn as one strip each.
+  const strip: Geometry = { ...g, bytesPerRow: PAGE, rowHeight: 26, fold: false };
+  for (const run of model.runs) {
+    const [line1, line2] = runLabel(run, model);
+    const arenaColour = model.arenas.find((a) => a.record === run.arena)?.colour;
+    const top = y;
+    const last = run.first + run.pages - 1;
+    const pieces: { from: number; to: number; band?: string }[] = [];
+    if (run.kind === "free" || run.kind === "unknown") {
+      const what = run.kind === "free" ? "free page" : "page not owned by an arena found";
+      pieces.push({ from: run.first, to: last + 1, band: plural(run.pages, what) });
+    } else if (run.kind === "large" && run.pages > 3) {
+      pieces.push({ from: run.first, to: run.first + 1 });
+      pieces.push({ from: run.first + 1, to: last, band: `… ${plural(run.pages - 2, "more page")} of this run …` });
+      pieces.push({ from: last, to: last + 1 });
+    } else pieces.push({ from: run.first, to: last + 1 });
+    const geometry = run.kind === "small" || run.kind === "large" ? g : strip;
+    const plans: PagePlan[] = [];
+    for (const piece of pieces) {
+      if (piece.band !== undefined) {
+        y += drawBand(body, run, piece.from, piece.to, y, g, palette, dimmed, piece.band) + 4;
+        continue;
+      }
+      for (let p = piece.from; p < piece.to; p++) {
+        body.push(text(g.left - 8, y + 10, `page ${p}`, ` font-size="11" text-anchor="end" fill="${MUTED}"`));
+        body.push(text(g.left - 8, y + 23, hex(p * PAGE), ` font-size="10" text-anchor="end" fill="${MUTED}"`));
+        const plan = planPage(run, p, y, geometry, geometry.fold);
+        plans.push(plan);
+        y += plan.height + 4;
+      }
+    }
+    drawPages(body, run, plans, geometry, palette, dimmed);
+    const runHeight = y - top - 4;
+    // The run's label in the left column; a bar joins the pages of one run.
+    const bold = run.arena && highlight.has(run.arena) ? ` font-weight="bold"` : "";
+    const colour = arenaColour ? ` fill="${arenaColour}"` : ` fill="${MUTED}"`;
+    if (runHeight >= 24) {
+      body.push(text(g.margin, top + 10, ellipsis(line1, 15), ` font-size="11"${bold}`));
+      body.push(text(g.margin, top + 23, ellipsis(line2, 15), ` font-size="11"${colour}${bold}`));
+    } else {
+      body.push(text(g.margin, top + runHeight / 2 + 4, `${line1}, ${line2}`, ` font-size="11" fill="${MUTED}"`));
+    }
+    body.push(rect(g.left - 4, top, 2, runHeight, arenaColour ?? "#c3c7cf"));
+    if (run.arena && highlight.has(run.arena)) {
+      const extra = ` stroke="${INK}" stroke-width="2" data-highlight="${hex(run.arena)}"`;
+      body.push(rect(g.left - 2, top - 2, g.rowWidth + 4, runHeight + 4, "none", extra));
+    }
+    y += 6;
+  }
+  body.push("</g>");
+  const height = y + g.margin;
+  return [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${round(width)}" height="${round(height)}" viewBox="0 0 ${round(width)} ${round(height)}" font-family="${FONT}" fill="${INK}" data-exact="${model.exact}">`,
+    `<title>${escapeXml(title)}</title>`,
+    `<defs>${patterns(model).join("")}</defs>`,
+    rect(0, 0, width, height, "#ffffff"),
+    ...body,
+    "</svg>",
+    "",
+  ].join("\n");
+}
+
+// ---- the public entry ----------------------------------------------------------
+
+function isArena(value: unknown): value is Arena {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "state" in value &&
+    "heap" in value &&
+    typeof (value as Arena).alloc === "function"
+  );
+}
+
+function isHeap(value: unknown): value is Heap {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Heap).createArena === "function" &&
+    typeof (value as Heap).u32 === "function"
+  );
+}
+
+function checkRange(value: unknown, what: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!isU32(value) || value < min || value > max) {
+    throw new ArenaError("EINVAL", `${what} must be an integer in ${min}..${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Draws linear memory as an SVG document: every 64 KiB page as rows of
+ * bytes, showing chunk heads and live-start bitmaps, node headers, payloads,
+ * size-class slack, alignment padding, free blocks, bump space and free
+ * pages, one colour per arena, and a legend naming every arena with its
+ * counters. Given an arena, draws its whole heap and highlights the arena
+ * and its children (the other arenas are dimmed). Every segment is an SVG
+ * `<g>` with `data-kind`, `data-arena`, `data-start` and `data-end`
+ * attributes and a `<title>` tooltip.
+ */
+export function renderMemoryMap(target: Heap | Arena, options: MemoryMapOptions = {}): string {
+  if (options === null || typeof options !== "object") {
+    throw new ArenaError("EINVAL", `options must be an object, got ${describe(options)}`);
+  }
+  let heap: Heap;
+  let focus: Arena | undefined;
+  if (isArena(target)) {
+    if (target.released) throw new ArenaError("ERELEASED", `renderMemoryMap: arena ${JSON.stringify(target.name)}`);
+    heap = target.heap;
+    focus = target;
+  } else if (isHeap(target)) heap = target;
+  else throw new ArenaError("EINVAL", `renderMemoryMap: expected a Heap or an Arena, got ${describe(target)}`);
+  const bytesPerRow = checkRange(options.bytesPerRow, "bytesPerRow", 256, PAGE, 4096);
+  if ((bytesPerRow & (bytesPerRow - 1)) !== 0) {
+    throw new ArenaError("EINVAL", `bytesPerRow must be a power of two, got ${bytesPerRow}`);
+  }
+  const rowWidth = checkRange(options.rowWidth, "rowWidth", 128, 8192, 1024);
+  const rowHeight = checkRange(options.rowHeight, "rowHeight", 2, 64, 7);
+  if (options.arenas !== undefined && !Array.isArray(options.arenas)) {
+    throw new ArenaError("EINVAL", `arenas must be an array of arenas, got ${describe(options.arenas)}`);
+  }
+  if (options.title !== undefined && typeof options.title !== "string") {
+    throw new ArenaError("EINVAL", `title must be a string, got ${describe(options.title)}`);
+  }
+  if (options.highlight !== undefined) {
+    if (!isArena(options.highlight)) {
+      throw new ArenaError("EINVAL", `highlight must be an arena, got ${describe(options.highlight)}`);
+    }
+    focus = options.highlight;
+  }
+
+  // Every arena state the host can reach on this heap, by record.
+  const known = new Map<number, ArenaState>();
+  const add = (state: ArenaState | undefined) => {
+    if (state && state.heap === heap && !state.released) known.set(state.record, state);
+  };
+  if (isArena(target)) add(target.state);
+  for (const arena of options.arenas ?? []) {
+    if (!isArena(arena)) throw new ArenaError("EINVAL", `arenas must hold arenas, got ${describe(arena)}`);
+    add(arena.state);
+  }
+  for (const registration of heap.slots) {
+    if (registration === undefined) continue;
+    add(registration.owner);
+    if (registration.role === Kind.Child) add((registration as ChildLink).child.state);
+  }
+
+  const model = modelMemory(heap, known);
+
+  const highlight = new Set<number>();
+  if (focus !== undefined && !focus.released && focus.heap === heap) {
+    const root = focus.state.record;
+    highlight.add(root);
+    for (const arena of model.arenas) if (highlight.has(arena.parent)) highlight.add(arena.record);
+  }
+  if (options.fold !== undefined && typeof options.fold !== "boolean") {
+    throw new ArenaError("EINVAL", `fold must be a boolean, got ${describe(options.fold)}`);
+  }
+  const geometry: Geometry = {
+    fold: options.fold ?? true,
+    bytesPerRow,
+    rowWidth,
+    rowHeight,
+    rowGap: 1,
+    left: 190,
+    margin: 16,
+    bandHeight: 18,
+  };
+  const heapBytes = heap.memory.buffer.byteLength;
+  const title =
+    options.title ??
+    (focus
+      ? `managed-arena memory map: arena ${JSON.stringify(focus.name)} on a heap of ${plural(model.arenas.length, "arena")}`
+      : `managed-arena memory map: a heap of ${plural(model.arenas.length, "arena")}`);
+  return drawModel(model, geometry, title, highlight, heapBytes);
+}

@@ -1,0 +1,137 @@
+// The package in a real browser: Debian's Chromium, driven by playwright-core,
+// loads the built package (dist/) from a static server on 127.0.0.1 as plain
+// ES modules, runs a scenario there and reports what happened; then draws the
+// memory map in a page and saves a screenshot (test-results/memory-map.png).
+// Chromium missing is a failure, not a skip: .ci/run installs it.
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Browser, launchChromium } from "./browser/chromium.js";
+import { type StaticServer, startStaticServer } from "./browser/server.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const screenshot = join(root, "test-results", "memory-map.png");
+
+let server: StaticServer;
+let launched: Promise<Browser>;
+
+beforeAll(async () => {
+  server = await startStaticServer(root, ["/dist/", "/test/browser/"]);
+  // Launched once for both tests; a missing Chromium fails each of them (never skips them).
+  launched = launchChromium();
+  launched.catch(() => {});
+});
+
+afterAll(async () => {
+  await (await launched.catch(() => undefined))?.close();
+  await server?.close();
+});
+
+/** The browser, or the reason there is none (no dist/, no Chromium, no playwright-core). */
+async function chromium(): Promise<Browser> {
+  if (!existsSync(join(root, "dist", "index.js"))) {
+    throw new Error("dist/index.js is missing: run `node scripts/build.mjs` (npm test builds first)");
+  }
+  return launched;
+}
+
+/** Opens `page` and waits for its script to publish `window.results`; fails on any page error. */
+async function resultsOf(path: string): Promise<{ results: Record<string, unknown>; errors: string[] }> {
+  const page = await (await chromium()).context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(`console error: ${message.text()}`);
+  });
+  page.on("requestfailed", (request) => errors.push(`request failed: ${request.url()}`));
+  await page.goto(`${server.origin}${path}`);
+  await page.waitForFunction(() => (globalThis as { results?: unknown }).results !== undefined, undefined, {
+    timeout: 10_000,
+  });
+  const results = (await page.evaluate(() => (globalThis as { results?: unknown }).results)) as Record<string, unknown>;
+  if (typeof results.error === "string") throw new Error(`the page threw:\n${results.error}`);
+  return { results, errors };
+}
+
+describe("in Chromium", () => {
+  it("loads dist/ as plain ES modules and runs a scenario: allocations, actions, release order, error codes", async () => {
+    const { results, errors } = await resultsOf("/test/browser/index.html");
+    expect(errors).toEqual([]);
+    expect(results.userAgent).toMatch(/Chrome\//);
+    expect(results.node).toBe(false);
+
+    // The package's modules came from the static server, unbundled, with no wasm fetched.
+    const paths = server.served.map((s) => s.path);
+    expect(paths).toContain("/dist/index.js");
+    expect(paths).toContain("/dist/core.js");
+    expect(paths).toContain("/dist/generated/wasm.js");
+    expect(paths.filter((p) => p.endsWith(".wasm"))).toEqual([]);
+    expect(server.served.filter((s) => s.status !== 200 && !s.path.endsWith("favicon.ico"))).toEqual([]);
+
+    expect(results.pointers).toMatchObject({ alignedOk: true });
+    expect(results.contents).toEqual({
+      small: [1, 2, 3, 4],
+      zeroed: true,
+      large: 100_000,
+      text: "héllo, wörld ✓",
+      inGroup: 8,
+    });
+    expect(results.pagesAfter).toBeGreaterThan(results.pagesBefore as number);
+    expect(results.stats).toMatchObject({ allocations: 7, actions: 3, groups: 1, children: 1 });
+    // Newest first; the freed array, the removed and the early-released actions are gone.
+    expect(results.resources).toEqual([
+      "action:last",
+      "alloc:alloc",
+      "action:group-action",
+      "group:probe",
+      "child:child",
+      "alloc:with-destructor",
+      "action:close-socket",
+      ...Array(5).fill("alloc:alloc"),
+    ]);
+    expect(results.report).toMatch(/^arena "page": 7 allocations/);
+
+    // Newest first, actions and destructors together; the child at its place; removed and
+    // early-released actions not again.
+    expect(results.order).toEqual([
+      "released-early",
+      "last",
+      "group-action",
+      "child-action",
+      "destructor",
+      "close-socket",
+    ]);
+    expect(results.released).toBe(true);
+    expect(results.codes).toEqual({
+      doubleFree: "EBADPTR",
+      interior: "EBADPTR",
+      negative: "EINVAL",
+      wraps: "EINVAL",
+      overflow: "EOVERFLOW",
+      stale: "ESTALE",
+      heapFull: "ENOMEM",
+      badAlign: "EINVAL",
+      afterRelease: "ERELEASED",
+    });
+    expect(results.chained).toEqual({ suppressedError: true, error: "first added", suppressed: "second added" });
+  }, 30_000);
+
+  it("draws the memory map in a page (well-formed SVG, one payload per allocation) and saves a screenshot", async () => {
+    const { results, errors } = await resultsOf("/test/browser/memory-map.html");
+    expect(errors).toEqual([]);
+    expect(results).toMatchObject({ wellFormed: true });
+    expect(results.payloads).toBe(results.allocations);
+    expect(results.allocations).toBe(26);
+    const legend = (results.legendArenas as string[]).join("\n");
+    for (const name of ["gpu0", "gpu0/vram", "net", "scratch"]) expect(legend).toContain(name);
+    expect(results.width).toBeGreaterThan(1000);
+    expect(results.height).toBeGreaterThan(500);
+
+    mkdirSync(dirname(screenshot), { recursive: true });
+    const page = (await chromium()).context.pages().at(-1);
+    if (page === undefined) throw new Error("no page open");
+    await page.screenshot({ path: screenshot, fullPage: true });
+    expect(statSync(screenshot).size).toBeGreaterThan(10_000);
+  }, 30_000);
+});

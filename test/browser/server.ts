@@ -1,0 +1,71 @@
+// A static HTTP server for the browser test: serves the built package (dist/)
+// and this folder's pages from 127.0.0.1 on a free port, as a CDN or a plain
+// `<script type="module">` would load them (no bundler, no import map), and
+// records every request so the test can assert what the page loaded.
+import { readFile, stat } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join, normalize, sep } from "node:path";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".css": "text/css; charset=utf-8",
+};
+
+/** One request the server answered. */
+export interface Served {
+  path: string;
+  status: number;
+}
+
+export interface StaticServer {
+  /** The origin, e.g. http://127.0.0.1:40123. */
+  origin: string;
+  /** Every request answered, in order. */
+  served: Served[];
+  close(): Promise<void>;
+}
+
+/**
+ * Serves files below `root` whose URL path starts with one of `prefixes`
+ * (e.g. "/dist/", "/test/browser/"); anything else is 404.
+ */
+export async function startStaticServer(root: string, prefixes: readonly string[]): Promise<StaticServer> {
+  const served: Served[] = [];
+  const server: Server = createServer(async (request, response) => {
+    const path = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
+    const file = normalize(join(root, path));
+    let status = 404;
+    let body: Buffer | string = `not found: ${path}`;
+    let type = "text/plain; charset=utf-8";
+    const allowed = prefixes.some((prefix) => path.startsWith(prefix)) && file.startsWith(root + sep);
+    if (allowed && request.method === "GET") {
+      try {
+        if ((await stat(file)).isFile()) {
+          body = await readFile(file);
+          type = TYPES[extname(file)] ?? "application/octet-stream";
+          status = 200;
+        }
+      } catch {
+        // missing: 404
+      }
+    }
+    served.push({ path, status });
+    response.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+    response.end(body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    served,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
