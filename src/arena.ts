@@ -22,7 +22,10 @@ import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
 import { ArenaState, type TraceEvent, type TraceFunction } from "./state.js";
 
 /** A byte offset into `heap.memory.buffer` where an allocation's payload starts. */
-export type Ptr = number & { readonly __brand: "managed-arena.Ptr" };
+export type Ptr = number & {
+  /** Type-level only: marks numbers that came from an allocation. */
+  readonly __brand: "managed-arena.Ptr";
+};
 
 /** Options of {@link Heap.createArena}, {@link Arena.createChild} and {@link Arena.create}. */
 export interface ArenaOptions {

@@ -27,6 +27,7 @@ export const STATUS_LIMIT = 16;
 export class ArenaError extends Error {
   /** One of EINVAL, EOVERFLOW, ENOMEM, EBADPTR, ESTALE, ERELEASED, EBUSY. */
   readonly code: ArenaErrorCode;
+  /** An error with `code`; the message starts with the code. */
   constructor(code: ArenaErrorCode, message: string) {
     super(`${code}: ${message}`);
     this.name = "ArenaError";
@@ -72,8 +73,10 @@ export function describe(value: unknown): string {
 }
 
 /** An error that suppressed another, as thrown by DisposableStack (ES2026). */
-interface SuppressedErrorLike extends Error {
+export interface SuppressedErrorLike extends Error {
+  /** The newer error. */
   error: unknown;
+  /** The earlier error (or chain) it suppressed. */
   suppressed: unknown;
 }
 
@@ -88,7 +91,8 @@ class SuppressedErrorShim extends Error implements SuppressedErrorLike {
   }
 }
 
-type SuppressedErrorClass = new (error: unknown, suppressed: unknown, message?: string) => SuppressedErrorLike;
+/** The constructor of {@link SuppressedError}. */
+export type SuppressedErrorClass = new (error: unknown, suppressed: unknown, message?: string) => SuppressedErrorLike;
 
 /**
  * The global `SuppressedError` where the runtime has one (Node 24+), else a

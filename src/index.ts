@@ -1,7 +1,13 @@
 // managed-arena: a WebAssembly-backed arena allocator with managed release
 // lists, modelled on the Linux kernel's devres / drm_managed.
 export { type AllocOptions, Arena, type ArenaOptions, type ArenaStats, type Ptr } from "./arena.js";
-export { ArenaError, type ArenaErrorCode, SuppressedError } from "./errors.js";
+export {
+  ArenaError,
+  type ArenaErrorCode,
+  SuppressedError,
+  type SuppressedErrorClass,
+  type SuppressedErrorLike,
+} from "./errors.js";
 export { ActionHandle, GroupHandle } from "./handles.js";
 export { Heap, type HeapOptions } from "./heap.js";
 export type { Resource } from "./introspect.js";

@@ -8,7 +8,9 @@ import type { ArenaState } from "./state.js";
 
 /** One entry of {@link Arena.resources}. */
 export interface Resource {
+  /** What the node is: an allocation, an action, a group (its open marker), a child arena. */
   kind: "alloc" | "action" | "group" | "child";
+  /** The name given when it was added (allocations: "alloc" unless named; actions: `action.name` by default). */
   name: string;
   /** Requested size of an allocation; a child's liveBytes; 0 otherwise. */
   size: number;
@@ -16,7 +18,7 @@ export interface Resource {
   ptr?: number;
 }
 
-/** Word offsets of the arena record and node header (assembly/layout.ts). */
+/** Word offsets of the arena record and node header (assembly/layout.ts). @internal */
 export const Word = {
   Head: 0,
   LiveBytes: 7,
@@ -34,7 +36,7 @@ export const Word = {
 
 const HEADER = 16;
 
-/** The resources of an arena, newest first (destructors and close markers are part of their allocation / group). */
+/** The resources of an arena, newest first (destructors and close markers are part of their allocation / group). @internal */
 export function resourcesOf(state: ArenaState): Resource[] {
   const words = state.heap.u32();
   const slots = state.heap.slots;
@@ -116,7 +118,7 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
   }
 }
 
-/** A readable tree of an arena, its children and totals, like talloc_report_full. */
+/** A readable tree of an arena, its children and totals, like talloc_report_full. @internal */
 export function reportOf(state: ArenaState): string {
   const lines: string[] = [];
   const totals: Totals = { arenas: 0, allocations: 0, liveBytes: 0, reservedBytes: 0 };

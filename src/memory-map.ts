@@ -4,19 +4,14 @@
 // headers, payloads, class slack, alignment padding, free blocks and free
 // pages, one colour per arena, with a legend naming the arenas.
 //
-// What is read, per arena record (assembly/layout.ts): the chunk list
-// (A_CHUNKS, linked through each chunk head's `next`), the release list
-// (A_HEAD, through each node header's `prev`), the 64 free lists (A_FREE,
-// through `prev` too) and the bump range (A_CUR..A_END). Arenas are found
-// through the heap's live-arena list (A_LIVE_NEXT / A_LIVE_PREV), starting
-// from the records the host knows: the target, `options.arenas`, and every
-// arena that owns a registration or a child in the heap's slot table.
-//
-// If the core exports `mapInfo()` (the address of six u32: ownerMap,
-// startMap, firstPage, mapCapacity, freeRuns, liveArenas) the picture is
-// exact: every live arena is found, free runs come from the heap's free list
-// and every other page from the owner map. Without it, pages that no known
-// arena owns are classified from their chunk heads.
+// Every page is placed from the core's own bookkeeping, found through
+// mapInfo(): the live-arena list, each arena's chunks, release list, free
+// lists and bump range (assembly/layout.ts), the heap's free runs and the
+// owner map. Nothing is guessed from what a page looks like, so the picture
+// is exact; only names come from the host, so an arena it cannot reach is
+// still drawn, as `arena@0x…`. Pages the core did not grow (owner FOREIGN, or
+// above knownPages) belong to someone else, JS calling memory.grow or an
+// embedding program's allocator, and are drawn as foreign.
 
 import type { Arena } from "./arena.js";
 import { ArenaError, describe, isU32 } from "./errors.js";
@@ -33,11 +28,10 @@ export interface MemoryMapOptions {
   /** Height of a row in pixels, 2..64; default 7. */
   rowHeight?: number;
   /**
-   * More arenas to find and name. Every live arena is found through the
-   * heap's list of live arenas, entered from any arena the host knows (the
-   * target, these, and every arena that owns an action, group, destructor or
-   * child); but a name lives on the JS side, so an arena none of these is
-   * drawn as `arena@0x…`.
+   * More arenas to name. Every live arena is found through the core's list
+   * of live arenas, but a name lives on the JS side: an arena that is not
+   * the target, one of these, or the owner of an action, group, destructor
+   * or child is drawn as `arena@0x…`.
    */
   arenas?: readonly Arena[];
   /** The arena to highlight (with its children); default: the target when it is an arena. */
@@ -73,6 +67,7 @@ const FREE_LISTS = 64;
 const ARENA_SIZE = 320;
 const RECORDS_PER_PAGE = Math.floor((PAGE - CHUNK_HEAD) / ARENA_SIZE);
 const OWNER_META = 2;
+const OWNER_FOREIGN = 4;
 const A = {
   head: 0,
   chunks: 8,
@@ -114,7 +109,7 @@ export type SegmentKind =
   | "free"
   | "bump"
   | "free-pages"
-  | "unknown";
+  | "foreign";
 
 /** A stretch [start, end) of linear memory. @internal */
 export interface Segment {
@@ -127,7 +122,7 @@ export interface Segment {
   title: string;
 }
 
-type RunKind = "static" | "maps" | "meta" | "small" | "large" | "free" | "unknown";
+type RunKind = "static" | "maps" | "meta" | "small" | "large" | "free" | "foreign";
 
 /** A run of whole pages: a chunk, a free run, a page of arena records, ... @internal */
 export interface PageRun {
@@ -161,8 +156,6 @@ export interface MemoryModel {
   runs: PageRun[];
   /** In legend order: each top-level arena followed by its descendants. */
   arenas: ArenaInfo[];
-  /** True when the core's page maps were read (mapInfo), false when pages were classified from chunk heads. */
-  exact: boolean;
 }
 
 interface MapInfo {
@@ -172,6 +165,7 @@ interface MapInfo {
   mapCapacity: number;
   freeRuns: number;
   liveArenas: number;
+  knownPages: number;
 }
 
 interface NodeInfo {
@@ -230,11 +224,9 @@ function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? "" : word === "child" ? "ren" : "s"}`;
 }
 
-/** The core's page-map addresses when it exports mapInfo(), else undefined. */
-function readMapInfo(heap: Heap, words: Uint32Array): MapInfo | undefined {
-  const mapInfo = (heap.core as unknown as { mapInfo?: () => number }).mapInfo;
-  if (typeof mapInfo !== "function") return undefined;
-  const at = mapInfo() >>> 2;
+/** The core's page-map addresses and counters. */
+function readMapInfo(heap: Heap, words: Uint32Array): MapInfo {
+  const at = heap.core.mapInfo() >>> 2;
   return {
     ownerMap: words[at],
     startMap: words[at + 1],
@@ -242,6 +234,7 @@ function readMapInfo(heap: Heap, words: Uint32Array): MapInfo | undefined {
     mapCapacity: words[at + 3],
     freeRuns: words[at + 4],
     liveArenas: words[at + 5],
+    knownPages: words[at + 6],
   };
 }
 
@@ -253,31 +246,16 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
   const pages = Math.min(size / PAGE, PAGE_LIMIT + 1);
   const info = readMapInfo(heap, words);
   const word = (address: number) => words[address >>> 2];
-  const firstPage = info ? info.firstPage : 1;
+  const firstPage = info.firstPage;
   const isRecord = (r: number) => r % 4 === 0 && r >= firstPage * PAGE && r + ARENA_SIZE <= size;
 
-  // Arenas: the live list, entered from its head (mapInfo) or from every record the host knows.
+  // Arenas: the core's live list, from its head. The bounds only guard against a corrupt list.
   const records: number[] = [];
   const seen = new Set<number>();
   const limit = size / ARENA_SIZE;
-  const walk = (from: number, link: number) => {
-    for (let r = from; r && isRecord(r) && !seen.has(r) && seen.size < limit; r = word(r + link)) {
-      seen.add(r);
-      records.push(r);
-    }
-  };
-  if (info) walk(info.liveArenas, A.liveNext);
-  else {
-    for (const record of known.keys()) {
-      if (seen.has(record)) continue;
-      let head = record;
-      const back = new Set<number>([record]);
-      for (let r = word(record + A.livePrev); r && isRecord(r) && !back.has(r); r = word(r + A.livePrev)) {
-        back.add(r);
-        head = r;
-      }
-      walk(head, A.liveNext);
-    }
+  for (let r = info.liveArenas; r && isRecord(r) && !seen.has(r) && seen.size < limit; r = word(r + A.liveNext)) {
+    seen.add(r);
+    records.push(r);
   }
 
   // Parents, from the child links in the slot table.
@@ -304,20 +282,18 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
     return run;
   };
 
+  const ownerEnd = info.ownerMap + info.mapCapacity * 4;
+  const startEnd = info.startMap + info.mapCapacity * 2;
   const staticRun = claim(0, Math.min(firstPage, pages), "static", 0);
   if (staticRun) {
     const end = staticRun.pages * PAGE;
-    if (info && info.ownerMap < end) {
-      const ownerEnd = info.ownerMap + info.mapCapacity * 4;
-      const startEnd = info.startMap + info.mapCapacity * 2;
+    if (info.ownerMap < end) {
       staticRun.segments.push(seg(0, info.ownerMap, "static", 0, "static data of the core"));
       staticRun.segments.push(seg(info.ownerMap, ownerEnd, "page-map", 0, ownerTitle(info)));
       staticRun.segments.push(seg(info.startMap, startEnd, "page-map", 0, startTitle(info)));
       staticRun.segments.push(seg(startEnd, end, "spare", 0, "unused (up to the first page of runs)"));
-    } else if (info) {
-      staticRun.segments.push(seg(0, end, "static", 0, "static data (the page maps have moved to a META run)"));
     } else {
-      staticRun.segments.push(seg(0, end, "static", 0, "static data of the core and the page maps"));
+      staticRun.segments.push(seg(0, end, "static", 0, "static data (the page maps have moved to a META run)"));
     }
   }
 
@@ -349,67 +325,66 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
     }
   }
 
-  // Arena records, and (mapInfo) the map run, free runs and META pages from the owner map.
-  const live = new Set(records);
-  const metaPages = new Set<number>();
-  for (const r of records) metaPages.add(Math.floor(r / PAGE));
-  if (info) {
-    const mapPage = Math.floor(info.ownerMap / PAGE);
-    if (mapPage >= firstPage) {
-      const count = Math.ceil((info.mapCapacity * 6) / PAGE);
-      const run = claim(mapPage, count, "maps", 0);
-      if (run) {
-        const ownerEnd = info.ownerMap + info.mapCapacity * 4;
-        const startEnd = info.startMap + info.mapCapacity * 2;
-        run.segments.push(seg(info.ownerMap, ownerEnd, "page-map", 0, ownerTitle(info)));
-        run.segments.push(seg(info.startMap, startEnd, "page-map", 0, startTitle(info)));
-        run.segments.push(seg(startEnd, (mapPage + count) * PAGE, "spare", 0, "room for the maps to grow"));
-      }
-    }
-    const visited = new Set<number>();
-    for (let r = info.freeRuns; r && r % PAGE === 0 && !visited.has(r); r = word(r + CHUNK_NEXT)) {
-      visited.add(r);
-      const run = claim(r / PAGE, word(r + CHUNK_PAGES), "free", 0);
-      if (run) freeSegments(run);
-    }
-    for (let p = firstPage; p < pages; p++) {
-      if (!claimed[p] && word(info.ownerMap + p * 4) === OWNER_META) metaPages.add(p);
+  // The map run (once the maps have moved out of the static pages), free runs, and META pages.
+  const mapPage = Math.floor(info.ownerMap / PAGE);
+  if (mapPage >= firstPage) {
+    const count = Math.ceil((info.mapCapacity * 6) / PAGE);
+    const run = claim(mapPage, count, "maps", 0);
+    if (run) {
+      run.segments.push(seg(info.ownerMap, ownerEnd, "page-map", 0, ownerTitle(info)));
+      run.segments.push(seg(info.startMap, startEnd, "page-map", 0, startTitle(info)));
+      run.segments.push(seg(startEnd, (mapPage + count) * PAGE, "spare", 0, "room for the maps to grow"));
     }
   }
+  const visited = new Set<number>();
+  for (let r = info.freeRuns; r && r % PAGE === 0 && !visited.has(r); r = word(r + CHUNK_NEXT)) {
+    visited.add(r);
+    const run = claim(r / PAGE, word(r + CHUNK_PAGES), "free", 0);
+    if (run) freeSegments(run);
+  }
+  // Owners are read below knownPages only: above it the core has not written the map.
+  const mapped = Math.min(info.knownPages, info.mapCapacity, pages);
+  const ownerOf = (p: number) => (p < mapped ? word(info.ownerMap + p * 4) : OWNER_FOREIGN);
+  const metaPages = new Set<number>();
+  for (const r of records) metaPages.add(Math.floor(r / PAGE));
+  for (let p = firstPage; p < pages; p++) if (!claimed[p] && ownerOf(p) === OWNER_META) metaPages.add(p);
+  const live = new Set(records);
   for (const p of [...metaPages].sort((a, b) => a - b)) {
     const run = claim(p, 1, "meta", 0);
     if (run) metaSegments(run, live, nameOf);
   }
 
-  // Pages left. Without mapInfo, once one arena is known the live list gave every arena, so what no
-  // arena owns is a free run (recognised by its chunk head) or a page of records no live arena uses;
-  // with no arena known at all, nothing can be told apart.
+  // Pages left: foreign ones, grown by someone else; anything else means the core's
+  // bookkeeping disagrees with this reading, and is drawn as foreign too, saying so.
   for (let p = firstPage; p < pages; p++) {
     if (claimed[p]) continue;
-    let end = p;
-    while (end < pages && !claimed[end]) end++;
-    const count = word(p * PAGE + CHUNK_PAGES);
-    if (!info && records.length > 0 && count >= 1 && p + count <= end) {
-      const run = claim(p, count, "free", 0);
-      if (run) freeSegments(run);
-      p += count - 1;
-      continue;
-    }
-    const run = claim(p, 1, "unknown", 0);
-    const why = info ? "not owned by any live arena" : "free, or owned by an arena the host cannot reach";
-    if (run) run.segments.push(seg(p * PAGE, (p + 1) * PAGE, "unknown", 0, why));
+    const run = claim(p, 1, "foreign", 0);
+    const owner = ownerOf(p);
+    const why =
+      p >= info.knownPages
+        ? "foreign: grown by someone else since the core last grew memory"
+        : owner === OWNER_FOREIGN
+          ? "foreign: grown by someone else, never touched by the core"
+          : `owner ${hex(owner)} in the owner map, but no live arena or free run holds it`;
+    if (run) run.segments.push(seg(p * PAGE, (p + 1) * PAGE, "foreign", 0, why));
   }
 
   runs.sort((a, b) => a.first - b.first);
   const merged: PageRun[] = [];
   for (const run of runs) {
     const previous = merged[merged.length - 1];
-    if (run.kind === "unknown" && previous?.kind === "unknown" && previous.first + previous.pages === run.first) {
+    const last = previous?.segments[previous.segments.length - 1];
+    if (
+      run.kind === "foreign" &&
+      previous?.kind === "foreign" &&
+      previous.first + previous.pages === run.first &&
+      last?.title === run.segments[0].title
+    ) {
       previous.pages += run.pages;
-      previous.segments[0].end = run.segments[0].end;
+      last.end = run.segments[0].end;
     } else merged.push(run);
   }
-  return { pages, runs: merged, arenas, exact: info !== undefined };
+  return { pages, runs: merged, arenas };
 }
 
 function ownerTitle(info: MapInfo): string {
@@ -635,7 +610,7 @@ const FIXED: Partial<Record<SegmentKind, string>> = {
   padding: "url(#padding)",
   bump: "#f6f6f4",
   "free-pages": "#ffffff",
-  unknown: "url(#unknown)",
+  foreign: "url(#foreign)",
 };
 
 const KIND_LEGEND: [SegmentKind, string][] = [
@@ -651,15 +626,8 @@ const KIND_LEGEND: [SegmentKind, string][] = [
   ["free-pages", "free pages of the heap"],
   ["record", "arena record (320 B)"],
   ["page-map", "static data, page maps"],
-  ["unknown", "not told apart (see above)"],
+  ["foreign", "foreign pages: grown by someone else, never touched"],
 ];
-
-/** How the pages were classified, for the subtitle. */
-function sourceNote(model: MemoryModel): string {
-  if (model.exact) return "page maps read from the core";
-  if (model.arenas.length === 0) return "no arena reachable from the host: pass { arenas } to find them";
-  return "free runs told from their chunk heads";
-}
 
 /** `text` with the characters XML 1.0 forbids (controls, lone surrogates, U+FFFE/F) replaced, and markup escaped. */
 function escapeXml(text: string): string {
@@ -709,7 +677,7 @@ function patterns(model: MemoryModel): string[] {
   const out = [
     `<pattern id="padding" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">` +
       `<rect width="4" height="4" fill="#efefef"/><rect width="1.5" height="4" fill="${PADDING_INK}"/></pattern>`,
-    `<pattern id="unknown" width="6" height="6" patternUnits="userSpaceOnUse">` +
+    `<pattern id="foreign" width="6" height="6" patternUnits="userSpaceOnUse">` +
       `<rect width="6" height="6" fill="#fff3cd"/><circle cx="3" cy="3" r="1" fill="#c9a227"/></pattern>`,
   ];
   for (const { colour, id } of colourTable(model).values()) {
@@ -799,7 +767,7 @@ const KIND_NAMES: Record<SegmentKind, string> = {
   free: "free block",
   bump: "bump space",
   "free-pages": "free pages",
-  unknown: "unknown",
+  foreign: "foreign pages",
 };
 
 /**
@@ -924,8 +892,8 @@ function runLabel(run: PageRun, model: MemoryModel): [string, string] {
       return ["large run", name];
     case "free":
       return ["free run", plural(run.pages, "page")];
-    default:
-      return ["unknown", plural(run.pages, "page")];
+    case "foreign":
+      return ["foreign", plural(run.pages, "page")];
   }
 }
 
@@ -951,8 +919,7 @@ function drawModel(
       g.margin,
       y,
       `${formatBytes(heapBytes)} of linear memory in ${plural(model.pages, "page")} of 64 KiB; ` +
-        `one row = ${formatBytes(g.bytesPerRow)} (${scale}); ` +
-        sourceNote(model),
+        `one row = ${formatBytes(g.bytesPerRow)} (${scale}); page maps read from the core`,
       ` font-size="11" fill="${MUTED}"`,
     ),
   );
@@ -991,7 +958,7 @@ function drawModel(
   body.push(`<g data-legend="kinds">`);
   const columns = 3;
   const columnWidth = (g.left + g.rowWidth - g.margin) / columns;
-  const kinds = KIND_LEGEND.filter(([kind]) => kind !== "unknown" || model.runs.some((r) => r.kind === "unknown"));
+  const kinds = KIND_LEGEND.filter(([kind]) => kind !== "foreign" || model.runs.some((r) => r.kind === "foreign"));
   kinds.forEach(([kind, label], i) => {
     const x = g.margin + (i % columns) * columnWidth;
     const row = Math.floor(i / columns);
@@ -1015,9 +982,9 @@ function drawModel(
     const top = y;
     const last = run.first + run.pages - 1;
     const pieces: { from: number; to: number; band?: string }[] = [];
-    if (run.kind === "free" || run.kind === "unknown") {
-      const what = run.kind === "free" ? "free page" : "page not owned by an arena found";
-      pieces.push({ from: run.first, to: last + 1, band: plural(run.pages, what) });
+    if (run.kind === "free" || run.kind === "foreign") {
+      const band = run.kind === "free" ? "free page" : "foreign page";
+      pieces.push({ from: run.first, to: last + 1, band: plural(run.pages, band) });
     } else if (run.kind === "large" && run.pages > 3) {
       pieces.push({ from: run.first, to: run.first + 1 });
       pieces.push({ from: run.first + 1, to: last, band: `… ${plural(run.pages - 2, "more page")} of this run …` });
@@ -1060,7 +1027,7 @@ function drawModel(
   const height = y + g.margin;
   return [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${round(width)}" height="${round(height)}" viewBox="0 0 ${round(width)} ${round(height)}" font-family="${FONT}" fill="${INK}" data-exact="${model.exact}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${round(width)}" height="${round(height)}" viewBox="0 0 ${round(width)} ${round(height)}" font-family="${FONT}" fill="${INK}">`,
     `<title>${escapeXml(title)}</title>`,
     `<defs>${patterns(model).join("")}</defs>`,
     rect(0, 0, width, height, "#ffffff"),

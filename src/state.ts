@@ -10,7 +10,9 @@ import type { Heap } from "./heap.js";
 export interface TraceEvent {
   /** add: node added; del: removed without running; rel: released (run, if it has something to run). */
   op: "add" | "del" | "rel";
+  /** What the node is, as in {@link Resource}. */
   kind: "alloc" | "action" | "group" | "child";
+  /** The node's name, as in {@link Resource}. */
   name: string;
   /** Requested size for an allocation, 0 otherwise. */
   size: number;

@@ -381,34 +381,54 @@ describe("renderMemoryMap", () => {
     expect(legend(renderMemoryMap(known, { arenas: [hidden] })).map((e) => e.name)).toEqual(["known", "hidden"]);
   });
 
-  it("reads the core's page maps when it exports mapInfo(); without them, says what it could not tell", async () => {
+  it("finds every live arena through the core's list, even one the host cannot name", async () => {
     const heap = await Heap.create();
     const quiet = heap.createArena({ name: "quiet" }); // no registration, not passed: unreachable from JS
     const ptr = quiet.alloc(64);
     const svg = renderMemoryMap(heap);
     checkWellFormed(svg);
     expectTiling(svg, heap.memory.buffer.byteLength);
-    const exact = typeof (heap.core as unknown as { mapInfo?: unknown }).mapInfo === "function";
-    expect(svg).toContain(`data-exact="${exact}"`);
+    expect(svg).toContain("page maps read from the core");
+    expect(legend(svg).map((e) => e.name)).toEqual([expect.stringMatching(/^arena@0x/)]);
     const drawn = segments(svg);
-    if (exact) {
-      // Every live arena is found through the core's list, even one the host cannot name.
-      expect(svg).toContain("page maps read from the core");
-      expect(legend(svg).map((e) => e.name)).toEqual([expect.stringMatching(/^arena@0x/)]);
-      expect(drawn.some((s) => s.kind === "payload" && s.start === ptr)).toBe(true);
-      expect(drawn.filter((s) => s.kind === "page-map")).toHaveLength(2); // owner map, start map
-      expect(drawn.some((s) => s.kind === "unknown")).toBe(false);
-    } else {
-      // Nothing names a record to start from: the pages are drawn as not told apart, never as free.
-      expect(svg).toContain("no arena reachable from the host");
-      expect(legend(svg)).toEqual([]);
-      expect(drawn.some((s) => s.kind === "unknown" && s.start <= ptr && s.end > ptr)).toBe(true);
-      expect(drawn.some((s) => s.kind === "free-pages")).toBe(false);
-    }
-    // Once one arena is known, every live arena is found either way.
-    const named = renderMemoryMap(heap, { arenas: [quiet] });
-    expect(legend(named).map((e) => e.name)).toEqual(["quiet"]);
-    expect(segments(named).some((s) => s.kind === "unknown")).toBe(false);
+    expect(drawn.some((s) => s.kind === "payload" && s.start === ptr)).toBe(true);
+    expect(drawn.filter((s) => s.kind === "page-map")).toHaveLength(2); // owner map, start map
+    // Every page is the core's: no foreign page, and the legend leaves the kind out.
+    expect(drawn.some((s) => s.kind === "foreign")).toBe(false);
+    expect(svg).not.toContain('data-legend-kind="foreign"');
+    expect(legend(renderMemoryMap(heap, { arenas: [quiet] })).map((e) => e.name)).toEqual(["quiet"]);
+  });
+
+  it("draws pages grown by someone else as foreign, before and after the core grows past them", async () => {
+    const heap = await Heap.create();
+    const arena = heap.createArena({ name: "a" });
+    arena.alloc(64);
+    const first = heap.memory.grow(2); // from JS: the core never hears of it
+    const expectForeign = (svg: string, why: string) => {
+      checkWellFormed(svg);
+      expectTiling(svg, heap.memory.buffer.byteLength);
+      const foreign = segments(svg).filter((s) => s.kind === "foreign");
+      expect(foreign).toHaveLength(1);
+      expect(foreign[0]).toMatchObject({ start: first * PAGE, end: (first + 2) * PAGE, arena: undefined });
+      expect(foreign[0].title).toContain(why);
+      expect(svg).toContain("2 foreign pages");
+      expect(svg).toContain('data-legend-kind="foreign"');
+      expect(svg).toContain("foreign pages: grown by someone else, never touched");
+    };
+    // Above the pages the core knows of.
+    expectForeign(renderMemoryMap(heap), "since the core last grew memory");
+
+    // Large allocations until the core grows memory: it marks the two pages FOREIGN and grows past them.
+    const pages = () => heap.memory.buffer.byteLength / PAGE;
+    const before = pages();
+    const ptrs: number[] = [];
+    while (pages() === before && ptrs.length < 1000) ptrs.push(arena.alloc(PAGE));
+    expect(pages()).toBeGreaterThan(before);
+    const svg = renderMemoryMap(heap);
+    expectForeign(svg, "never touched by the core");
+    const payloads = segments(svg).filter((s) => s.kind === "payload");
+    expect(payloads).toHaveLength(ptrs.length + 1);
+    expect(payloads.some((s) => s.start >= (first + 2) * PAGE)).toBe(true);
   });
 
   it("draws an empty heap, and scales rows with bytesPerRow", async () => {
