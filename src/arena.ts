@@ -753,23 +753,53 @@ export class Arena {
     return { thrown, hasThrown };
   }
 
-  /** drain() of a whole untraced arena: the callback list only, popped in one tight loop. */
+  /**
+   * drain() of a whole untraced arena: the callback list only. Runs of plain
+   * actions are popped many at a time (popActions); a popped action that an
+   * earlier one removes or releases meanwhile is skipped, since its slot no
+   * longer names it.
+   */
   private drainAll(): Outcome {
     const core = this.core;
     const record = this.record;
     const heap = this.heap;
     const slots = heap.slots;
+    const batchAt = core.batchBuffer() >>> 2;
     let thrown: unknown;
     let hasThrown = false;
-    for (let slot = core.popCallback(record); slot >= 0; slot = core.popCallback(record)) {
-      const callback = slots[slot] as Callback;
-      heap.freeSlot(callback);
-      try {
-        if (callback instanceof ActionHandle) callback.action(callback.data as never);
-        else this.run(callback);
-      } catch (error) {
-        thrown = chainError(thrown, hasThrown, error);
-        hasThrown = true;
+    for (;;) {
+      const count = core.popActions(record);
+      if (count === 0) {
+        const slot = core.popCallback(record);
+        if (slot < 0) break;
+        const callback = slots[slot] as Callback;
+        heap.freeSlot(callback);
+        try {
+          this.run(callback);
+        } catch (error) {
+          thrown = chainError(thrown, hasThrown, error);
+          hasThrown = true;
+        }
+        continue;
+      }
+      // Taken out before any runs: an action may release another arena of this heap, which reuses the buffer.
+      const words = heap.u32();
+      const batch: ActionHandle[] = new Array(count);
+      for (let i = 0; i < count; i++) {
+        const action = slots[words[batchAt + i]] as ActionHandle;
+        action.node = 0;
+        batch[i] = action;
+      }
+      for (let i = 0; i < count; i++) {
+        const action = batch[i];
+        if (slots[action.slot] !== action) continue;
+        heap.freeSlot(action);
+        try {
+          action.action(action.data as never);
+        } catch (error) {
+          thrown = chainError(thrown, hasThrown, error);
+          hasThrown = true;
+        }
       }
     }
     return { thrown, hasThrown };
@@ -960,10 +990,16 @@ export class Arena {
     return handle;
   }
 
-  /** Takes a pending action out of the core's lists and frees its slot. */
+  /**
+   * Takes a pending action out of the core's lists and frees its slot. Its
+   * node is 0 when a batched release already popped it and has yet to run
+   * it: freeing the slot is then all it takes to cancel it.
+   */
   private unregister(handle: Callback): void {
-    const status = this.core.removeCallback(this.record, handle.node);
-    if (status) throw statusError(status, "removeAction");
+    if (handle.node !== 0) {
+      const status = this.core.removeCallback(this.record, handle.node);
+      if (status) throw statusError(status, "removeAction");
+    }
     this.heap.freeSlot(handle);
   }
 
