@@ -17,7 +17,16 @@ const require = createRequire(import.meta.url);
 const ascBin = join(dirname(require.resolve("assemblyscript/package.json")), "bin", "asc.js");
 const tscBin = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc");
 
-const inputs = ["assembly", "src", "scripts/build.mjs", "asconfig.json", "tsconfig.json", "package.json"];
+const inputs = [
+  "assembly",
+  "src",
+  "bench/peers",
+  "bench/build-peers.mjs",
+  "scripts/build.mjs",
+  "asconfig.json",
+  "tsconfig.json",
+  "package.json",
+];
 const outputs = [
   "build/core.release.wasm",
   "build/core.debug.wasm",
@@ -62,6 +71,8 @@ writeFileSync(
     `/** The debug core (assertions, invariant checker), base64. */\n` +
     `export const debugWasm: string = "${base64("core.debug.wasm")}";\n`,
 );
+// The benchmark's AssemblyScript peers, inlined like the core (src/generated/peers.ts).
+run(join(root, "bench", "build-peers.mjs"), ["--quiet"]);
 run(tscBin, ["-p", "tsconfig.json"]);
 const { build } = await import("esbuild");
 await build({

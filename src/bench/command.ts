@@ -1,0 +1,123 @@
+// `managed-arena bench`: measures managed-arena against its peers in this
+// process and prints a table of ratios, the memory and size figures, and the
+// goals of issue 5 with met / missed.
+
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import type { Command } from "../cli/main.js";
+import { measure } from "./engine.js";
+import { footprint } from "./footprint.js";
+import { assemble, renderMarkdown, renderSvg, renderText } from "./report.js";
+import { plan } from "./scenarios.js";
+
+const help = `usage: managed-arena bench [--quick] [--json | --markdown] [--svg FILE] [--rounds N] [--time MS] [--only TEXT]
+
+Measures managed-arena against its peers, every peer in this process, the
+tasks interleaved round by round (order rotated every round), medians of the
+pooled samples reported:
+
+  wasm peers (raw exports, same JS->wasm boundary): AssemblyScript's bump
+  allocator (stub runtime) and TLSF (minimal runtime); JS peers: an array of
+  closures run in reverse, the native DisposableStack (Node 24+, else n/a),
+  and the seed's O(n) free search (drmm_kfree) written in JS.
+
+Scenarios: alloc+free pairs (16 B, 64 B, 1 KiB, mixed); free with 100 versus
+100,000 live; add+release of actions; release of 1,000,000 allocations versus
+making them; realloc growth; group unwinding; memory per 16-byte allocation;
+wasm size; time to instantiate. Then the goals of issue 5, met or missed.
+
+options:
+  --quick       4 short rounds (about 10 s) instead of 9 (about 70 s)
+  --json        print the results as JSON (nothing else on stdout)
+  --markdown    print the tables as Markdown
+  --svg FILE    also write a bar chart of the goals (SVG) to FILE
+  --rounds N    rounds over all tasks (default 9, --quick 4)
+  --time MS     time budget of each task in each round (default 150, --quick 25)
+  --only TEXT   only the scenarios whose id contains TEXT (for profiling)`;
+
+interface Options {
+  quick: boolean;
+  json: boolean;
+  markdown: boolean;
+  svg?: string;
+  rounds: number;
+  timeMs: number;
+  only?: string;
+}
+
+function parse(args: string[]): Options | string {
+  const options: Options = { quick: false, json: false, markdown: false, rounds: 0, timeMs: 0 };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const value = () => {
+      const next = args[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    const positive = () => {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`${arg} needs a positive integer`);
+      return n;
+    };
+    try {
+      if (arg === "--quick") options.quick = true;
+      else if (arg === "--json") options.json = true;
+      else if (arg === "--markdown") options.markdown = true;
+      else if (arg === "--svg") options.svg = value();
+      else if (arg === "--rounds") options.rounds = positive();
+      else if (arg === "--time") options.timeMs = positive();
+      else if (arg === "--only") options.only = value();
+      else return `unknown option ${JSON.stringify(arg)}`;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+  if (options.json && options.markdown) return "--json and --markdown exclude each other";
+  options.rounds ||= options.quick ? 4 : 9;
+  options.timeMs ||= options.quick ? 25 : 150;
+  return options;
+}
+
+async function run(args: string[]): Promise<number> {
+  const options = parse(args);
+  if (typeof options === "string") {
+    console.error(`managed-arena bench: ${options}\n\n${help}`);
+    return 2;
+  }
+  const started = performance.now();
+  const loadAtStart = loadavg()[0];
+  const tty = process.stderr.isTTY === true;
+  const { scenarios, tasks, verify } = await plan({ quick: options.quick });
+  const only = options.only;
+  const chosen = only === undefined ? scenarios : scenarios.filter((s) => s.id.includes(only));
+  if (chosen.length === 0) {
+    console.error(`managed-arena bench: no scenario id contains ${JSON.stringify(only)}`);
+    return 2;
+  }
+  const timed = tasks.filter((task) => chosen.some((s) => s.id === task.scenario));
+  const timings = await measure(timed, {
+    rounds: options.rounds,
+    timeMs: options.timeMs,
+    warmupMs: options.quick ? 100 : 150,
+    progress: (done, total) => {
+      if (tty) process.stderr.write(`\rmeasuring: ${done}/${total} task runs`);
+    },
+  });
+  if (tty) process.stderr.write("\r\x1b[K");
+  verify();
+  const figures = await footprint();
+  const settings = { quick: options.quick, rounds: options.rounds, timeMs: options.timeMs };
+  const results = assemble(chosen, timings, figures, settings, (performance.now() - started) / 1000, loadAtStart);
+  if (options.svg !== undefined) writeFileSync(options.svg, renderSvg([results]));
+  if (options.json) console.log(JSON.stringify(results, null, 2));
+  else if (options.markdown) console.log(renderMarkdown(results));
+  else console.log(renderText(results));
+  return 0;
+}
+
+/** The `bench` subcommand. */
+export const command: Command = {
+  summary: "measure managed-arena against TLSF, bump, closures, DisposableStack (tinybench)",
+  help,
+  run,
+};

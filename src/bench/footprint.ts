@@ -1,0 +1,80 @@
+// What is measured once rather than timed: linear memory per 16-byte
+// allocation, and the size of each allocator's wasm.
+
+import { createHash } from "node:crypto";
+import { releaseWasm } from "../generated/wasm.js";
+import { Heap } from "../index.js";
+import { base64Bytes, instantiatePeer, peerBytes, type WasmPeerName } from "./peers.js";
+import { ARENA, BUMP, TLSF } from "./scenarios.js";
+
+/** Live 16-byte allocations the memory figures are taken with. */
+export const MEMORY_COUNT = 100_000;
+const MEMORY_SIZE = 16;
+
+/** Linear memory of one allocator holding MEMORY_COUNT live 16-byte allocations, per allocation. */
+export interface MemoryFigure {
+  peer: string;
+  /**
+   * Bytes held for the allocations per allocation: managed-arena's
+   * `reservedBytes` (its chunks: headers, bitmaps, blocks, unused tails); for
+   * the peers, whose blocks are contiguous, the address span.
+   */
+  heldPerAlloc: number;
+  /** Growth of `memory.buffer.byteLength` per allocation (includes each allocator's growth policy overshoot). */
+  growthPerAlloc: number;
+}
+
+export interface Footprint {
+  count: number;
+  size: number;
+  memory: MemoryFigure[];
+  /** Bytes of each allocator's wasm (managed-arena: the release core as inlined in the package). */
+  wasmBytes: Record<string, number>;
+  /** First 12 hex digits of the SHA-256 of the release core measured: which build these numbers are of. */
+  coreSha256: string;
+}
+
+async function arenaMemory(): Promise<MemoryFigure> {
+  const heap = await Heap.create();
+  const arena = heap.createArena({ name: "memory" });
+  const before = heap.memory.buffer.byteLength;
+  for (let i = 0; i < MEMORY_COUNT; i++) arena.alloc(MEMORY_SIZE);
+  const { reservedBytes, allocations } = arena.stats();
+  if (allocations !== MEMORY_COUNT) throw new Error(`${ARENA}: ${allocations} live, expected ${MEMORY_COUNT}`);
+  const figure = {
+    peer: ARENA,
+    heldPerAlloc: reservedBytes / MEMORY_COUNT,
+    growthPerAlloc: (heap.memory.buffer.byteLength - before) / MEMORY_COUNT,
+  };
+  arena.release();
+  return figure;
+}
+
+function peerMemory(peer: string, name: WasmPeerName): MemoryFigure {
+  const instance = instantiatePeer(name);
+  const before = instance.memory.buffer.byteLength;
+  const first = instance.alloc(MEMORY_SIZE);
+  let last = first;
+  for (let i = 1; i < MEMORY_COUNT; i++) last = instance.alloc(MEMORY_SIZE);
+  return {
+    peer,
+    heldPerAlloc: (last - first) / (MEMORY_COUNT - 1),
+    growthPerAlloc: (instance.memory.buffer.byteLength - before) / MEMORY_COUNT,
+  };
+}
+
+/** Takes the memory figures and wasm sizes. */
+export async function footprint(): Promise<Footprint> {
+  const core = base64Bytes(releaseWasm);
+  return {
+    count: MEMORY_COUNT,
+    size: MEMORY_SIZE,
+    memory: [await arenaMemory(), peerMemory(TLSF, "tlsf"), peerMemory(BUMP, "bump")],
+    wasmBytes: {
+      [ARENA]: core.length,
+      [TLSF]: peerBytes("tlsf").length,
+      [BUMP]: peerBytes("bump").length,
+    },
+    coreSha256: createHash("sha256").update(core).digest("hex").slice(0, 12),
+  };
+}

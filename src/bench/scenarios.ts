@@ -1,0 +1,714 @@
+// The scenarios and, for each, one task per peer.
+//
+// Every task body is its own named function (arenaAllocFree, tlsfAllocFree,
+// ...): V8 shares inline-cache feedback between closures made from one
+// function literal, so a body shared by several peers would see all their
+// call targets and go polymorphic, skewing the comparison. Within a scenario
+// family a peer keeps one instance (one call target) across its variants.
+// managed-arena runs every timed scenario on one Heap, for the same reason:
+// its facade calls the heap's raw exports, and several heaps would make those
+// call sites polymorphic.
+//
+// managed-arena is called through its public facade (validation included):
+// that is what a user pays. The wasm peers are called through raw exports.
+
+import { type Arena, Heap, type Ptr } from "../index.js";
+import type { Task } from "./engine.js";
+import { instantiatePeer, NativeDisposableStack, peerImports, peerModule, SeedList, type WasmPeer } from "./peers.js";
+import { prng, shuffled } from "./stats.js";
+
+/** Peer names, as shown. */
+export const ARENA = "managed-arena";
+export const TLSF = "TLSF";
+export const BUMP = "bump";
+export const CLOSURES = "JS closures";
+export const STACK = "DisposableStack";
+export const SEED = "seed O(n) free";
+export const TLSF_CLOSURES = "TLSF + JS closures";
+export const TLSF_STACK = "TLSF + DisposableStack";
+
+/** What a row of the results table measures. */
+export interface Scenario {
+  id: string;
+  label: string;
+  /** What one operation is (timings are ns per operation). */
+  unit: string;
+  /** The peers of the row, managed-arena first; a peer without a task is "n/a" on this runtime. */
+  peers: string[];
+}
+
+export interface Settings {
+  quick: boolean;
+}
+
+/** Every scenario, its tasks, and a check to run after timing. */
+export interface Plan {
+  scenarios: Scenario[];
+  tasks: Task[];
+  /** Throws if a peer ended in a state that shows it did not do its work. */
+  verify(): void;
+}
+
+const BATCH = 1000;
+const STREAM = 1 << 16;
+let sink = 0;
+
+// ---- alloc+free pairs -------------------------------------------------------
+
+interface AllocFreeCase {
+  id: string;
+  label: string;
+  sizes: Uint32Array;
+  /** Indices into the batch, in the order the blocks are freed. */
+  order: Uint32Array;
+}
+
+function allocFreeCases(): AllocFreeCase[] {
+  const lifo = new Uint32Array(BATCH);
+  for (let i = 0; i < BATCH; i++) lifo[i] = BATCH - 1 - i;
+  const fixed = (size: number, label: string): AllocFreeCase => ({
+    id: `alloc-free-${size}`,
+    label: `alloc+free ${label}`,
+    sizes: new Uint32Array(BATCH).fill(size),
+    order: lifo,
+  });
+  const random = prng(0x5eed);
+  const mixed = new Uint32Array(BATCH);
+  for (let i = 0; i < BATCH; i++) mixed[i] = Math.max(1, Math.round(2 ** (random() * 12)));
+  return [
+    fixed(16, "16 B"),
+    fixed(64, "64 B"),
+    fixed(1024, "1 KiB"),
+    {
+      id: "alloc-free-mixed",
+      label: "alloc+free mixed 1 B-4 KiB, random order",
+      sizes: mixed,
+      order: shuffled(BATCH, random),
+    },
+  ];
+}
+
+function arenaAllocFree(arena: Arena, sizes: Uint32Array, order: Uint32Array, ptrs: Uint32Array): void {
+  for (let i = 0; i < sizes.length; i++) ptrs[i] = arena.alloc(sizes[i]);
+  for (let i = 0; i < order.length; i++) arena.free(ptrs[order[i]]);
+}
+
+function tlsfAllocFree(peer: WasmPeer, sizes: Uint32Array, order: Uint32Array, ptrs: Uint32Array): void {
+  for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
+  for (let i = 0; i < order.length; i++) peer.free(ptrs[order[i]]);
+}
+
+// The stub's free only steps back over the most recent block, so after a
+// random order most blocks leak: the batch ends with reset() (O(1)) to start
+// the next one from the same state, as a bump arena would.
+function bumpAllocFree(peer: WasmPeer, sizes: Uint32Array, order: Uint32Array, ptrs: Uint32Array): void {
+  for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
+  for (let i = 0; i < order.length; i++) peer.free(ptrs[order[i]]);
+  peer.reset();
+}
+
+// ---- free with 100 versus 100,000 live: churn ------------------------------
+
+/** A cursor into a shared stream of random indices (every peer sees the same sequence). */
+interface Cursor {
+  indices: Uint32Array;
+  at: number;
+}
+
+const CHURN_SIZE = 16;
+
+function arenaChurn(arena: Arena, live: Uint32Array, cursor: Cursor, n: number): void {
+  const indices = cursor.indices;
+  let at = cursor.at;
+  for (let k = 0; k < n; k++) {
+    const j = indices[at];
+    at = (at + 1) & (STREAM - 1);
+    arena.free(live[j]);
+    live[j] = arena.alloc(CHURN_SIZE);
+  }
+  cursor.at = at;
+}
+
+function tlsfChurn(peer: WasmPeer, live: Uint32Array, cursor: Cursor, n: number): void {
+  const indices = cursor.indices;
+  let at = cursor.at;
+  for (let k = 0; k < n; k++) {
+    const j = indices[at];
+    at = (at + 1) & (STREAM - 1);
+    peer.free(live[j]);
+    live[j] = peer.alloc(CHURN_SIZE);
+  }
+  cursor.at = at;
+}
+
+function seedChurn(list: SeedList, live: Uint32Array, cursor: Cursor, n: number): void {
+  const indices = cursor.indices;
+  let at = cursor.at;
+  for (let k = 0; k < n; k++) {
+    const j = indices[at];
+    at = (at + 1) & (STREAM - 1);
+    list.free(live[j]);
+    live[j] = list.alloc(CHURN_SIZE);
+  }
+  cursor.at = at;
+}
+
+// ---- add+release of actions --------------------------------------------------
+
+function arenaAction(data: number): void {
+  sink += data;
+}
+function closuresAction(data: number): void {
+  sink += data;
+}
+function stackAction(data: number): void {
+  sink += data;
+}
+
+function arenaAddRelease(heap: Heap, n: number): void {
+  const arena = heap.createArena();
+  for (let i = 0; i < n; i++) arena.add(arenaAction, i);
+  arena.release();
+}
+
+function closuresAddRelease(n: number): void {
+  const undo: (() => void)[] = [];
+  for (let i = 0; i < n; i++) {
+    const data = i;
+    undo.push(() => closuresAction(data));
+  }
+  for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+}
+
+function stackAddRelease(Stack: typeof DisposableStack, n: number): void {
+  const stack = new Stack();
+  for (let i = 0; i < n; i++) stack.adopt(i, stackAction);
+  stack.dispose();
+}
+
+// ---- release of 1,000,000 plain allocations -----------------------------------
+
+const MILLION = 1_000_000;
+const MAKE_SIZE = 16;
+
+function arenaMake(arena: Arena, n: number): void {
+  for (let i = 0; i < n; i++) arena.alloc(MAKE_SIZE);
+}
+function arenaReleaseAll(arena: Arena): void {
+  arena.release();
+}
+function tlsfMake(peer: WasmPeer, ptrs: Uint32Array): void {
+  for (let i = 0; i < ptrs.length; i++) ptrs[i] = peer.alloc(MAKE_SIZE);
+}
+function tlsfFreeAll(peer: WasmPeer, ptrs: Uint32Array): void {
+  for (let i = ptrs.length - 1; i >= 0; i--) peer.free(ptrs[i]);
+}
+function bumpMake(peer: WasmPeer, n: number): void {
+  for (let i = 0; i < n; i++) peer.alloc(MAKE_SIZE);
+}
+function bumpReleaseAll(peer: WasmPeer): void {
+  peer.reset();
+}
+
+// ---- realloc growth ------------------------------------------------------------
+
+const GROW_REPS = 8;
+/** Reallocs in one doubling sequence: 16 B -> 32 B -> ... -> 64 KiB. */
+const DOUBLINGS = 12;
+/** Reallocs in one stepping sequence: 16 B -> 32 B -> 48 B -> ... -> 1 KiB. */
+const STEPS = 63;
+
+function arenaGrowDoubling(arena: Arena): void {
+  for (let r = 0; r < GROW_REPS; r++) {
+    let ptr: Ptr = arena.alloc(16);
+    for (let size = 32; size <= 65536; size *= 2) ptr = arena.realloc(ptr, size);
+    arena.free(ptr);
+  }
+}
+function tlsfGrowDoubling(peer: WasmPeer): void {
+  for (let r = 0; r < GROW_REPS; r++) {
+    let ptr = peer.alloc(16);
+    for (let size = 32; size <= 65536; size *= 2) ptr = peer.realloc(ptr, size);
+    peer.free(ptr);
+  }
+}
+function bumpGrowDoubling(peer: WasmPeer): void {
+  for (let r = 0; r < GROW_REPS; r++) {
+    let ptr = peer.alloc(16);
+    for (let size = 32; size <= 65536; size *= 2) ptr = peer.realloc(ptr, size);
+    peer.free(ptr);
+  }
+  peer.reset();
+}
+function arenaGrowStepping(arena: Arena): void {
+  for (let r = 0; r < GROW_REPS; r++) {
+    let ptr: Ptr = arena.alloc(16);
+    for (let size = 32; size <= 1024; size += 16) ptr = arena.realloc(ptr, size);
+    arena.free(ptr);
+  }
+}
+function tlsfGrowStepping(peer: WasmPeer): void {
+  for (let r = 0; r < GROW_REPS; r++) {
+    let ptr = peer.alloc(16);
+    for (let size = 32; size <= 1024; size += 16) ptr = peer.realloc(ptr, size);
+    peer.free(ptr);
+  }
+}
+function bumpGrowStepping(peer: WasmPeer): void {
+  for (let r = 0; r < GROW_REPS; r++) {
+    let ptr = peer.alloc(16);
+    for (let size = 32; size <= 1024; size += 16) ptr = peer.realloc(ptr, size);
+    peer.free(ptr);
+  }
+  peer.reset();
+}
+
+// ---- group unwinding -------------------------------------------------------------
+
+/** Allocations and actions (each) registered before the group's body throws. */
+const GROUP_N = 8;
+const GROUP_REPS = 50;
+const GROUP_SIZE = 32;
+/** Thrown by every peer's body (made once: the cost of capturing a stack is not what is measured). */
+const unwound = new Error("group body failed");
+
+function arenaGroupAction(data: number): void {
+  sink += data;
+}
+function closuresGroupAction(data: number): void {
+  sink += data;
+}
+function stackGroupAction(data: number): void {
+  sink += data;
+}
+
+// Every peer's group propagates the body's error to its caller, as
+// `arena.group(fn)` does (unwind, then rethrow): two throws per group for all.
+
+function arenaGroupBody(arena: Arena): never {
+  for (let i = 0; i < GROUP_N; i++) {
+    arena.alloc(GROUP_SIZE);
+    arena.add(arenaGroupAction, i);
+  }
+  throw unwound;
+}
+
+function arenaGroupUnwind(arena: Arena): void {
+  for (let r = 0; r < GROUP_REPS; r++) {
+    try {
+      arena.group(arenaGroupBody);
+    } catch (error) {
+      if (error !== unwound) throw error;
+    }
+  }
+}
+
+function tlsfClosuresGroup(peer: WasmPeer): void {
+  const undo: (() => void)[] = [];
+  try {
+    for (let i = 0; i < GROUP_N; i++) {
+      const ptr = peer.alloc(GROUP_SIZE);
+      undo.push(() => peer.free(ptr));
+      const data = i;
+      undo.push(() => closuresGroupAction(data));
+    }
+    throw unwound;
+  } catch (error) {
+    for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+    throw error;
+  }
+}
+
+function tlsfClosuresGroupUnwind(peer: WasmPeer): void {
+  for (let r = 0; r < GROUP_REPS; r++) {
+    try {
+      tlsfClosuresGroup(peer);
+    } catch (error) {
+      if (error !== unwound) throw error;
+    }
+  }
+}
+
+function tlsfStackGroup(Stack: typeof DisposableStack, peer: WasmPeer): void {
+  const stack = new Stack();
+  try {
+    for (let i = 0; i < GROUP_N; i++) {
+      stack.adopt(peer.alloc(GROUP_SIZE), peer.free);
+      stack.adopt(i, stackGroupAction);
+    }
+    throw unwound;
+  } catch (error) {
+    stack.dispose();
+    throw error;
+  }
+}
+
+function tlsfStackGroupUnwind(Stack: typeof DisposableStack, peer: WasmPeer): void {
+  for (let r = 0; r < GROUP_REPS; r++) {
+    try {
+      tlsfStackGroup(Stack, peer);
+    } catch (error) {
+      if (error !== unwound) throw error;
+    }
+  }
+}
+
+// ---- instantiation -----------------------------------------------------------------
+
+function arenaInstantiate(): Promise<Heap> {
+  return Heap.create();
+}
+function tlsfInstantiate(module: WebAssembly.Module): Promise<WebAssembly.Instance> {
+  return WebAssembly.instantiate(module, peerImports);
+}
+function bumpInstantiate(module: WebAssembly.Module): Promise<WebAssembly.Instance> {
+  return WebAssembly.instantiate(module, peerImports);
+}
+
+// ---- the plan ---------------------------------------------------------------------
+
+/** Checks a batch of pointers: non-zero and distinct, so we never time a broken allocator. */
+function checkPointers(peer: string, what: string, ptrs: ArrayLike<number>): void {
+  const seen = new Set<number>();
+  for (let i = 0; i < ptrs.length; i++) {
+    if (!ptrs[i] || seen.has(ptrs[i])) throw new Error(`${peer}: bad pointer ${ptrs[i]} in ${what}`);
+    seen.add(ptrs[i]);
+  }
+}
+
+/** Builds every scenario and its tasks (allocating the state they start from). */
+export async function plan(settings: Settings): Promise<Plan> {
+  const scenarios: Scenario[] = [];
+  const tasks: Task[] = [];
+  const checks: (() => void)[] = [];
+  const heap = await Heap.create();
+  const Stack = NativeDisposableStack;
+  const slow = settings.quick ? 1 : 3;
+
+  // alloc+free pairs: one arena / instance per peer for the four variants.
+  {
+    const arena = heap.createArena({ name: "alloc+free" });
+    const tlsf = instantiatePeer("tlsf");
+    const bump = instantiatePeer("bump");
+    for (const c of allocFreeCases()) {
+      scenarios.push({ id: c.id, label: c.label, unit: "alloc+free pair", peers: [ARENA, TLSF, BUMP] });
+      const arenaPtrs = new Uint32Array(BATCH);
+      const tlsfPtrs = new Uint32Array(BATCH);
+      const bumpPtrs = new Uint32Array(BATCH);
+      arenaAllocFree(arena, c.sizes, c.order, arenaPtrs);
+      tlsfAllocFree(tlsf, c.sizes, c.order, tlsfPtrs);
+      bumpAllocFree(bump, c.sizes, c.order, bumpPtrs);
+      checkPointers(ARENA, c.label, arenaPtrs);
+      checkPointers(TLSF, c.label, tlsfPtrs);
+      checkPointers(BUMP, c.label, bumpPtrs);
+      tasks.push(
+        { scenario: c.id, peer: ARENA, ops: BATCH, fn: () => arenaAllocFree(arena, c.sizes, c.order, arenaPtrs) },
+        { scenario: c.id, peer: TLSF, ops: BATCH, fn: () => tlsfAllocFree(tlsf, c.sizes, c.order, tlsfPtrs) },
+        { scenario: c.id, peer: BUMP, ops: BATCH, fn: () => bumpAllocFree(bump, c.sizes, c.order, bumpPtrs) },
+      );
+    }
+    checks.push(() => {
+      const { allocations } = arena.stats();
+      if (allocations !== 0) throw new Error(`${ARENA}: ${allocations} allocations left after alloc+free`);
+    });
+  }
+
+  // Free with 100 versus 100,000 live: free a random live allocation and
+  // allocate its replacement, so the live count stays constant. managed-arena
+  // and TLSF use the same arena / instance for both: before the 100,000 task
+  // it grows to 100,000 live, after it shrinks back to 100 (untimed). The
+  // seed's list cannot shrink in reasonable time (each free is O(n)), so it
+  // keeps one list per count.
+  {
+    const SMALL = 100;
+    const LARGE = 100_000;
+    const random = prng(0xc4a2);
+    const stream = new Float64Array(STREAM).map(() => random());
+    const indices = (bound: number) => Uint32Array.from(stream, (r) => Math.floor(r * bound));
+    const small = indices(SMALL);
+    const large = indices(LARGE);
+    const cases = [
+      { id: "free-live-100", label: "free+alloc 16 B, 100 live, random order", live: SMALL, indices: small },
+      { id: "free-live-100000", label: "free+alloc 16 B, 100,000 live, random order", live: LARGE, indices: large },
+    ];
+    const arena = heap.createArena({ name: "churn" });
+    const tlsf = instantiatePeer("tlsf");
+    const arenaLive = new Uint32Array(LARGE);
+    const tlsfLive = new Uint32Array(LARGE);
+    for (let j = 0; j < SMALL; j++) {
+      arenaLive[j] = arena.alloc(CHURN_SIZE);
+      tlsfLive[j] = tlsf.alloc(CHURN_SIZE);
+    }
+    const grow = (alloc: (size: number) => number, live: Uint32Array) => () => {
+      for (let j = SMALL; j < LARGE; j++) live[j] = alloc(CHURN_SIZE);
+    };
+    const shrink = (free: (ptr: number) => void, live: Uint32Array) => () => {
+      for (let j = SMALL; j < LARGE; j++) free(live[j]);
+    };
+    for (const c of cases) {
+      scenarios.push({ id: c.id, label: c.label, unit: "free+alloc pair", peers: [ARENA, TLSF, SEED] });
+      const seed = new SeedList();
+      const seedLive = new Uint32Array(c.live);
+      for (let j = 0; j < c.live; j++) seedLive[j] = seed.alloc(CHURN_SIZE);
+      const arenaCursor: Cursor = { indices: c.indices, at: 0 };
+      const tlsfCursor: Cursor = { indices: c.indices, at: 0 };
+      const seedCursor: Cursor = { indices: c.indices, at: 0 };
+      const large = c.live === LARGE;
+      // The seed's O(n) free takes ~n/2 steps: fewer operations per call keep samples short.
+      const seedOps = large ? 8 : BATCH;
+      tasks.push(
+        {
+          scenario: c.id,
+          peer: ARENA,
+          ops: BATCH,
+          fn: () => arenaChurn(arena, arenaLive, arenaCursor, BATCH),
+          beforeAll: large ? grow((size) => arena.alloc(size), arenaLive) : undefined,
+          afterAll: large ? shrink((ptr) => arena.free(ptr), arenaLive) : undefined,
+        },
+        {
+          scenario: c.id,
+          peer: TLSF,
+          ops: BATCH,
+          fn: () => tlsfChurn(tlsf, tlsfLive, tlsfCursor, BATCH),
+          beforeAll: large ? grow(tlsf.alloc, tlsfLive) : undefined,
+          afterAll: large ? shrink(tlsf.free, tlsfLive) : undefined,
+        },
+        {
+          scenario: c.id,
+          peer: SEED,
+          ops: seedOps,
+          iterations: large ? 16 : undefined,
+          fn: () => seedChurn(seed, seedLive, seedCursor, seedOps),
+        },
+      );
+      checks.push(() => {
+        if (seed.count !== c.live) throw new Error(`${SEED}: ${seed.count} live, expected ${c.live}`);
+      });
+    }
+    checks.push(() => {
+      const { allocations } = arena.stats();
+      if (allocations !== SMALL) throw new Error(`${ARENA}: ${allocations} live after churn, expected ${SMALL}`);
+      checkPointers(ARENA, "churn", arenaLive.subarray(0, SMALL));
+      checkPointers(TLSF, "churn", tlsfLive.subarray(0, SMALL));
+    });
+  }
+
+  // add+release of actions: a fresh owner per call (arena on the shared heap,
+  // array, stack), `n` actions registered, then all run newest-first.
+  for (const n of [1000, 10]) {
+    const id = `add-release-${n}`;
+    scenarios.push({
+      id,
+      label: `add+release, ${n} actions per owner`,
+      unit: "action",
+      peers: [ARENA, CLOSURES, STACK],
+    });
+    const reps = BATCH / n;
+    tasks.push(
+      {
+        scenario: id,
+        peer: ARENA,
+        ops: BATCH,
+        fn: () => {
+          for (let r = 0; r < reps; r++) arenaAddRelease(heap, n);
+        },
+      },
+      {
+        scenario: id,
+        peer: CLOSURES,
+        ops: BATCH,
+        fn: () => {
+          for (let r = 0; r < reps; r++) closuresAddRelease(n);
+        },
+      },
+    );
+    if (Stack !== undefined) {
+      tasks.push({
+        scenario: id,
+        peer: STACK,
+        ops: BATCH,
+        fn: () => {
+          for (let r = 0; r < reps; r++) stackAddRelease(Stack, n);
+        },
+      });
+    }
+  }
+  {
+    const before = sink;
+    arenaAddRelease(heap, 10);
+    if (sink !== before + 45) throw new Error(`${ARENA}: add+release ran ${sink - before}, expected 45`);
+  }
+
+  // Release of 1,000,000 plain allocations versus making them. Each call
+  // starts from a fresh arena (instance, reset) made untimed.
+  {
+    scenarios.push(
+      { id: "make-1m", label: "make 1,000,000 x 16 B", unit: "allocation", peers: [ARENA, TLSF, BUMP] },
+      {
+        id: "release-1m",
+        label: "release 1,000,000 x 16 B (TLSF: free each, bump: reset)",
+        unit: "allocation",
+        peers: [ARENA, TLSF, BUMP],
+      },
+    );
+    let makeArena!: Arena;
+    let releaseArena!: Arena;
+    const tlsf = instantiatePeer("tlsf");
+    const tlsfPtrs = new Uint32Array(MILLION);
+    const bump = instantiatePeer("bump");
+    tasks.push(
+      {
+        scenario: "make-1m",
+        peer: ARENA,
+        ops: MILLION,
+        iterations: slow,
+        beforeEach: () => {
+          makeArena = heap.createArena({ name: "make" });
+        },
+        fn: () => arenaMake(makeArena, MILLION),
+        afterEach: () => {
+          if (makeArena.stats().allocations !== MILLION) throw new Error(`${ARENA}: make 1M did not make 1M`);
+          makeArena.release();
+        },
+      },
+      {
+        scenario: "release-1m",
+        peer: ARENA,
+        ops: MILLION,
+        iterations: slow,
+        beforeEach: () => {
+          releaseArena = heap.createArena({ name: "release" });
+          arenaMake(releaseArena, MILLION);
+        },
+        fn: () => arenaReleaseAll(releaseArena),
+        afterEach: () => {
+          if (!releaseArena.released) throw new Error(`${ARENA}: release 1M did not release`);
+        },
+      },
+      {
+        scenario: "make-1m",
+        peer: TLSF,
+        ops: MILLION,
+        iterations: slow,
+        fn: () => tlsfMake(tlsf, tlsfPtrs),
+        afterEach: () => tlsfFreeAll(tlsf, tlsfPtrs),
+      },
+      {
+        scenario: "release-1m",
+        peer: TLSF,
+        ops: MILLION,
+        iterations: slow,
+        beforeEach: () => tlsfMake(tlsf, tlsfPtrs),
+        fn: () => tlsfFreeAll(tlsf, tlsfPtrs),
+      },
+      {
+        scenario: "make-1m",
+        peer: BUMP,
+        ops: MILLION,
+        iterations: slow,
+        fn: () => bumpMake(bump, MILLION),
+        afterEach: () => bump.reset(),
+      },
+      {
+        scenario: "release-1m",
+        peer: BUMP,
+        ops: MILLION,
+        iterations: slow,
+        beforeEach: () => bumpMake(bump, MILLION),
+        fn: () => bumpReleaseAll(bump),
+      },
+    );
+  }
+
+  // realloc growth: allocate 16 B, grow it step by step, free it.
+  {
+    const arena = heap.createArena({ name: "realloc" });
+    const tlsf = instantiatePeer("tlsf");
+    const bump = instantiatePeer("bump");
+    scenarios.push(
+      {
+        id: "realloc-doubling",
+        label: "realloc 16 B -> 64 KiB, doubling",
+        unit: "realloc",
+        peers: [ARENA, TLSF, BUMP],
+      },
+      {
+        id: "realloc-stepping",
+        label: "realloc 16 B -> 1 KiB, +16 B steps",
+        unit: "realloc",
+        peers: [ARENA, TLSF, BUMP],
+      },
+    );
+    const doublings = GROW_REPS * DOUBLINGS;
+    const steps = GROW_REPS * STEPS;
+    tasks.push(
+      { scenario: "realloc-doubling", peer: ARENA, ops: doublings, fn: () => arenaGrowDoubling(arena) },
+      { scenario: "realloc-doubling", peer: TLSF, ops: doublings, fn: () => tlsfGrowDoubling(tlsf) },
+      { scenario: "realloc-doubling", peer: BUMP, ops: doublings, fn: () => bumpGrowDoubling(bump) },
+      { scenario: "realloc-stepping", peer: ARENA, ops: steps, fn: () => arenaGrowStepping(arena) },
+      { scenario: "realloc-stepping", peer: TLSF, ops: steps, fn: () => tlsfGrowStepping(tlsf) },
+      { scenario: "realloc-stepping", peer: BUMP, ops: steps, fn: () => bumpGrowStepping(bump) },
+    );
+    checks.push(() => {
+      const { allocations } = arena.stats();
+      if (allocations !== 0) throw new Error(`${ARENA}: ${allocations} allocations left after realloc`);
+    });
+  }
+
+  // Group unwinding: group(fn) whose body allocates and registers GROUP_N of
+  // each, then throws; the peers do the same with TLSF and their own undo list.
+  {
+    const id = "group-unwind";
+    scenarios.push({
+      id,
+      label: `group unwinding: ${GROUP_N} allocs + ${GROUP_N} actions, then throw`,
+      unit: "group",
+      peers: [ARENA, TLSF_CLOSURES, TLSF_STACK],
+    });
+    const arena = heap.createArena({ name: "group" });
+    const tlsfA = instantiatePeer("tlsf");
+    const tlsfB = instantiatePeer("tlsf");
+    tasks.push(
+      { scenario: id, peer: ARENA, ops: GROUP_REPS, fn: () => arenaGroupUnwind(arena) },
+      { scenario: id, peer: TLSF_CLOSURES, ops: GROUP_REPS, fn: () => tlsfClosuresGroupUnwind(tlsfA) },
+    );
+    if (Stack !== undefined) {
+      tasks.push({ scenario: id, peer: TLSF_STACK, ops: GROUP_REPS, fn: () => tlsfStackGroupUnwind(Stack, tlsfB) });
+    }
+    arenaGroupUnwind(arena);
+    checks.push(() => {
+      const stats = arena.stats();
+      if (stats.allocations !== 0 || stats.actions !== 0) {
+        throw new Error(`${ARENA}: group unwinding left ${stats.allocations} allocations, ${stats.actions} actions`);
+      }
+    });
+  }
+
+  // Time to instantiate: Heap.create() (the core's module is compiled once per
+  // process, as the peers' are) versus instantiating a peer.
+  {
+    const id = "instantiate";
+    scenarios.push({
+      id,
+      label: "instantiate (Heap.create / peer instance)",
+      unit: "instance",
+      peers: [ARENA, TLSF, BUMP],
+    });
+    const tlsf = peerModule("tlsf");
+    const bump = peerModule("bump");
+    await arenaInstantiate();
+    tasks.push(
+      { scenario: id, peer: ARENA, ops: 1, async: true, fn: () => arenaInstantiate() },
+      { scenario: id, peer: TLSF, ops: 1, async: true, fn: () => tlsfInstantiate(tlsf) },
+      { scenario: id, peer: BUMP, ops: 1, async: true, fn: () => bumpInstantiate(bump) },
+    );
+  }
+
+  return {
+    scenarios,
+    tasks,
+    verify() {
+      for (const check of checks) check();
+    },
+  };
+}
