@@ -256,7 +256,7 @@ export function addCallback(arena: usize, slot: u32, kind: u32): usize {
 export function addAction(arena: usize, slot: u32): usize {
   const status = busy(arena);
   if (status) return status;
-  const node = takeBlock(arena, CB_BYTES, minAlignLog2(arena), KIND_ACTION);
+  const node = takeBlockInline(arena, CB_BYTES, minAlignLog2(arena), KIND_ACTION);
   if (!node) return ENOMEM;
   commitCallback(arena, node, slot, KIND_ACTION, 0);
   return node;

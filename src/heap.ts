@@ -122,7 +122,9 @@ export class Heap {
    * @internal
    */
   u32(): Uint32Array {
-    if (this.words.buffer !== this.memory.buffer) this.words = new Uint32Array(this.memory.buffer);
+    // A detached view has length 0, and memory never shrinks: checking the
+    // length avoids reading `memory.buffer`, which is slow in V8.
+    if (this.words.length === 0) this.words = new Uint32Array(this.memory.buffer);
     return this.words;
   }
 }
