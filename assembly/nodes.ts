@@ -216,23 +216,38 @@ export function capacityOfNode(node: usize): u32 {
 
 // ---- the release list and the callback list --------------------------------
 
+/**
+ * Makes `node` the newest of a list whose head is the arena field at `head`,
+ * linked through the node fields at `older` and `newer`. Both lists (the
+ * release list through the header, the callback list through the record)
+ * are built from this and unlinkFrom.
+ */
+@inline function pushNewest(arena: usize, head: u32, node: usize, older: u32, newer: u32): void {
+  const newest = field(arena, head);
+  assert(newest != <u32>node, "node linked twice");
+  store<u32>(node + older, newest);
+  store<u32>(node + newer, 0);
+  if (newest) store<u32>(<usize>newest + newer, <u32>node);
+  setField(arena, head, <u32>node);
+}
+
+/** Takes `node` out of the list whose head is the arena field at `head` (see pushNewest). */
+@inline function unlinkFrom(arena: usize, head: u32, node: usize, older: u32, newer: u32): void {
+  const before = load<u32>(node + older);
+  const after = load<u32>(node + newer);
+  if (before) store<u32>(<usize>before + newer, after);
+  if (after) store<u32>(<usize>after + older, before);
+  else setField(arena, head, before);
+}
+
 /** Makes `node` the newest of the release list. */
 export function linkNode(arena: usize, node: usize): void {
-  const head = field(arena, A_HEAD);
-  assert(head != <u32>node, "node linked twice");
-  store<u32>(node, head, NODE_PREV);
-  store<u32>(node, 0, NODE_NEXT);
-  if (head) store<u32>(head, <u32>node, NODE_NEXT);
-  setField(arena, A_HEAD, <u32>node);
+  pushNewest(arena, A_HEAD, node, NODE_PREV, NODE_NEXT);
 }
 
 /** Takes `node` out of the release list. */
 export function unlinkNode(arena: usize, node: usize): void {
-  const prev = load<u32>(node, NODE_PREV);
-  const next = load<u32>(node, NODE_NEXT);
-  if (prev) store<u32>(prev, next, NODE_NEXT);
-  if (next) store<u32>(next, prev, NODE_PREV);
-  else setField(arena, A_HEAD, prev);
+  unlinkFrom(arena, A_HEAD, node, NODE_PREV, NODE_NEXT);
 }
 
 /** Puts `node` where `old` stands in the release list (realloc keeps its place). */
@@ -248,18 +263,10 @@ export function replaceNode(arena: usize, old: usize, node: usize): void {
 
 /** Makes `node` the newest of the callback list. */
 export function linkCallback(arena: usize, node: usize): void {
-  const head = field(arena, A_CB_HEAD);
-  store<u32>(node, head, CB_OLDER);
-  store<u32>(node, 0, CB_NEWER);
-  if (head) store<u32>(head, <u32>node, CB_NEWER);
-  setField(arena, A_CB_HEAD, <u32>node);
+  pushNewest(arena, A_CB_HEAD, node, CB_OLDER, CB_NEWER);
 }
 
 /** Takes `node` out of the callback list. */
 export function unlinkCallback(arena: usize, node: usize): void {
-  const older = load<u32>(node, CB_OLDER);
-  const newer = load<u32>(node, CB_NEWER);
-  if (older) store<u32>(older, newer, CB_NEWER);
-  if (newer) store<u32>(newer, older, CB_OLDER);
-  else setField(arena, A_CB_HEAD, older);
+  unlinkFrom(arena, A_CB_HEAD, node, CB_OLDER, CB_NEWER);
 }

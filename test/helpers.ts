@@ -122,17 +122,8 @@ export function thrownOrder(error: unknown): unknown[] {
   return newestFirst.reverse();
 }
 
-/** mulberry32: a tiny deterministic 32-bit PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a tiny deterministic 32-bit PRNG returning floats in [0, 1) (the benchmark's). */
+export { prng as mulberry32 } from "../src/bench/stats.js";
 
 /** Allocates from `arena` until even `alloc(0)` fails with ENOMEM; returns what it got. */
 export function exhaust(arena: Arena, startSize = 1 << 20): Ptr[] {
