@@ -184,14 +184,31 @@ function growPages(count: u32): bool {
   return true;
 }
 
-/** Takes `count` contiguous pages owned by `owner` (first fit, growing memory if needed); 0 when out of memory. */
-export function takeRun(count: u32, owner: u32): usize {
+/** The first free run of at least `count` pages, or 0. */
+function firstFit(count: u32): usize {
   let run = freeRuns;
   while (run && load<u32>(run, CHUNK_PAGES) < count) run = load<u32>(run, CHUNK_NEXT);
+  return run;
+}
+
+/** Pages of the free run that ends where memory ends (0 when there is none, or when others grew memory since). */
+function tailFreePages(): u32 {
+  const end = knownPages;
+  if (end != memoryPages() || end <= firstPage || ownerOf(end - 1) != 0) return 0;
+  return end - startOf(end - 1);
+}
+
+/** Takes `count` contiguous pages owned by `owner` (first fit, growing memory if needed); 0 when out of memory. */
+export function takeRun(count: u32, owner: u32): usize {
+  let run = firstFit(count);
   if (!run) {
-    if (!growPages(count)) return 0;
-    run = freeRuns;
-    while (load<u32>(run, CHUNK_PAGES) < count) run = load<u32>(run, CHUNK_NEXT);
+    // Growth merges with a free run that ends where memory ends: grow only what it lacks.
+    const tail = tailFreePages();
+    if (tail && growPages(count - tail)) run = firstFit(count);
+    if (!run) {
+      if (!growPages(count)) return 0;
+      run = firstFit(count);
+    }
   }
   const start = <u32>(run >> PAGE_BITS);
   const have = load<u32>(run, CHUNK_PAGES);
