@@ -166,6 +166,16 @@ export class Arena {
   private refs = 1;
   /** releaseGroup walks under way; reset waits for them. */
   private unwinding = 0;
+  /**
+   * Counts resets and teardowns. A destructor that resets or releases its
+   * own arena has had its block returned with the chunks: then the block
+   * must not be dropped again when the destructor returns.
+   */
+  private epoch = 0;
+  /** free() destructors running; with `unwinding`, a teardown asked for meanwhile waits for them. */
+  private freeing = 0;
+  /** release() was called while a destructor or a group walk was running: tear down when they return. */
+  private deferred = false;
 
   private constructor(heap: Heap, state: ArenaState, trace: TraceFunction | undefined, poison: boolean) {
     this.heap = heap;
@@ -513,15 +523,17 @@ export class Arena {
     this.unwinding++;
     let outcome: Outcome;
     try {
-      outcome = this.drain(group.node, group.close);
+      outcome = this.drain(group.node, group.close, group);
     } finally {
       this.unwinding--;
       group.unwinding = false;
     }
+    // A release() asked for by the walk's callbacks runs after the group is dropped, below.
     if (this.life !== RELEASED && this.heap.slots[group.slot] === group) {
       this.dropGroup(group);
       if (this.trace !== undefined) this.emit("rel", "group", group.name, 0, undefined);
     }
+    this.settle();
     if (outcome.hasThrown) throw outcome.thrown;
   }
 
@@ -614,7 +626,20 @@ export class Arena {
       this.refs--;
       return;
     }
+    if (this.freeing > 0 || this.unwinding > 0) {
+      // The code that asked still runs on this arena's memory: tear down when it returns.
+      this.deferred = true;
+      return;
+    }
     this.teardown();
+  }
+
+  /** Runs a teardown that release() deferred, once no destructor or group walk is running. */
+  private settle(): void {
+    if (this.deferred && this.freeing === 0 && this.unwinding === 0 && this.life === LIVE) {
+      this.deferred = false;
+      this.teardown();
+    }
   }
 
   /** Same as {@link Arena.release}, for `using`. */
@@ -630,6 +655,10 @@ export class Arena {
     if (this.life !== LIVE) return;
     if (this.refs > 1) {
       this.refs--;
+      return;
+    }
+    if (this.freeing > 0 || this.unwinding > 0) {
+      this.deferred = true;
       return;
     }
     await this.teardownAsync();
@@ -653,6 +682,7 @@ export class Arena {
     this.core.beginRelease(this.record);
     const outcome = this.drain(0, 0);
     this.core.endRelease(this.record, 1);
+    this.epoch++;
     this.life = LIVE;
     this.state.names = undefined;
     this.slow &= ~SLOW_NAMES;
@@ -730,6 +760,7 @@ export class Arena {
 
   private endTeardown(): void {
     this.core.endRelease(this.record, 0);
+    this.epoch++;
     this.life = RELEASED;
     this.slow |= SLOW_RELEASED;
     this.state.released = true;
@@ -737,12 +768,20 @@ export class Arena {
     this.heap.forget(this.state);
   }
 
-  /** Runs every callback of the range (all of the arena when both are 0), newest first, chaining errors. */
-  private drain(open: number, close: number): Outcome {
+  /**
+   * Runs every callback of the range (all of the arena when both are 0),
+   * newest first, chaining errors. A group's walk stops if the group itself
+   * goes (an action released an enclosing group): its markers are gone.
+   */
+  private drain(open: number, close: number, group?: GroupHandle): Outcome {
     if (open === 0 && close === 0 && this.trace === undefined) return this.drainAll();
     let thrown: unknown;
     let hasThrown = false;
-    for (let callback = this.next(open, close); callback !== undefined; callback = this.next(open, close)) {
+    for (
+      let callback = this.next(open, close, group);
+      callback !== undefined;
+      callback = this.next(open, close, group)
+    ) {
       try {
         this.run(callback);
       } catch (error) {
@@ -753,53 +792,23 @@ export class Arena {
     return { thrown, hasThrown };
   }
 
-  /**
-   * drain() of a whole untraced arena: the callback list only. Runs of plain
-   * actions are popped many at a time (popActions); a popped action that an
-   * earlier one removes or releases meanwhile is skipped, since its slot no
-   * longer names it.
-   */
+  /** drain() of a whole untraced arena: the callback list only, popped in one tight loop. */
   private drainAll(): Outcome {
     const core = this.core;
     const record = this.record;
     const heap = this.heap;
     const slots = heap.slots;
-    const batchAt = core.batchBuffer() >>> 2;
     let thrown: unknown;
     let hasThrown = false;
-    for (;;) {
-      const count = core.popActions(record);
-      if (count === 0) {
-        const slot = core.popCallback(record);
-        if (slot < 0) break;
-        const callback = slots[slot] as Callback;
-        heap.freeSlot(callback);
-        try {
-          this.run(callback);
-        } catch (error) {
-          thrown = chainError(thrown, hasThrown, error);
-          hasThrown = true;
-        }
-        continue;
-      }
-      // Taken out before any runs: an action may release another arena of this heap, which reuses the buffer.
-      const words = heap.u32();
-      const batch: ActionHandle[] = new Array(count);
-      for (let i = 0; i < count; i++) {
-        const action = slots[words[batchAt + i]] as ActionHandle;
-        action.node = 0;
-        batch[i] = action;
-      }
-      for (let i = 0; i < count; i++) {
-        const action = batch[i];
-        if (slots[action.slot] !== action) continue;
-        heap.freeSlot(action);
-        try {
-          action.action(action.data as never);
-        } catch (error) {
-          thrown = chainError(thrown, hasThrown, error);
-          hasThrown = true;
-        }
+    for (let slot = core.popCallback(record); slot >= 0; slot = core.popCallback(record)) {
+      const callback = slots[slot] as Callback;
+      heap.freeSlot(callback);
+      try {
+        if (callback instanceof ActionHandle) callback.action(callback.data as never);
+        else this.run(callback);
+      } catch (error) {
+        thrown = chainError(thrown, hasThrown, error);
+        hasThrown = true;
       }
     }
     return { thrown, hasThrown };
@@ -811,11 +820,13 @@ export class Arena {
    * callback list only; otherwise the core walks the release list, freeing
    * plain allocations itself unless they must be traced.
    */
-  private next(open: number, close: number): Callback | undefined {
+  private next(open: number, close: number, group?: GroupHandle): Callback | undefined {
     if (this.life === RELEASED) return undefined;
     const core = this.core;
     const slots = this.heap.slots;
-    const traced = this.trace !== undefined;
+    // Named allocations must be seen to forget their names; traced ones to be traced.
+    const traced = this.trace !== undefined || this.state.names !== undefined;
+    if (group !== undefined && this.heap.slots[group.slot] !== group) return undefined;
     if (open === 0 && close === 0 && !traced) {
       const slot = core.popCallback(this.record);
       if (slot < 0) return undefined;
@@ -850,13 +861,15 @@ export class Arena {
       case Kind.Action:
         if (this.trace !== undefined) this.emit("rel", "action", callback.name, 0, undefined);
         return callback.action(callback.data as never);
-      case Kind.Destructor:
+      case Kind.Destructor: {
+        const epoch = this.epoch;
         try {
           if (this.trace !== undefined) this.emitDying(callback, "rel");
           return callback.action(callback.ptr);
         } finally {
-          this.buried(callback.ptr);
+          this.buried(callback.ptr, epoch);
         }
+      }
       case Kind.Group:
         this.forgetOpen(callback);
         if (this.trace !== undefined) this.emit("rel", "group", callback.name, 0, undefined);
@@ -871,11 +884,12 @@ export class Arena {
   /** Like run(), awaiting destructors and child teardowns before their memory goes. */
   private async runAsync(callback: Callback): Promise<unknown> {
     if (callback.role === Kind.Destructor) {
+      const epoch = this.epoch;
       try {
         if (this.trace !== undefined) this.emitDying(callback, "rel");
         return await callback.action(callback.ptr);
       } finally {
-        this.buried(callback.ptr);
+        this.buried(callback.ptr, epoch);
       }
     }
     if (callback.role === Kind.Child) {
@@ -905,16 +919,21 @@ export class Arena {
     const slot = this.core.takeDestructor(this.record, ptr);
     const destructor = this.heap.slots[slot] as Destructor;
     this.heap.freeSlot(destructor);
+    const epoch = this.epoch;
+    this.freeing++;
     try {
       if (this.trace !== undefined) this.emitDying(destructor, "del");
       destructor.action(ptr);
     } finally {
-      this.buried(ptr);
+      this.freeing--;
+      this.buried(ptr, epoch);
+      this.settle();
     }
   }
 
-  /** Frees a dying allocation's block once its destructor has run. */
-  private buried(ptr: number): void {
+  /** Frees a dying allocation's block once its destructor has run, unless a reset or teardown took it meanwhile. */
+  private buried(ptr: number, epoch: number): void {
+    if (this.epoch !== epoch) return;
     this.core.dropDying(this.record, ptr);
     this.state.names?.delete(ptr);
   }
@@ -990,16 +1009,10 @@ export class Arena {
     return handle;
   }
 
-  /**
-   * Takes a pending action out of the core's lists and frees its slot. Its
-   * node is 0 when a batched release already popped it and has yet to run
-   * it: freeing the slot is then all it takes to cancel it.
-   */
+  /** Takes a pending action out of the core's lists and frees its slot. */
   private unregister(handle: Callback): void {
-    if (handle.node !== 0) {
-      const status = this.core.removeCallback(this.record, handle.node);
-      if (status) throw statusError(status, "removeAction");
-    }
+    const status = this.core.removeCallback(this.record, handle.node);
+    if (status) throw statusError(status, "removeAction");
     this.heap.freeSlot(handle);
   }
 

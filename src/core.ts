@@ -19,8 +19,6 @@ export interface CoreExports {
   addCallback(arena: number, slot: number, kind: number): number;
   removeCallback(arena: number, node: number): number;
   popCallback(arena: number): number;
-  popActions(arena: number): number;
-  batchBuffer(): number;
   popRange(arena: number, open: number, close: number, everyNode: number): number;
   takeDestructor(arena: number, ptr: number): number;
   dropDying(arena: number, ptr: number): number;

@@ -1,0 +1,180 @@
+// The `managed-arena fuzz` command, run in-process through its exported
+// function with captured output: a short run that passes, a run against a
+// deliberately broken model that fails with a seed, a shrunk command list, a
+// replay file and the command to replay it; replays; a hang in a worker; help
+// and bad arguments. Fuzz runs use fixed seeds and --ops budgets, so every
+// run is deterministic and no assertion depends on timing.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import { main, register } from "../src/cli/main.js";
+import { command, runFuzz } from "../src/fuzz/command.js";
+import type { FuzzIO } from "../src/fuzz/runner.js";
+import { workerTarget } from "./fuzz-support.js";
+
+function capture(): FuzzIO & { lines: string[]; errors: string[] } {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  return {
+    lines,
+    errors,
+    out: (line) => lines.push(...line.split("\n")),
+    err: (line) => errors.push(...line.split("\n")),
+    isTTY: false,
+    cwd: mkdtempSync(join(tmpdir(), "managed-arena-fuzz-cli-")),
+  };
+}
+
+const SUCCESS = /^fuzz: (\d+) ops, (\d+) seeds, 0 failures$/;
+
+describe("managed-arena fuzz", () => {
+  it("--help lists every option, through the bin's dispatcher too", async () => {
+    const io = capture();
+    expect(await runFuzz(["--help"], io)).toBe(0);
+    const help = io.lines.join("\n");
+    for (const option of ["--seconds", "--ops", "--seed", "--replay", "--profile", "--skip-check", "--hang-seconds"]) {
+      expect(help).toContain(option);
+    }
+    register("fuzz", async () => command);
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      expect(await main(["fuzz", "--help"])).toBe(0);
+      expect(log).toHaveBeenCalledWith(command.help);
+      expect(await main(["--help"])).toBe(0);
+      expect(String(log.mock.calls.at(-1)?.[0])).toMatch(/fuzz\s+model-based fuzzing/);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it("a short run in a worker passes and ends with the summary line", async () => {
+    const io = capture();
+    const code = await runFuzz(
+      ["--ops", "400", "--seed", "3", "--profile", "edges", "--skip-check", "reclaim"],
+      io,
+      await workerTarget(),
+    );
+    expect(io.lines.join("\n")).not.toContain("FAILED");
+    expect(code).toBe(0);
+    const last = io.lines.at(-1) ?? "";
+    expect(last).toMatch(SUCCESS);
+    const [, ops, seeds] = SUCCESS.exec(last) ?? [];
+    expect(Number(ops)).toBeGreaterThanOrEqual(400);
+    expect(Number(seeds)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a short run in-process passes too", async () => {
+    const io = capture();
+    const code = await runFuzz(
+      ["--ops", "300", "--seed", "11", "--profile", "edges", "--skip-check", "reclaim", "--in-process"],
+      io,
+    );
+    expect(code).toBe(0);
+    expect(io.lines.at(-1)).toMatch(SUCCESS);
+  });
+
+  it("a failure prints the seed and the shrunk commands, writes a replay file that fails again, exit 1", async () => {
+    const io = capture();
+    const args = ["--ops", "3000", "--seed", "4242", "--profile", "edges", "--skip-check", "reclaim"];
+    const code = await runFuzz([...args, "--inject-fault", "liveBytes"], io, await workerTarget());
+    const out = io.lines.join("\n");
+    expect(code).toBe(1);
+    expect(out).toMatch(/^fuzz: FAILED \(mismatch\) after \d+ ops, \d+ seeds; seed \d+$/m);
+    expect(out).toMatch(/stats\(\)\.liveBytes is \d+, expected \d+/);
+    expect(out).toMatch(/^shrunk to 1 commands, on \{.*"fault":"liveBytes".*\}:$/m);
+    expect(out).toMatch(/^\s+1\. \{"t":"alloc/m);
+    const seed = /seed (\d+)$/m.exec(out)?.[1];
+    const file = join(io.cwd, `fuzz-failure-${seed}.json`);
+    expect(out).toContain(`replay file: ${file}`);
+    expect(io.lines.at(-1)).toBe(`replay with: npx managed-arena fuzz --replay fuzz-failure-${seed}.json`);
+    const replay = JSON.parse(readFileSync(file, "utf8"));
+    expect(replay).toMatchObject({ managedArenaFuzz: 1, seed: Number(seed), kind: "mismatch", skip: ["reclaim"] });
+    expect(replay.commands).toHaveLength(1);
+
+    const again = capture();
+    again.cwd = io.cwd;
+    expect(await runFuzz(["--replay", `fuzz-failure-${seed}.json`], again, await workerTarget())).toBe(1);
+    expect(again.lines.join("\n")).toMatch(/stats\(\)\.liveBytes is \d+, expected \d+/);
+    expect(again.lines.at(-1)).toBe(`fuzz: replay of fuzz-failure-${seed}.json: 1 commands, 1 failure`);
+  });
+
+  it("a hand-written replay file that holds passes, exit 0", async () => {
+    const io = capture();
+    const file = join(io.cwd, "case.json");
+    const commands = [
+      { t: "alloc", size: 24, name: "buf" },
+      { t: "add", behaviour: { throws: false, effects: [{ op: "free", pick: 0 }] } },
+      { t: "alloc", size: { $: "NaN" } },
+      { t: "free", ptr: { k: "interior", pick: 0, offset: 8 } },
+      { t: "release" },
+    ];
+    const config = { maxPages: 8, minAlign: 16, maxBytes: 4294967295, differential: true };
+    writeFileSync(file, JSON.stringify({ config, commands }));
+    expect(await runFuzz(["--replay", file], io, await workerTarget())).toBe(0);
+    expect(io.lines.at(-1)).toMatch(/^fuzz: replay of .*case\.json passed: 5 commands, \d+ ops, 0 failures$/);
+  });
+
+  it("a hang is caught in the worker, shrunk, and written as a replay file that hangs again", async () => {
+    const io = capture();
+    const args = [
+      "--ops",
+      "3000",
+      "--seed",
+      "3",
+      "--profile",
+      "edges",
+      "--skip-check",
+      "reclaim",
+      "--hang-seconds",
+      "1",
+    ];
+    const code = await runFuzz([...args, "--inject-fault", "hang"], io, await workerTarget());
+    const out = io.lines.join("\n");
+    expect(code).toBe(1);
+    expect(out).toMatch(/^fuzz: FAILED \(hang\)/m);
+    expect(out).toContain("never returns");
+    const seed = /seed (\d+)$/m.exec(out)?.[1];
+    const replay = JSON.parse(readFileSync(join(io.cwd, `fuzz-failure-${seed}.json`), "utf8"));
+    expect(replay.kind).toBe("hang");
+    expect(replay.commands.some((c: { t: string; size?: number }) => c.t === "alloc" && (c.size ?? 0) >= 1000)).toBe(
+      true,
+    );
+    const again = capture();
+    again.cwd = io.cwd;
+    const replayed = await runFuzz(
+      ["--replay", `fuzz-failure-${seed}.json`, "--hang-seconds", "1"],
+      again,
+      await workerTarget(),
+    );
+    expect(replayed).toBe(1);
+    expect(again.lines.join("\n")).toMatch(/FAILED \(hang\)/);
+  });
+
+  it("bad options and bad replay files exit 2 with a reason", async () => {
+    for (const args of [
+      ["--ops", "-5"],
+      ["--seconds"],
+      ["--bogus"],
+      ["--profile", "nope"],
+      ["--replay", "x.json", "--ops", "5"],
+    ]) {
+      const io = capture();
+      expect(await runFuzz(args, io)).toBe(2);
+      expect(io.errors[0]).toMatch(/^managed-arena fuzz: /);
+    }
+    const io = capture();
+    writeFileSync(join(io.cwd, "bad.json"), JSON.stringify({ config: { maxPages: 1 }, commands: [] }));
+    expect(await runFuzz(["--replay", "bad.json"], io)).toBe(2);
+    expect(io.errors.join("\n")).toContain("not a fuzz replay file: config.maxPages");
+    writeFileSync(
+      join(io.cwd, "bad2.json"),
+      JSON.stringify({
+        config: { maxPages: 8, minAlign: 16, maxBytes: 0, differential: false },
+        commands: [{ t: "explode" }],
+      }),
+    );
+    expect(await runFuzz(["--replay", "bad2.json"], io)).toBe(2);
+    expect(io.errors.join("\n")).toContain("command 1: not a valid command");
+  });
+});

@@ -1,0 +1,86 @@
+// Defects the fuzzer found, as the shrunk command lists it printed (the fuzz
+// command's replay files), replayed against the model in a worker. Each test
+// states the behaviour the contract asks for and fails until the defect is
+// fixed; docs: DESIGN.md §3-5, docs/facade-spec.md.
+import { describe, expect, it } from "vitest";
+import type { FuzzConfig } from "../src/fuzz/commands.js";
+import type { BehaviourSpec, Spec } from "../src/fuzz/spec.js";
+import { describeFailure, replay, SMALL } from "./fuzz-support.js";
+
+const plain: BehaviourSpec = { throws: false, effects: [] };
+const doing = (...effects: BehaviourSpec["effects"]): BehaviourSpec => ({ throws: false, effects });
+
+async function holds(config: FuzzConfig, commands: Spec[], skip?: string[]): Promise<void> {
+  const result = await replay(config, commands, skip);
+  expect(describeFailure(result.failure)).toBe("no failure");
+}
+
+describe("defects found by the fuzzer (each replays its shrunk case)", () => {
+  it("the heap grows by what is missing: a free run at the end of memory counts towards a large request", async () => {
+    // maxPages 4: page 0 static data, page 1 arena records. The other arena's allocations take
+    // page 2; once every arena is released, pages 2..3 (one free, one not grown yet) must
+    // serve an allocation of two pages. ENOMEM is only for a heap at maxPages.
+    await holds({ ...SMALL, maxPages: 4 }, [], []);
+  });
+
+  it("releaseGroup forgets the names of the allocations it frees", async () => {
+    // A new allocation at the same address must not inherit the freed one's name in resources().
+    await holds({ ...SMALL, maxPages: 4, minAlign: 8 }, [
+      { t: "openGroup" },
+      { t: "alloc", size: 17, name: "buf" },
+      { t: "releaseGroup", handle: { k: "live", pick: 0 } },
+      { t: "allocZeroed", size: 17 },
+    ]);
+  });
+
+  it("stats().actions is exact while release() runs actions", async () => {
+    // x1 is still registered (hasAction true, removable) while x2 runs: actions must read 1.
+    await holds(SMALL, [
+      { t: "add", behaviour: plain },
+      { t: "add", behaviour: doing({ op: "stats", pick: 0 }) },
+      { t: "release" },
+    ]);
+  });
+
+  it("releaseGroup called by an action during release() runs the group's actions before it returns", async () => {
+    // g1 = { x2 }; x3 (outside... after g1 opened) calls releaseGroup(g1) while release() runs:
+    // x2 must run inside that call, newest first, not after it returns.
+    await holds(SMALL, [
+      { t: "openGroup" },
+      { t: "add", behaviour: plain },
+      { t: "add", behaviour: doing({ op: "releaseGroup", pick: 0 }) },
+      { t: "release" },
+    ]);
+  });
+
+  it("releasing an enclosing group from a callback of a nested group's release returns (no infinite loop)", async () => {
+    // outer { inner { x3: releaseGroup(outer); x4 } }: releaseGroup(inner) runs x4, then x3, which
+    // releases outer (inner with it). The inner walk must then stop; the core loops forever instead.
+    await holds(SMALL, [
+      { t: "openGroup" },
+      { t: "openGroup" },
+      { t: "add", behaviour: doing({ op: "releaseGroup", pick: 0 }) },
+      { t: "add", behaviour: plain },
+      { t: "releaseGroup", handle: { k: "live", pick: 1 } },
+    ]);
+  });
+
+  it("reset() inside a destructor run by free() does not hand the dying block out twice", async () => {
+    // The destructor resets the arena and adds an action; when it returns, free() must not put a
+    // block back on a free list that the new action's node now uses (heap.check() reported 52).
+    await holds({ ...SMALL, maxPages: 6, minAlign: 8 }, [
+      { t: "alloc", size: 9, dtor: doing({ op: "reset", pick: 0 }, { op: "add", pick: 0 }) },
+      { t: "free", ptr: { k: "live", pick: 0 } },
+      { t: "alloc", size: 0 },
+    ]);
+  });
+
+  it("release() inside a destructor run by free() leaves the dying allocation's memory alone until it returns", async () => {
+    // With poison on, the release fills every chunk with 0x6b, the dying allocation included,
+    // while its destructor still runs.
+    await holds({ ...SMALL, maxPages: 6, minAlign: 8, poison: true }, [
+      { t: "alloc", size: 65, dtor: doing({ op: "release", pick: 0 }) },
+      { t: "free", ptr: { k: "live", pick: 0 } },
+    ]);
+  });
+});

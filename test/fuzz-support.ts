@@ -1,0 +1,104 @@
+// Support for the property suites: they run fast-check inside a worker thread
+// (src/fuzz/jobs.ts) under the fuzz supervisor (src/fuzz/runner.ts), so that a
+// call that never returns (an infinite loop in the core) fails the test with
+// its shrunk scenario instead of hanging the whole test run. The worker runs
+// the TypeScript sources bundled once per test file by esbuild.
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import type { Profile } from "../src/fuzz/arbitraries.js";
+import type { FuzzConfig } from "../src/fuzz/commands.js";
+import type { Failure, Job, JobResult } from "../src/fuzz/jobs.js";
+import { supervise, type WorkerTarget } from "../src/fuzz/runner.js";
+import { type Spec, showSpec } from "../src/fuzz/spec.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+let bundled: Promise<string> | undefined;
+
+/** A worker script running the fuzz engine from src/ (bundled on first use). */
+export function workerTarget(): Promise<WorkerTarget & { script: string }> {
+  bundled ??= (async () => {
+    const outfile = join(mkdtempSync(join(tmpdir(), "managed-arena-fuzz-")), "worker.mjs");
+    const jobs = join(root, "src", "fuzz", "jobs.ts");
+    await build({
+      stdin: {
+        contents: `import { isFuzzWorker, workerMain } from ${JSON.stringify(jobs)};\nif (isFuzzWorker()) await workerMain();\n`,
+        resolveDir: root,
+        loader: "ts",
+        sourcefile: "fuzz-worker.ts",
+      },
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      outfile,
+      logLevel: "warning",
+      banner: {
+        js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);',
+      },
+    });
+    return outfile;
+  })();
+  return bundled.then((script) => ({ script }));
+}
+
+/** Hang detection in the suites: generous, since two suites share two cores with the rest of the tests. */
+const HANG_MS = 15_000;
+
+/** Runs a job in a worker: a hang is reported (shrunk within `shrinkMs`) like any other failure. */
+export async function runInWorker(job: Job, shrinkMs = 20_000, hangMs = HANG_MS): Promise<JobResult> {
+  return supervise(job, { target: await workerTarget(), hangMs, shrinkMs, trialMs: 2000 });
+}
+
+/**
+ * The optional checks the profile suites leave to one dedicated test, so that
+ * a defect it finds does not mask the others: every failure shrinks towards
+ * the smallest failing case, and a reclaim failure needs no command at all.
+ */
+export const DEDICATED = ["reclaim"];
+
+/** One fast-check run of a profile (numRuns scenarios) in a worker. */
+export function checkProfile(
+  profile: Profile | "mixed",
+  options: {
+    numRuns: number;
+    maxCommands?: number;
+    differential?: boolean | "sometimes";
+    seed?: number;
+    fault?: string;
+    skip?: string[];
+  },
+): Promise<JobResult> {
+  return runInWorker({
+    kind: "check",
+    profile,
+    numRuns: options.numRuns,
+    maxCommands: options.maxCommands ?? 40,
+    differential: options.differential ?? false,
+    seed: options.seed,
+    skip: options.skip ?? DEDICATED,
+    fault: options.fault,
+  });
+}
+
+/** Replays one scenario in a worker. */
+export function replay(config: FuzzConfig, commands: Spec[], skip: string[] = DEDICATED): Promise<JobResult> {
+  return runInWorker({ kind: "replay", scenario: { config, commands }, skip }, 0, 3000);
+}
+
+/** A failure as the fuzz command prints it: what differed, the seed, the shrunk command list. */
+export function describeFailure(failure: Failure | undefined): string {
+  if (failure === undefined) return "no failure";
+  return [
+    `${failure.kind} (seed ${failure.seed}${failure.flaky ? ", did not fail again on replay" : ""}):`,
+    failure.message,
+    `shrunk to ${failure.scenario.commands.length} commands on ${JSON.stringify(failure.scenario.config)}:`,
+    ...failure.scenario.commands.map((s, i) => `  ${i + 1}. ${showSpec(s)}`),
+  ].join("\n");
+}
+
+/** The base config of hand-written scenarios: a small heap, default arena options, the debug core. */
+export const SMALL: FuzzConfig = { maxPages: 16, minAlign: 16, maxBytes: 4294967295, differential: false };
