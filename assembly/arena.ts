@@ -339,8 +339,9 @@ export function dropDying(arena: usize, ptr: usize): u32 {
 /**
  * The newest node strictly between `open` and `close` (close = 0: up to the
  * newest node of the arena), or 0 when the range is empty. Unless
- * `everyNode`, plain allocations and close markers in the way are freed here
- * and only nodes the host must see (callbacks) are returned, still linked.
+ * `everyNode`, plain allocations in the way are freed here and only nodes
+ * the host must see (callbacks, and close markers: their group's end goes)
+ * are returned, still linked.
  */
 export function popRange(arena: usize, open: usize, close: usize, everyNode: u32): usize {
   let node = <usize>(close ? load<u32>(close, NODE_PREV) : field(arena, A_HEAD));
@@ -348,7 +349,6 @@ export function popRange(arena: usize, open: usize, close: usize, everyNode: u32
     const meta = load<u32>(node, NODE_META);
     const kind = metaKind(meta);
     if (kind == KIND_ALLOC && !(meta & META_DTOR)) freeNode(arena, node);
-    else if (kind == KIND_CLOSE) dropCallback(arena, node);
     else return node;
     node = <usize>(close ? load<u32>(close, NODE_PREV) : field(arena, A_HEAD));
   }

@@ -533,7 +533,7 @@ export class Arena {
       this.dropGroup(group);
       if (this.trace !== undefined) this.emit("rel", "group", group.name, 0, undefined);
     }
-    this.settle();
+    outcome = this.settle(outcome);
     if (outcome.hasThrown) throw outcome.thrown;
   }
 
@@ -621,25 +621,41 @@ export class Arena {
    * `drm_dev_put` / `drm_managed_release`.
    */
   release(): void {
-    if (this.life !== LIVE) return;
-    if (this.refs > 1) {
-      this.refs--;
-      return;
-    }
-    if (this.freeing > 0 || this.unwinding > 0) {
-      // The code that asked still runs on this arena's memory: tear down when it returns.
-      this.deferred = true;
-      return;
-    }
-    this.teardown();
+    if (this.dropReference()) this.teardown();
   }
 
-  /** Runs a teardown that release() deferred, once no destructor or group walk is running. */
-  private settle(): void {
+  /**
+   * Drops one reference for release()/releaseAsync(); true when the caller
+   * must tear down now. Nothing to do when released or releasing; deferred
+   * while a destructor or a group walk still runs on this arena's memory.
+   */
+  private dropReference(): boolean {
+    if (this.life !== LIVE) return false;
+    if (this.refs > 1) {
+      this.refs--;
+      return false;
+    }
+    if (this.freeing > 0 || this.unwinding > 0) {
+      this.deferred = true;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Runs a teardown that release() deferred, once no destructor or group
+   * walk is running; its errors are chained after what `outcome` holds.
+   */
+  private settle(outcome: Outcome): Outcome {
     if (this.deferred && this.freeing === 0 && this.unwinding === 0 && this.life === LIVE) {
       this.deferred = false;
-      this.teardown();
+      try {
+        this.teardown();
+      } catch (error) {
+        return { thrown: chainError(outcome.thrown, outcome.hasThrown, error), hasThrown: true };
+      }
     }
+    return outcome;
   }
 
   /** Same as {@link Arena.release}, for `using`. */
@@ -652,16 +668,7 @@ export class Arena {
    * errors chained as AsyncDisposableStack does.
    */
   async releaseAsync(): Promise<void> {
-    if (this.life !== LIVE) return;
-    if (this.refs > 1) {
-      this.refs--;
-      return;
-    }
-    if (this.freeing > 0 || this.unwinding > 0) {
-      this.deferred = true;
-      return;
-    }
-    await this.teardownAsync();
+    if (this.dropReference()) await this.teardownAsync();
   }
 
   /** Same as {@link Arena.releaseAsync}, for `await using`. */
@@ -777,11 +784,9 @@ export class Arena {
     if (open === 0 && close === 0 && this.trace === undefined) return this.drainAll();
     let thrown: unknown;
     let hasThrown = false;
-    for (
-      let callback = this.next(open, close, group);
-      callback !== undefined;
-      callback = this.next(open, close, group)
-    ) {
+    // A group's walk reads its markers at every step: a nested walk may have taken its end.
+    const step = () => (group === undefined ? this.next(open, close) : this.next(group.node, group.close, group));
+    for (let callback = step(); callback !== undefined; callback = step()) {
       try {
         this.run(callback);
       } catch (error) {
@@ -847,9 +852,14 @@ export class Arena {
         this.state.names?.delete(ptr);
         continue;
       }
-      const callback = kind === Kind.Close ? undefined : (slots[words[at + Word.NodeSlot]] as Callback);
+      const registration = slots[words[at + Word.NodeSlot]] as Callback | undefined;
       core.removeCallback(this.record, node);
-      if (callback === undefined) continue;
+      if (kind === Kind.Close) {
+        // A nested group whose end this walk passed has no end any more (releasing it closes it anew).
+        if (registration instanceof GroupHandle && registration.close === node) registration.close = 0;
+        continue;
+      }
+      const callback = registration as Callback;
       this.heap.freeSlot(callback);
       return callback;
     }
@@ -920,15 +930,19 @@ export class Arena {
     const destructor = this.heap.slots[slot] as Destructor;
     this.heap.freeSlot(destructor);
     const epoch = this.epoch;
+    let outcome: Outcome = { thrown: undefined, hasThrown: false };
     this.freeing++;
     try {
       if (this.trace !== undefined) this.emitDying(destructor, "del");
       destructor.action(ptr);
+    } catch (error) {
+      outcome = { thrown: error, hasThrown: true };
     } finally {
       this.freeing--;
       this.buried(ptr, epoch);
-      this.settle();
     }
+    outcome = this.settle(outcome);
+    if (outcome.hasThrown) throw outcome.thrown;
   }
 
   /** Frees a dying allocation's block once its destructor has run, unless a reset or teardown took it meanwhile. */

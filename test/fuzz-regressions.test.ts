@@ -43,7 +43,7 @@ describe("defects found by the fuzzer (each replays its shrunk case)", () => {
   });
 
   it("releaseGroup called by an action during release() runs the group's actions before it returns", async () => {
-    // g1 = { x2 }; x3 (outside... after g1 opened) calls releaseGroup(g1) while release() runs:
+    // g1 = { x2, x3 }; x3 calls releaseGroup(g1) while release() runs (it was popped first):
     // x2 must run inside that call, newest first, not after it returns.
     await holds(SMALL, [
       { t: "openGroup" },
@@ -81,6 +81,59 @@ describe("defects found by the fuzzer (each replays its shrunk case)", () => {
     await holds({ ...SMALL, maxPages: 6, minAlign: 8, poison: true }, [
       { t: "alloc", size: 65, dtor: doing({ op: "release", pick: 0 }) },
       { t: "free", ptr: { k: "live", pick: 0 } },
+    ]);
+  });
+
+  it("removeGroup of a nested group whose close marker an enclosing walk has passed removes nothing else", async () => {
+    // releaseGroup(g1) walks g1 = { g2 = { x3 }, x4 } newest first: x4, g2's close marker, then x3,
+    // which adds two actions and removes g2. The second new action reuses the block of g2's passed
+    // close marker, and removeGroup(g2) removes that action instead: it never runs, stats() and
+    // resources() miss it while hasAction() says true.
+    await holds(SMALL, [
+      { t: "openGroup" },
+      { t: "openGroup" },
+      {
+        t: "add",
+        behaviour: doing({ op: "add", pick: 0 }, { op: "add", pick: 0 }, { op: "removeGroup", pick: 1 }),
+      },
+      { t: "closeGroup", handle: { k: "live", pick: 1 } },
+      { t: "add", behaviour: plain },
+      { t: "releaseGroup", handle: { k: "live", pick: 0 } },
+    ]);
+  });
+
+  it("releaseGroup of a nested group whose close marker an enclosing walk has passed returns", async () => {
+    // Same shape: x4 releases g2 while g1's walk has already dropped g2's close marker; the walk of
+    // g2 starts from the freed marker and never ends.
+    await holds(SMALL, [
+      { t: "openGroup" },
+      { t: "openGroup" },
+      { t: "alloc", size: 8, dtor: plain },
+      { t: "add", behaviour: doing({ op: "releaseGroup", pick: 1 }) },
+      { t: "closeGroup", handle: { k: "live", pick: 1 } },
+      { t: "add", behaviour: plain },
+      { t: "releaseGroup", handle: { k: "live", pick: 0 } },
+    ]);
+  });
+
+  it("a release() deferred until a destructor returns keeps the destructor's error", async () => {
+    // x1 throws when the deferred teardown runs it; the destructor threw first: free() must throw
+    // SuppressedError(x1's error, the destructor's), as release() chains errors. It throws x1's only.
+    await holds({ ...SMALL, differential: true }, [
+      { t: "add", behaviour: { throws: true, effects: [] } },
+      { t: "alloc", size: 8, dtor: { throws: true, effects: [{ op: "release", pick: 0 }] } },
+      { t: "free", ptr: { k: "live", pick: 0 } },
+    ]);
+  });
+
+  it("a release() deferred until a group walk ends keeps the walk's errors", async () => {
+    // x3 (in the group) asks for release() and throws; the deferred teardown runs x1, which throws
+    // too: releaseGroup must throw SuppressedError(x1's error, x3's). It throws x1's only.
+    await holds({ ...SMALL, differential: true }, [
+      { t: "add", behaviour: { throws: true, effects: [] } },
+      { t: "openGroup" },
+      { t: "add", behaviour: { throws: true, effects: [{ op: "release", pick: 0 }] } },
+      { t: "releaseGroup", handle: { k: "live", pick: 0 } },
     ]);
   });
 });

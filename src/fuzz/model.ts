@@ -132,6 +132,10 @@ export class Model {
   refs = 1;
   /** releaseGroup walks under way (reset waits for them). */
   unwinding = 0;
+  /** Destructors run by free() under way. */
+  freeing = 0;
+  /** release() was called by one of them: the teardown happens when the last returns. */
+  deferred = false;
   peak = 0;
   /** Open groups, oldest first. */
   openGroups: GroupEntity[] = [];
@@ -550,11 +554,20 @@ export class Model {
       return;
     }
     a.state = "dying";
+    this.freeing++;
+    let error: Predicted | undefined;
     try {
       this.run("dtor", `a${a.id}`, a.dtor);
+    } catch (t) {
+      if (!(t instanceof Thrown)) throw t;
+      error = t.error;
     } finally {
       a.state = "dead";
+      this.freeing--;
     }
+    // A release() the destructor asked for happens now that it has returned; no error is lost.
+    error = chain(error, this.settle());
+    if (error !== undefined) throw new Thrown(error);
   }
 
   private sizeOf(ptr: unknown): number {
@@ -808,6 +821,8 @@ export class Model {
       g.unwinding = false;
     }
     if (this.life !== "released" && g.state === "live") this.dropGroup(g);
+    // A release() the walk's callbacks asked for happens now that it is over; no error is lost.
+    error = chain(error, this.settle());
     if (error !== undefined) throw new Thrown(error);
   }
 
@@ -970,17 +985,39 @@ export class Model {
     this.refs++;
   }
 
+  /**
+   * The last reference tears the arena down, unless a destructor run by
+   * free() or a group walk is under way: the code that asked still uses the
+   * arena's memory, so the teardown waits until it returns (README, "choices
+   * where the design is silent").
+   */
   private release(): void {
     if (this.life !== "live") return;
     if (this.refs > 1) {
       this.refs--;
       return;
     }
+    if (this.freeing > 0 || this.unwinding > 0) {
+      this.deferred = true;
+      return;
+    }
+    const error = this.teardown();
+    if (error !== undefined) throw new Thrown(error);
+  }
+
+  private teardown(): Predicted | undefined {
     this.life = "releasing";
     const error = this.drainAll();
     this.endRelease();
     this.life = "released";
-    if (error !== undefined) throw new Thrown(error);
+    return error;
+  }
+
+  /** A deferred teardown, once no destructor or group walk runs any more; its error, if any. */
+  private settle(): Predicted | undefined {
+    if (!this.deferred || this.freeing > 0 || this.unwinding > 0 || this.life !== "live") return undefined;
+    this.deferred = false;
+    return this.teardown();
   }
 
   private reset(): void {
@@ -1052,6 +1089,13 @@ export class Model {
     }
     return error;
   }
+}
+
+/** Two errors as DisposableStack chains them: the later one suppresses the earlier. */
+function chain(earlier: Predicted | undefined, later: Predicted | undefined): Predicted | undefined {
+  if (earlier === undefined) return later;
+  if (later === undefined) return earlier;
+  return { error: later, suppressed: earlier };
 }
 
 export function childLiveBytes(c: ChildEntity): number {
