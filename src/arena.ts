@@ -491,8 +491,9 @@ export class Arena {
       group = open[open.length - 1];
     } else {
       group = this.current(handle, GroupHandle, "closeGroup");
-      if (group.close !== 0)
+      if (group.close !== 0 || group.endless) {
         throw new ArenaError("EINVAL", `closeGroup: group ${JSON.stringify(group.name)} is closed`);
+      }
     }
     // Groups stay nested: groups opened after this one and still open end here too, innermost first.
     const open = this.state.openGroups;
@@ -518,7 +519,7 @@ export class Arena {
     const group = this.current(handle, GroupHandle, "releaseGroup");
     if (group.unwinding)
       throw new ArenaError("EBUSY", `releaseGroup: group ${JSON.stringify(group.name)} is releasing`);
-    if (group.close === 0 && this.life === LIVE) this.closeGroup(group);
+    if (group.close === 0 && !group.endless && this.life === LIVE) this.closeGroup(group);
     group.unwinding = true;
     this.unwinding++;
     let outcome: Outcome;
@@ -855,8 +856,11 @@ export class Arena {
       const registration = slots[words[at + Word.NodeSlot]] as Callback | undefined;
       core.removeCallback(this.record, node);
       if (kind === Kind.Close) {
-        // A nested group whose end this walk passed has no end any more (releasing it closes it anew).
-        if (registration instanceof GroupHandle && registration.close === node) registration.close = 0;
+        // A nested group whose end this walk passed stays closed but has no end any more.
+        if (registration instanceof GroupHandle && registration.close === node) {
+          registration.close = 0;
+          registration.endless = true;
+        }
         continue;
       }
       const callback = registration as Callback;
@@ -996,7 +1000,9 @@ export class Arena {
   }
 
   private closeIfOpen(group: GroupHandle): void {
-    if (this.life === LIVE && this.heap.slots[group.slot] === group && group.close === 0) this.closeGroup(group);
+    if (this.life === LIVE && this.heap.slots[group.slot] === group && group.close === 0 && !group.endless) {
+      this.closeGroup(group);
+    }
   }
 
   /** group(fn) failed: release what it added and rethrow its error. */
