@@ -338,19 +338,23 @@ export function dropDying(arena: usize, ptr: usize): u32 {
 
 /**
  * The newest node strictly between `open` and `close` (close = 0: up to the
- * newest node of the arena), or 0 when the range is empty. Unless
- * `everyNode`, plain allocations in the way are freed here and only nodes
- * the host must see (callbacks, and close markers: their group's end goes)
- * are returned, still linked.
+ * newest node of the arena) that the host must see, or 0 when there is none.
+ * Close markers of nested groups are stepped over and stay: a nested group
+ * keeps its end until its own open marker is reached or it is released.
+ * Unless `everyNode`, plain allocations in the way are freed here; callbacks
+ * (and, with `everyNode`, plain allocations) are returned still linked.
  */
 export function popRange(arena: usize, open: usize, close: usize, everyNode: u32): usize {
   let node = <usize>(close ? load<u32>(close, NODE_PREV) : field(arena, A_HEAD));
-  while (node && node != open && !everyNode) {
+  while (node && node != open) {
     const meta = load<u32>(node, NODE_META);
     const kind = metaKind(meta);
-    if (kind == KIND_ALLOC && !(meta & META_DTOR)) freeNode(arena, node);
-    else return node;
-    node = <usize>(close ? load<u32>(close, NODE_PREV) : field(arena, A_HEAD));
+    const older = <usize>load<u32>(node, NODE_PREV);
+    if (kind == KIND_CLOSE) node = older;
+    else if (kind == KIND_ALLOC && !(meta & META_DTOR) && !everyNode) {
+      freeNode(arena, node);
+      node = older;
+    } else return node;
   }
   return node == open ? 0 : node;
 }

@@ -491,7 +491,7 @@ export class Arena {
       group = open[open.length - 1];
     } else {
       group = this.current(handle, GroupHandle, "closeGroup");
-      if (group.close !== 0 || group.endless) {
+      if (group.close !== 0) {
         throw new ArenaError("EINVAL", `closeGroup: group ${JSON.stringify(group.name)} is closed`);
       }
     }
@@ -519,7 +519,7 @@ export class Arena {
     const group = this.current(handle, GroupHandle, "releaseGroup");
     if (group.unwinding)
       throw new ArenaError("EBUSY", `releaseGroup: group ${JSON.stringify(group.name)} is releasing`);
-    if (group.close === 0 && !group.endless && this.life === LIVE) this.closeGroup(group);
+    if (group.close === 0 && this.life === LIVE) this.closeGroup(group);
     group.unwinding = true;
     this.unwinding++;
     let outcome: Outcome;
@@ -683,8 +683,13 @@ export class Arena {
    */
   reset(): void {
     if (this.life === RELEASED) throw this.releasedError();
-    if (this.life === RELEASING || this.unwinding > 0) {
+    // release() from a destructor or a group walk waits until it returns; reset() cannot wait (the
+    // arena must be empty when it returns), and resetting would free the memory under the running code.
+    if (this.life === RELEASING)
       throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is releasing`);
+    if (this.unwinding > 0 || this.freeing > 0) {
+      const running = this.freeing > 0 ? "a destructor run by free()" : "a group walk";
+      throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is running ${running}`);
     }
     this.life = RELEASING;
     this.core.beginRelease(this.record);
@@ -855,14 +860,6 @@ export class Arena {
       }
       const registration = slots[words[at + Word.NodeSlot]] as Callback | undefined;
       core.removeCallback(this.record, node);
-      if (kind === Kind.Close) {
-        // A nested group whose end this walk passed stays closed but has no end any more.
-        if (registration instanceof GroupHandle && registration.close === node) {
-          registration.close = 0;
-          registration.endless = true;
-        }
-        continue;
-      }
       const callback = registration as Callback;
       this.heap.freeSlot(callback);
       return callback;
@@ -885,6 +882,8 @@ export class Arena {
         }
       }
       case Kind.Group:
+        // A nested group reached by an enclosing walk goes, with its end: its contents went before it.
+        if (callback.close !== 0) this.core.removeCallback(this.record, callback.close);
         this.forgetOpen(callback);
         if (this.trace !== undefined) this.emit("rel", "group", callback.name, 0, undefined);
         return undefined;
@@ -1000,7 +999,7 @@ export class Arena {
   }
 
   private closeIfOpen(group: GroupHandle): void {
-    if (this.life === LIVE && this.heap.slots[group.slot] === group && group.close === 0 && !group.endless) {
+    if (this.life === LIVE && this.heap.slots[group.slot] === group && group.close === 0) {
       this.closeGroup(group);
     }
   }

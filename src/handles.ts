@@ -84,8 +84,6 @@ export class GroupHandle {
   close = 0;
   /** True while releaseGroup walks this group. @internal */
   unwinding = false;
-  /** Closed, but an enclosing walk released its close marker: it now reaches to the newest node. @internal */
-  endless = false;
   /** @internal */ readonly label: string;
 
   /** @internal */

@@ -110,7 +110,7 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
       lines.push(`${indent}  action ${JSON.stringify(registration.name)}`);
     } else if (kind === Kind.Group && registration) {
       lines.push(
-        `${indent}  group ${JSON.stringify(registration.name)}${(registration as GroupHandle).close || (registration as GroupHandle).endless ? "" : " (open)"}`,
+        `${indent}  group ${JSON.stringify(registration.name)}${(registration as GroupHandle).close ? "" : " (open)"}`,
       );
     } else if (kind === Kind.Child && registration) {
       describeArena((registration as ChildLink).child.state, `${indent}  `, lines, totals);

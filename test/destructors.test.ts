@@ -68,6 +68,25 @@ describe("the destructor sees valid memory", () => {
     ok(heap);
   });
 
+  it("reset() from a destructor run by free() is EBUSY: the memory stays valid and poison-free until it returns", async () => {
+    const { heap, arena } = await setup({}, { poison: true });
+    const seen: { code: string; bytes: number[] }[] = [];
+    const p = arena.alloc(65, {
+      onRelease: (ptr: Ptr) => {
+        const code = expectCode(() => arena.reset(), "EBUSY").code;
+        seen.push({ code, bytes: Array.from(raw(heap, ptr, 65)) });
+      },
+    });
+    fill(arena, p, 5);
+    const keep = arena.alloc(20);
+    fill(arena, keep, 6);
+    arena.free(p);
+    expect(seen).toEqual([{ code: "EBUSY", bytes: pattern(5, 65) }]);
+    expectStats(arena, { allocations: 1, liveBytes: 20 });
+    expect(Array.from(raw(heap, keep, 20))).toEqual(pattern(6, 20));
+    ok(heap);
+  });
+
   it("on releaseGroup(): destructors inside the group run with valid memory; outside ones do not run", async () => {
     const { heap, arena } = await setup();
     const log: string[] = [];

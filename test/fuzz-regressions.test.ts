@@ -84,6 +84,16 @@ describe("defects found by the fuzzer (each replays its shrunk case)", () => {
     ]);
   });
 
+  it("reset() inside a destructor run by free() is EBUSY and leaves the dying allocation's memory alone", async () => {
+    // The reset gave the dying block back with the chunks while its destructor still ran: with
+    // poison on it was refilled with 0x6b, and the next alloc could land on it.
+    await holds({ ...SMALL, maxPages: 6, minAlign: 8, poison: true }, [
+      { t: "alloc", size: 65, dtor: doing({ op: "reset", pick: 0 }, { op: "alloc", pick: 0, size: 65 }) },
+      { t: "free", ptr: { k: "live", pick: 0 } },
+      { t: "alloc", size: 65 },
+    ]);
+  });
+
   it("removeGroup of a nested group whose close marker an enclosing walk has passed removes nothing else", async () => {
     // releaseGroup(g1) walks g1 = { g2 = { x3 }, x4 } newest first: x4, g2's close marker, then x3,
     // which adds two actions and removes g2. The second new action reuses the block of g2's passed
@@ -133,6 +143,37 @@ describe("defects found by the fuzzer (each replays its shrunk case)", () => {
       { t: "add", behaviour: { throws: true, effects: [] } },
       { t: "openGroup" },
       { t: "add", behaviour: { throws: true, effects: [{ op: "release", pick: 0 }] } },
+      { t: "releaseGroup", handle: { k: "live", pick: 0 } },
+    ]);
+  });
+
+  it("releaseGroup of a nested group whose end an enclosing walk passed releases only what the group holds", async () => {
+    // g1 = { g2 = { a3, x4 }, x5 }, then x6 after g1's end. releaseGroup(g1) runs x5, then x4, which
+    // releases g2: that must release a3 (its destructor runs) and nothing outside g2; x6 must stay.
+    // With a group that "loses its end" when a walk passes it, g2 is closed anew at the end of the
+    // list and its release runs x6 as well.
+    await holds(SMALL, [
+      { t: "openGroup" },
+      { t: "openGroup" },
+      { t: "alloc", size: 8, dtor: plain },
+      { t: "add", behaviour: doing({ op: "releaseGroup", pick: 1 }) },
+      { t: "closeGroup", handle: { k: "live", pick: 1 } },
+      { t: "add", behaviour: plain },
+      { t: "closeGroup", handle: { k: "live", pick: 0 } },
+      { t: "add", behaviour: plain },
+      { t: "releaseGroup", handle: { k: "live", pick: 0 } },
+    ]);
+  });
+
+  it("what a callback adds while its group is released stays, even if it released a nested group first", async () => {
+    // g1 = { g2 = { x3 } }; releaseGroup(g1) runs x3, which releases g2 and then allocates a4.
+    // a4 was added while g1 unwinds, after g1's end: it must stay (README: "what its actions add
+    // while it unwinds stays"). The release of g2 walks past g1's end, g1 "loses its end", and
+    // g1's walk then frees a4.
+    await holds(SMALL, [
+      { t: "openGroup" },
+      { t: "openGroup" },
+      { t: "add", behaviour: doing({ op: "releaseGroup", pick: 1 }, { op: "alloc", pick: 0, size: 65 }) },
       { t: "releaseGroup", handle: { k: "live", pick: 0 } },
     ]);
   });

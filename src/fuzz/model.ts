@@ -1022,7 +1022,8 @@ export class Model {
 
   private reset(): void {
     this.alive();
-    if (this.life === "releasing" || this.unwinding > 0) throw fail("EBUSY");
+    // Like release(), but it cannot wait: a running destructor or group walk makes it EBUSY.
+    if (this.life === "releasing" || this.unwinding > 0 || this.freeing > 0) throw fail("EBUSY");
     this.life = "releasing";
     const error = this.drainAll();
     this.endRelease();
