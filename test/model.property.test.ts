@@ -1,0 +1,27 @@
+// Model-based property test of the whole public API (src/fuzz): random command
+// sequences against the real arena and the reference model, checking results,
+// error codes, sizes, contents, action order, resources() order and stats
+// after every command, and the debug core's heap.check(). Runs in a worker
+// (test/fuzz-support.ts) so that a hang fails instead of stalling the run.
+import { describe, expect, it } from "vitest";
+// A fixed seed keeps CI deterministic; `managed-arena fuzz` (also in npm test) explores new seeds.
+import { checkProfile, describeFailure } from "./fuzz-support.js";
+
+describe("model-based: the whole API against the reference model", () => {
+  it("holds for 3000 random command sequences on tiny heaps", async () => {
+    const result = await checkProfile("model", { numRuns: 3000, seed: 20261125 });
+    expect(describeFailure(result.failure)).toBe("no failure");
+    expect(result.ops).toBeGreaterThan(5000);
+  });
+
+  it("catches a model that is wrong, and shrinks the case to the one command that shows it", async () => {
+    // The injected fault makes the model expect one byte too many in liveBytes once an
+    // allocation of 1000 bytes or more is live: the suite must fail, pointing at it.
+    const result = await checkProfile("edges", { numRuns: 300, fault: "liveBytes", seed: 4242 });
+    expect(result.failure?.kind).toBe("mismatch");
+    expect(result.failure?.message).toMatch(/stats\(\)\.liveBytes is \d+, expected \d+/);
+    const commands = result.failure?.scenario.commands ?? [];
+    expect(commands.length).toBe(1);
+    expect(commands[0]).toMatchObject({ t: expect.stringMatching(/^alloc/) });
+  });
+});
