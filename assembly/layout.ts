@@ -155,9 +155,12 @@ export const LARGE_CLASS: u32 = 63;
 
 /** The smallest class whose capacity holds `size` (size <= SMALL_MAX). */
 @inline export function classOf(size: u32): u32 {
-  if (size <= 256) return size <= 8 ? 0 : (size - 1) >> 3;
-  const k = 31 - clz<u32>(size - 1);
-  return 32 + ((k - 8) << 2) + ((size - 1 - (1 << k)) >> (k - 2));
+  // Both halves are computed and one selected: with mixed sizes a branch here mispredicts often.
+  const fine = (max(size, 8) - 1) >> 3;
+  const last = max(size, 257) - 1;
+  const k = 31 - clz<u32>(last);
+  const coarse = 32 + ((k - 8) << 2) + ((last - (1 << k)) >> (k - 2));
+  return select<u32>(fine, coarse, size <= 256);
 }
 
 /** The payload capacity of class `cls`. */
