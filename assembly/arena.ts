@@ -302,6 +302,39 @@ export function removeCallback(arena: usize, node: usize): u32 {
   return OK;
 }
 
+/** Slots popped by popActions, for the host to read; static data, below every page the core manages. */
+const BATCH_SLOTS: u32 = 64;
+const BATCH = memory.data(BATCH_SLOTS << 2);
+
+/** Where popActions writes its slots. */
+export function batchBuffer(): usize {
+  return BATCH;
+}
+
+/**
+ * Removes up to BATCH_SLOTS newest callback nodes while they are actions,
+ * writes their slots to batchBuffer() and returns how many: one crossing for
+ * many actions in a whole release. Stops before any other kind, and pops
+ * nothing while the arena has groups: a releaseGroup run meanwhile must
+ * still find every action of its range in the lists. The host keeps popped
+ * actions visible (stats, resources, removeAction) until they run.
+ */
+export function popActions(arena: usize): u32 {
+  if (field(arena, A_GROUPS)) return 0;
+  let count: u32 = 0;
+  let node = <usize>field(arena, A_CB_HEAD);
+  while (node && count < BATCH_SLOTS && metaKind(load<u32>(node, NODE_META)) == KIND_ACTION) {
+    store<u32>(BATCH + (count << 2), load<u32>(node, CB_SLOT));
+    count++;
+    unlinkNode(arena, node);
+    unlinkCallback(arena, node);
+    dropBlock(arena, node);
+    node = field(arena, A_CB_HEAD);
+  }
+  if (count) bump(arena, A_ACTIONS, -<i32>count);
+  return count;
+}
+
 /** Removes the newest callback node and returns its slot, or -1 when none is left. */
 export function popCallback(arena: usize): i32 {
   const node = <usize>field(arena, A_CB_HEAD);

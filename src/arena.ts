@@ -160,9 +160,10 @@ export class Arena {
    * free whether they may go straight to wasm.
    */
   private slow: number;
-  /** The core's alloc and free, held directly: one property load less per call. */
+  /** The core's alloc, free and addAction, held directly: one property load less per call. */
   private readonly wasmAlloc: CoreExports["alloc"];
   private readonly wasmFree: CoreExports["free"];
+  private readonly wasmAddAction: CoreExports["addAction"];
   private refs = 1;
   /** releaseGroup walks under way; reset waits for them. */
   private unwinding = 0;
@@ -188,6 +189,7 @@ export class Arena {
     this.slow = trace === undefined ? 0 : SLOW_TRACE;
     this.wasmAlloc = heap.core.alloc;
     this.wasmFree = heap.core.free;
+    this.wasmAddAction = heap.core.addAction;
   }
 
   /** Creates an arena on a private heap (options of both {@link Heap.create} and {@link Heap.createArena}). */
@@ -406,7 +408,7 @@ export class Arena {
     const free = heap.freeSlots;
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
-    const node = this.core.addAction(this.record, slot) >>> 0;
+    const node = this.wasmAddAction(this.record, slot) >>> 0;
     if (node < STATUS_LIMIT) throw statusError(node, `add(${action.name || "action"})`);
     if (reuse) free.pop();
     const handle = new ActionHandle(this.state, slot, node, action as (data: never) => unknown, data, name);
@@ -712,7 +714,7 @@ export class Arena {
     const base = this.record >>> 2;
     return {
       allocations: words[base + Word.Allocations],
-      actions: words[base + Word.Actions],
+      actions: words[base + Word.Actions] + (this.state.poppedCount === 0 ? 0 : this.state.waiting().length),
       groups: words[base + Word.Groups],
       children: words[base + Word.Children],
       liveBytes: words[base + Word.LiveBytes],
@@ -803,25 +805,64 @@ export class Arena {
     return { thrown, hasThrown };
   }
 
-  /** drain() of a whole untraced arena: the callback list only, popped in one tight loop. */
+  /**
+   * drain() of a whole untraced arena: the callback list only. Runs of
+   * actions are popped up to 64 at a time (popActions, one crossing); until
+   * each runs it stays visible through ArenaState.waiting() (stats,
+   * resources, report), and one that an earlier action removes or releases
+   * meanwhile is skipped, since its slot no longer names it.
+   */
   private drainAll(): Outcome {
     const core = this.core;
     const record = this.record;
     const heap = this.heap;
     const slots = heap.slots;
+    const state = this.state;
     let thrown: unknown;
     let hasThrown = false;
-    for (let slot = core.popCallback(record); slot >= 0; slot = core.popCallback(record)) {
-      const callback = slots[slot] as Callback;
-      heap.freeSlot(callback);
-      try {
-        if (callback instanceof ActionHandle) callback.action(callback.data as never);
-        else this.run(callback);
-      } catch (error) {
-        thrown = chainError(thrown, hasThrown, error);
-        hasThrown = true;
+    for (;;) {
+      const count = core.popActions(record);
+      if (count === 0) {
+        const slot = core.popCallback(record);
+        if (slot < 0) break;
+        const callback = slots[slot] as Callback;
+        heap.freeSlot(callback);
+        try {
+          this.run(callback);
+        } catch (error) {
+          thrown = chainError(thrown, hasThrown, error);
+          hasThrown = true;
+        }
+        continue;
       }
+      // Copied out before any runs: an action may release another arena of this heap, which reuses the buffer.
+      const words = heap.u32();
+      const at = core.batchBuffer() >>> 2;
+      state.popped ??= [];
+      const popped = state.popped;
+      for (let i = 0; i < count; i++) {
+        const action = slots[words[at + i]] as ActionHandle;
+        action.node = 0;
+        popped[i] = action;
+      }
+      state.poppedCount = count;
+      for (let i = 0; i < count; i++) {
+        const action = popped[i];
+        state.poppedNext = i + 1;
+        if (slots[action.slot] !== action) continue;
+        heap.freeSlot(action);
+        try {
+          action.action(action.data as never);
+        } catch (error) {
+          thrown = chainError(thrown, hasThrown, error);
+          hasThrown = true;
+        }
+      }
+      state.poppedCount = 0;
+      state.poppedNext = 0;
     }
+    // Keep no handle (nor its data) alive through the batch array.
+    if (state.popped !== undefined) state.popped.fill(undefined as never);
     return { thrown, hasThrown };
   }
 
@@ -1028,10 +1069,16 @@ export class Arena {
     return handle;
   }
 
-  /** Takes a pending action out of the core's lists and frees its slot. */
+  /**
+   * Takes a pending action out of the core's lists and frees its slot. Its
+   * node is 0 when a batched release has popped it and not yet run it:
+   * freeing the slot is then all it takes (drainAll skips it).
+   */
   private unregister(handle: Callback): void {
-    const status = this.core.removeCallback(this.record, handle.node);
-    if (status) throw statusError(status, "removeAction");
+    if (handle.node !== 0) {
+      const status = this.core.removeCallback(this.record, handle.node);
+      if (status) throw statusError(status, "removeAction");
+    }
     this.heap.freeSlot(handle);
   }
 

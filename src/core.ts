@@ -19,6 +19,9 @@ export interface CoreExports {
   addCallback(arena: number, slot: number, kind: number): number;
   removeCallback(arena: number, node: number): number;
   popCallback(arena: number): number;
+  /** Pops up to 64 newest actions (none while the arena has groups); their slots are at batchBuffer(). */
+  popActions(arena: number): number;
+  batchBuffer(): number;
   popRange(arena: number, open: number, close: number, everyNode: number): number;
   takeDestructor(arena: number, ptr: number): number;
   dropDying(arena: number, ptr: number): number;

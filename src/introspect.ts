@@ -40,7 +40,8 @@ const HEADER = 16;
 export function resourcesOf(state: ArenaState): Resource[] {
   const words = state.heap.u32();
   const slots = state.heap.slots;
-  const resources: Resource[] = [];
+  // Actions a batched release popped but has yet to run are the newest.
+  const resources: Resource[] = state.waiting().map((action) => ({ kind: "action", name: action.name, size: 0 }));
   for (let node = words[(state.record >>> 2) + Word.Head]; node; node = words[(node >>> 2) + Word.NodePrev]) {
     const at = node >>> 2;
     const kind = words[at + Word.NodeMeta] & 15;
@@ -84,6 +85,7 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
   const allocations = words[at + Word.Allocations];
   const live = words[at + Word.LiveBytes];
   const reserved = words[at + Word.Reserved];
+  const waiting = state.waiting();
   totals.arenas++;
   totals.allocations += allocations;
   totals.liveBytes += live;
@@ -91,9 +93,10 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
   lines.push(
     `${indent}arena ${JSON.stringify(state.name)}: ${plural(allocations, "allocation")}, ${bytes(live)} live ` +
       `(peak ${bytes(words[at + Word.PeakBytes])}), ${bytes(reserved)} reserved; ` +
-      `${plural(words[at + Word.Actions], "action")}, ${plural(words[at + Word.Groups], "group")}, ` +
+      `${plural(words[at + Word.Actions] + waiting.length, "action")}, ${plural(words[at + Word.Groups], "group")}, ` +
       `${plural(words[at + Word.Children], "child")}`,
   );
+  for (const action of waiting) lines.push(`${indent}  action ${JSON.stringify(action.name)}`);
   const slots = state.heap.slots;
   for (let node = words[at + Word.Head]; node; node = state.heap.u32()[(node >>> 2) + Word.NodePrev]) {
     const header = state.heap.u32();

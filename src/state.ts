@@ -3,7 +3,7 @@
 // still be garbage-collected, and the leak reporter (a FinalizationRegistry
 // holding this state) can still describe an arena whose facade is gone.
 
-import type { GroupHandle } from "./handles.js";
+import type { ActionHandle, GroupHandle } from "./handles.js";
 import type { Heap } from "./heap.js";
 
 /** One trace event, as the kernel's drm_dbg_drmres ADD/DEL/REL lines. */
@@ -37,12 +37,32 @@ export class ArenaState {
   openGroups: GroupHandle[] = [];
   released = false;
   readonly trace: TraceFunction | undefined;
+  /**
+   * Actions a whole release popped from the core ahead of running them
+   * (Arena.drainAll), in run order: entries poppedNext..poppedCount-1 are
+   * still to run, unless removed or released meanwhile.
+   */
+  popped: ActionHandle[] | undefined;
+  poppedNext = 0;
+  poppedCount = 0;
 
   constructor(heap: Heap, record: number, name: string, trace: TraceFunction | undefined) {
     this.heap = heap;
     this.record = record;
     this.name = name;
     this.trace = trace;
+  }
+
+  /** Popped actions still registered and waiting to run, newest first: they count as registered. */
+  waiting(): ActionHandle[] {
+    const waiting: ActionHandle[] = [];
+    const popped = this.popped;
+    if (popped === undefined) return waiting;
+    const slots = this.heap.slots;
+    for (let i = this.poppedNext; i < this.poppedCount; i++) {
+      if (slots[popped[i].slot] === popped[i]) waiting.push(popped[i]);
+    }
+    return waiting;
   }
 
   /**

@@ -511,6 +511,49 @@ describe("during release", () => {
     expect(heap.check()).toBe(0);
   });
 
+  it("actions still to run stay visible to stats(), resources() and report() (release pops them in batches)", async () => {
+    // 200 actions: release pops runs of up to 64 at a time from the core; those popped and not yet
+    // run must still count as registered, be listed newest first, and be removable.
+    const { heap, arena } = await debugArena();
+    const ran: number[] = [];
+    const seen: { actions: number; names: string[]; report: number; removed: boolean }[] = [];
+    const handles: ActionHandle[] = [];
+    for (let i = 0; i < 200; i++) {
+      const probe = i === 190 || i === 100 || i === 10;
+      handles.push(
+        arena.add(
+          (n: number) => {
+            ran.push(n);
+            if (!probe) return;
+            // Remove the next-older action before looking: it must vanish from every view.
+            arena.removeAction(handles[n - 1]);
+            seen.push({
+              actions: arena.stats().actions,
+              names: arena.resources().map((r) => r.name),
+              report: arena
+                .report()
+                .split("\n")
+                .filter((line) => line.includes("action ")).length,
+              removed: arena.hasAction(handles[n - 1]),
+            });
+          },
+          i,
+          `x${i}`,
+        ),
+      );
+    }
+    arena.release();
+    const expected = Array.from({ length: 200 }, (_, i) => 199 - i).filter((n) => n !== 189 && n !== 99 && n !== 9);
+    expect(ran).toEqual(expected);
+    for (const [k, probe] of [190, 100, 10].entries()) {
+      // Still registered: every action older than the one just removed.
+      const older = Array.from({ length: probe - 1 }, (_, i) => probe - 2 - i);
+      const names = older.map((n) => `x${n}`);
+      expect(seen[k]).toEqual({ actions: names.length, names, report: names.length, removed: false });
+    }
+    expect(heap.check()).toBe(0);
+  });
+
   it("handles of actions that already ran in this release are stale", async () => {
     const { heap, arena } = await debugArena();
     const codes: string[] = [];
