@@ -138,9 +138,9 @@ export const ACTION_NAME = "fuzzAction";
 /** The fuzzed arena's name, as trace events carry it. */
 export const ARENA_NAME = "fuzzed";
 
-/** The text the effect op strdup copies: `n` two-byte characters. */
+/** The text the effect op strdup copies: `n` modulo 4096 two-byte characters (a callback's strings stay short). */
 export function effectText(n: number): string {
-  return "ε".repeat(n);
+  return "ε".repeat(n % 4096);
 }
 
 /**
@@ -150,20 +150,41 @@ export function effectText(n: number): string {
  */
 export function utf8(text: string, fault?: string): Uint8Array {
   if (fault === "utf8") return new Uint8Array(text.length).fill(0x3f);
-  const out: number[] = [];
-  for (const ch of text) {
-    let c = ch.codePointAt(0) as number;
+  // At most 3 bytes per UTF-16 unit (a pair of units makes 4 bytes).
+  const out = new Uint8Array(text.length * 3);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
     if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    if (c < 0x80) out[n++] = c;
+    else if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      out[n++] = 0xe0 | (c >> 12);
+      out[n++] = 0x80 | ((c >> 6) & 63);
+      out[n++] = 0x80 | (c & 63);
+    } else {
+      out[n++] = 0xf0 | (c >> 18);
+      out[n++] = 0x80 | ((c >> 12) & 63);
+      out[n++] = 0x80 | ((c >> 6) & 63);
+      out[n++] = 0x80 | (c & 63);
+    }
   }
-  return Uint8Array.from(out);
+  return out.slice(0, n);
 }
 
 /** What readString gives back for strdup(text): the text up to its first NUL, lone surrogates as U+FFFD. */
 function readBack(text: string): string {
+  // Most text has neither: it comes back as it is.
+  if (!/[\0\ud800-\udfff]/.test(text)) return text;
   let out = "";
   for (const ch of text) {
     if (ch === "\0") break;

@@ -64,7 +64,15 @@ interface Contents {
 /** The first offset where `bytes` differ from what `c` says (-1: nowhere); `sampled` as in patternMismatch. */
 function contentMismatch(bytes: Uint8Array, c: Contents, sampled = false): number {
   if (c.data === undefined) return patternMismatch(bytes, c.seed, sampled);
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== c.data[i]) return i;
+  const data = c.data;
+  const n = bytes.length;
+  if (!sampled || n <= 512) {
+    for (let i = 0; i < n; i++) if (bytes[i] !== data[i]) return i;
+    return -1;
+  }
+  for (let i = 0; i < 64; i++) if (bytes[i] !== data[i]) return i;
+  for (let i = 64; i < n - 64; i += 251) if (bytes[i] !== data[i]) return i;
+  for (let i = n - 64; i < n; i++) if (bytes[i] !== data[i]) return i;
   return -1;
 }
 
