@@ -24,4 +24,25 @@ describe("model-based: the whole API against the reference model", () => {
     expect(commands.length).toBe(1);
     expect(commands[0]).toMatchObject({ t: expect.stringMatching(/^alloc/) });
   });
+
+  it("catches a model that predicts a wrong trace event (traced scenarios check every event)", async () => {
+    // The injected fault lowercases the name the model expects in "add action" events.
+    const result = await checkProfile("model", { numRuns: 300, fault: "traceName", seed: 4242 });
+    expect(result.failure?.kind).toBe("mismatch");
+    expect(result.failure?.message).toMatch(/expected: ~ add action "fuzzaction" 0 - \[fuzzed\]/);
+    expect(result.failure?.scenario.config.trace).toBe(true);
+    expect(result.failure?.scenario.commands.length).toBe(1);
+  });
+
+  it("catches a model that counts UTF-16 units as UTF-8 bytes in strdup", async () => {
+    const result = await checkProfile("edges", { numRuns: 300, fault: "utf8", seed: 4242 });
+    expect(result.failure?.kind).toBe("mismatch");
+    // Seen in sizeOf() after the call, or first in the size of its trace event on a traced arena.
+    expect(result.failure?.message).toMatch(
+      /sizeOf\(\d+\) of a\d+ is \d+, expected \d+|expected: ~ add alloc "alloc" \d+/,
+    );
+    const commands = result.failure?.scenario.commands ?? [];
+    expect(commands).toHaveLength(1);
+    expect(commands[0]).toMatchObject({ t: "strdup" });
+  });
 });

@@ -4,7 +4,10 @@
 // alignment, negatives, fractions, -0, NaN, ±Infinity, strings, bigints,
 // objects; valid and invalid alignments; allocArray counts whose product is
 // just below, at or above 2^32; interior, freed, foreign and out-of-memory
-// pointers; stale, foreign and wrong-kind handles. Profiles weight the
+// pointers; stale, foreign and wrong-kind handles; dup and strdup of views
+// of every type, empty and long inputs, strings with multi-byte characters,
+// NULs and lone surrogates, and arguments that are not bytes or strings at
+// all. Profiles weight the
 // commands for one concern each: the whole model, edges, memory pressure, and
 // re-entrancy (actions and destructors that call back into the arena).
 
@@ -14,12 +17,15 @@ import { U32_MAX } from "./model.js";
 import {
   type BehaviourSpec,
   type BodySpec,
+  type DupSource,
   EFFECT_OPS,
   type EffectOp,
   type EffectSpec,
   type HandleRef,
   type PtrRef,
   type Spec,
+  VIEW_TYPES,
+  type ViewType,
 } from "./spec.js";
 import { type Arg, num } from "./values.js";
 
@@ -234,6 +240,155 @@ export const badHandle: fc.Arbitrary<HandleRef> = fc.oneof(
 
 const liveHandle: fc.Arbitrary<HandleRef> = fc.record({ k: fc.constant("live" as const), pick: fc.nat(63) });
 
+// ---- dup and strdup ---------------------------------------------------------------------
+
+/** Byte lengths for dup: mostly small, empty, some past a small chunk (32 KiB) and a page. */
+const dupLength: fc.Arbitrary<number> = fc.oneof(
+  w(fc.integer({ min: 0, max: 64 }), 6),
+  w(fc.constant(0), 2),
+  w(fc.integer({ min: 65, max: 4096 }), 2),
+  w(fc.constantFrom(32767, 32768, 32769, 65536, 70_000, 200_000), 1),
+);
+
+/** A source of bytes: seed 0 gives zeros (so readString reads ""), others a pattern with a few NULs in it. */
+function byteSource(len: fc.Arbitrary<number>): fc.Arbitrary<DupSource> {
+  const seed = fc.oneof(w(fc.integer({ min: 1, max: 255 }), 4), w(fc.constant(0), 1));
+  const types = Object.keys(VIEW_TYPES) as ViewType[];
+  return fc.oneof(
+    w(fc.record({ k: fc.constantFrom("u8" as const, "buffer" as const, "shared" as const), len, seed }), 4),
+    w(
+      fc
+        .record({ type: fc.constantFrom(...types), len, seed, offset: fc.constantFrom(0, 1, 8, 24) })
+        .map(({ type, len, seed, offset }): DupSource => {
+          // A typed array holds whole elements: round the length down to a multiple of the element size.
+          const size = VIEW_TYPES[type];
+          return { k: "view", type, len: len - (len % size), seed, offset };
+        }),
+      3,
+    ),
+    w(fc.record({ k: fc.constant("self" as const), pick: fc.nat(63) }), 2),
+  );
+}
+
+/** dup arguments that are not bytes: strings, arrays, numbers, plain objects, functions (all EINVAL). */
+const notBytes: fc.Arbitrary<DupSource> = fc
+  .constantFrom<Arg>(
+    "abc",
+    "",
+    16,
+    { $: "array" },
+    { $: "object" },
+    null,
+    { $: "undefined" },
+    { $: "function" },
+    {
+      $: "symbol",
+    },
+    { $: "bigint", v: "16" },
+    { $: "boxed" },
+    true,
+  )
+  .map((value) => ({ k: "raw", value }));
+
+/** Strings whose UTF-8 differs from their UTF-16: 2-, 3- and 4-byte characters, NUL, lone and reversed surrogates. */
+export const TRICKY_STRINGS: readonly string[] = [
+  "",
+  "a",
+  "héllo",
+  "ε-名前",
+  "日本語",
+  "😀",
+  "a😀b",
+  "\u0080\u07ff\u0800\uffff",
+  "\u{10000}\u{10ffff}",
+  "\ud800",
+  "\udfff",
+  "a\ud800b",
+  "\udc00\ud800",
+  "😀".slice(0, 1),
+  "a\0b",
+  "\0",
+  // U+FEFF past the start: a leading one is dropped by readString (an open defect, see KNOWN_DEFECTS).
+  "BOM\ufeff",
+  "\r\n\t",
+];
+
+/**
+ * Inputs the generators leave out because the facade mishandles them (each
+ * is an open defect with a replay in the report of the change that found
+ * it); the command language can still express them.
+ */
+export const KNOWN_DEFECTS = {
+  /** readString() drops a leading U+FEFF: its TextDecoder strips a byte order mark. */
+  leadingBom: '{"t":"strdup","value":"\ufeffBOM"} then {"t":"readString","ptr":{"k":"live","pick":0}}',
+  /** dup() of a detached ArrayBuffer or of a view of one (a stale arena.bytes() view) throws a TypeError, not EINVAL. */
+  detached: '{"t":"dup","source":{"k":"detached","view":true}}',
+} as const;
+
+/**
+ * One code point of every UTF-8 length, surrogates (lone, as strings hold
+ * them) and NUL. Built from integers: drawing from fc.string's units
+ * rebuilt a table of every code point, which halved the fuzzer's throughput.
+ */
+const codePoint: fc.Arbitrary<string> = fc
+  .oneof(
+    w(fc.integer({ min: 0x20, max: 0x7e }), 4),
+    w(fc.integer({ min: 0x80, max: 0x7ff }), 2),
+    w(fc.integer({ min: 0x800, max: 0xffff }), 2),
+    w(fc.integer({ min: 0xd800, max: 0xdfff }), 1),
+    w(fc.integer({ min: 0x10000, max: 0x10ffff }), 2),
+    w(fc.constant(0), 1),
+  )
+  .map((c) => String.fromCodePoint(c));
+
+/** Text for strdup: tricky strings, and random text of every kind of code point. */
+const strdupValue: fc.Arbitrary<string> = fc
+  .oneof(
+    w(fc.constantFrom(...TRICKY_STRINGS), 3),
+    w(
+      fc.array(codePoint, { maxLength: 16 }).map((parts) => parts.join("")),
+      4,
+    ),
+  )
+  .map((text) => (text.startsWith("\ufeff") ? `x${text}` : text));
+
+/** strdup specs: valid text, sometimes repeated into a long string (past a chunk or a page of UTF-8). */
+function strdupSpec(longOdds: number): fc.Arbitrary<Spec> {
+  return fc.oneof(
+    w(
+      strdupValue.map((value): Spec => ({ t: "strdup", value })),
+      longOdds,
+    ),
+    w(
+      fc
+        .tuple(fc.constantFrom("x", "ε", "日本", "😀", "\ud800"), fc.constantFrom(8191, 16384, 32767, 40_000))
+        .map(([value, repeat]): Spec => ({ t: "strdup", value, repeat })),
+      1,
+    ),
+  );
+}
+
+/** strdup arguments that are not strings (EINVAL); a repeat count does not make them strings. */
+const notText: fc.Arbitrary<Spec> = fc
+  .tuple(
+    fc.constantFrom<Arg>(
+      16,
+      null,
+      { $: "undefined" },
+      { $: "object" },
+      { $: "array" },
+      { $: "boxed" },
+      true,
+      {
+        $: "symbol",
+      },
+      { $: "bigint", v: "1" },
+      { $: "function" },
+    ),
+    fc.option(fc.constant(3), { nil: undefined }),
+  )
+  .map(([value, repeat]): Spec => (repeat === undefined ? { t: "strdup", value } : { t: "strdup", value, repeat }));
+
 // ---- behaviours -------------------------------------------------------------------------
 
 function effectArb(ops: readonly EffectOp[]): fc.Arbitrary<EffectSpec> {
@@ -287,6 +442,9 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           sizeOf: 2,
           bytes: 1,
           write: 1,
+          dup: 2,
+          strdup: 2,
+          readString: 2,
           add: 6,
           addOrReset: 1,
           removeAction: 2,
@@ -323,6 +481,12 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           badFree: 8,
           badSizeOf: 4,
           badBytes: 3,
+          dup: 2,
+          edgeDup: 4,
+          strdup: 2,
+          edgeStrdup: 4,
+          readString: 2,
+          badReadString: 3,
           add: 3,
           badAction: 2,
           badHandle: 6,
@@ -351,6 +515,8 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           arrayEdge: 1,
           realloc: 6,
           free: 5,
+          dup: 2,
+          longStrdup: 2,
           add: 5,
           addOrReset: 2,
           openGroup: 3,
@@ -373,6 +539,8 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           allocDtor: 6,
           free: 4,
           realloc: 1,
+          strdup: 1,
+          readString: 1,
           add: 8,
           addOrReset: 2,
           removeAction: 1,
@@ -479,6 +647,22 @@ function specArbitraries(s: Shape): Record<string, fc.Arbitrary<Spec>> {
       fc.record({ t: fc.constant("bytes" as const), ptr: badPtr }),
     ),
     write: fc.record({ t: fc.constant("write" as const), pick: fc.nat(63) }),
+    dup: byteSource(dupLength).map((source): Spec => ({ t: "dup", source })),
+    edgeDup: fc.oneof(
+      w(
+        notBytes.map((source): Spec => ({ t: "dup", source })),
+        3,
+      ),
+      w(
+        byteSource(fc.constantFrom(0, 0, 1, 7, 65536, 300_000)).map((source): Spec => ({ t: "dup", source })),
+        2,
+      ),
+    ),
+    strdup: strdupSpec(20),
+    longStrdup: strdupSpec(1),
+    edgeStrdup: fc.oneof(w(notText, 2), w(strdupSpec(2), 3)),
+    readString: fc.record({ t: fc.constant("readString" as const), ptr: livePtr }),
+    badReadString: fc.record({ t: fc.constant("readString" as const), ptr: badPtr }),
     add: fc.record(
       { t: fc.constant("add" as const), behaviour: s.behaviour, name: names },
       { requiredKeys: ["t", "behaviour"] },
@@ -591,6 +775,8 @@ export function configArbitrary(profile: Profile, differential: boolean | "somet
     minAlign: fc.constantFrom(8, 16, 16, 16, 32, 64, 256, 4096),
     maxBytes,
     poison: fc.oneof(w(fc.constant(false), 3), w(fc.constant(true), 1)),
+    // Traced scenarios take the facade's slow paths and log every event: one in four keeps throughput up.
+    trace: fc.oneof(w(fc.constant(false), 3), w(fc.constant(true), 1)),
     differential:
       differential === "sometimes"
         ? fc.oneof(w(fc.constant(false), 3), w(fc.constant(true), 1))

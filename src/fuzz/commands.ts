@@ -14,6 +14,7 @@ import {
   type Behaviour,
   type BehaviourSpec,
   type Body,
+  type DupSource,
   type Effect,
   effectTarget,
   type HandleArg,
@@ -24,7 +25,7 @@ import {
   showSpec,
 } from "./spec.js";
 import { RealSystem } from "./system.js";
-import { type Arg, renderThrown, show } from "./values.js";
+import { type Arg, renderThrown, show, strdupText } from "./values.js";
 
 /** What a scenario runs on. */
 export interface FuzzConfig {
@@ -38,6 +39,8 @@ export interface FuzzConfig {
   differential: boolean;
   /** The fuzzed arena poisons payloads (fresh 0x5a, freed 0x6b); checked on every allocation and free. */
   poison?: boolean;
+  /** The fuzzed arena has a tracer; the model predicts every event (op, kind, name, size, ptr, arena) in order. */
+  trace?: boolean;
   /** Test hook: a deliberate error in the model (see Model.stats), or "hang" (see RealSystem.exec). */
   fault?: string;
 }
@@ -88,7 +91,13 @@ function behaviour(spec: BehaviourSpec, m: Model): Behaviour {
     }
     const size = e.size ?? 16;
     const text =
-      e.op === "alloc" ? `alloc(${size})` : e.op === "realloc" ? `realloc${label} to ${size}` : `${e.op}${label}`;
+      e.op === "alloc"
+        ? `alloc(${size})`
+        : e.op === "realloc"
+          ? `realloc${label} to ${size}`
+          : e.op === "strdup"
+            ? `strdup("ε" x ${size})`
+            : `${e.op}${label}`;
     effects.push({ op: e.op, target, size, text });
   }
   return { throws: spec.throws, effects };
@@ -175,6 +184,30 @@ function optionsText(fields: [string, Arg | undefined][]): string {
   return shown.length === 0 ? "" : `, {${shown.join(", ")}}`;
 }
 
+/** A dup spec resolved: a "self" source needs a live allocation to copy. */
+function resolveDup(source: DupSource, m: Model): Op | undefined {
+  const bytes = (what: string, len: number, seed: number) =>
+    `${what} of ${len} bytes (${seed === 0 ? "zeros" : `pattern ${seed}`})`;
+  switch (source.k) {
+    case "u8":
+      return { t: "dup", source, text: `dup(${bytes("Uint8Array", source.len, source.seed)})` };
+    case "buffer":
+      return { t: "dup", source, text: `dup(${bytes("ArrayBuffer", source.len, source.seed)})` };
+    case "shared":
+      return { t: "dup", source, text: `dup(${bytes("Uint8Array on a SharedArrayBuffer", source.len, source.seed)})` };
+    case "view":
+      return { t: "dup", source, text: `dup(${bytes(source.type, source.len, source.seed)} at +${source.offset})` };
+    case "self": {
+      const a = pick(m.liveAllocs(), source.pick);
+      return a && { t: "dup", source, from: a.id, text: `dup(bytes(a${a.id}))` };
+    }
+    case "detached":
+      return { t: "dup", source, text: `dup(${source.view ? "a view of " : ""}a detached ArrayBuffer)` };
+    case "raw":
+      return { t: "dup", source, text: `dup(${show(source.value)})` };
+  }
+}
+
 /** Resolves a spec against the model (and the heap's current size): concrete arguments and the log text. */
 export function resolve(spec: Spec, m: Model, r: RealSystem): Op {
   const skip = (): Op => ({ t: "skip", text: `${spec.t} (nothing to pick)` });
@@ -215,6 +248,18 @@ export function resolve(spec: Spec, m: Model, r: RealSystem): Op {
     case "write": {
       const a = pick(m.liveAllocs(), spec.pick);
       return a ? { t: "write", target: a.id, text: `write a${a.id}` } : skip();
+    }
+    case "dup":
+      return resolveDup(spec.source, m) ?? skip();
+    case "strdup": {
+      const repeat = spec.repeat ?? 1;
+      const value = strdupText(spec.value, repeat);
+      const shown = repeat === 1 || typeof value !== "string" ? show(spec.value) : `${show(spec.value)} x ${repeat}`;
+      return { t: "strdup", value: spec.value, repeat, text: `strdup(${shown})` };
+    }
+    case "readString": {
+      const p = ptrChoice(spec.ptr, m, r);
+      return p === undefined ? skip() : { t: "readString", ptr: p.value, text: `readString(${p.label})` };
     }
     case "add": {
       const b = behaviour(spec.behaviour, m);

@@ -14,7 +14,19 @@
 // maxPages) was refused with ENOMEM. Everything else must match exactly.
 
 import type { Behaviour, Body, Effect, HandleArg, Op } from "./spec.js";
-import { type Arg, decode, isAlignValue, isU32Value, type Predicted, renderPredicted, show } from "./values.js";
+import {
+  type Arg,
+  decode,
+  isAlignValue,
+  isU32Value,
+  type Predicted,
+  renderPredicted,
+  renderString,
+  renderTrace,
+  show,
+  sourceBytes,
+  strdupText,
+} from "./values.js";
 
 /** One line of a log: a call and its outcome, or an action that ran; allocations carry their pointer. */
 export interface Entry {
@@ -53,6 +65,10 @@ export interface AllocEntity {
   state: "live" | "dying" | "dead";
   /** The child arena it belongs to, or 0 for the fuzzed arena. */
   child: number;
+  /** Its bytes, when made by dup or strdup and not written or reallocated since (else the harness's pattern). */
+  data?: Uint8Array;
+  /** What readString must return, when strdup made it (predicted without a UTF-8 decoder). */
+  text?: string;
 }
 
 export interface ActionEntity {
@@ -98,6 +114,8 @@ export interface ModelConfig {
   maxPages: number;
   minAlign: number;
   maxBytes: number;
+  /** The fuzzed arena has a tracer: every trace event is predicted, in order, among the calls and actions. */
+  trace?: boolean;
   /** Test hook: a deliberate error in the model, to exercise the failure path of the fuzzer. */
   fault?: string;
 }
@@ -117,11 +135,76 @@ export const PLAIN: Behaviour = { throws: false, effects: [] };
 /** The name `add` gives the fuzzer's actions by default (`action.name`). */
 export const ACTION_NAME = "fuzzAction";
 
+/** The fuzzed arena's name, as trace events carry it. */
+export const ARENA_NAME = "fuzzed";
+
+/** The text the effect op strdup copies: `n` modulo 4096 two-byte characters (a callback's strings stay short). */
+export function effectText(n: number): string {
+  return "ε".repeat(n % 4096);
+}
+
+/**
+ * UTF-8 as the contract asks of strdup, written out rather than taken from
+ * TextEncoder: code points by their length, lone surrogates as U+FFFD.
+ * `fault` "utf8" counts one byte per UTF-16 unit (a deliberately wrong model).
+ */
+export function utf8(text: string, fault?: string): Uint8Array {
+  if (fault === "utf8") return new Uint8Array(text.length).fill(0x3f);
+  // At most 3 bytes per UTF-16 unit (a pair of units makes 4 bytes).
+  const out = new Uint8Array(text.length * 3);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) out[n++] = c;
+    else if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      out[n++] = 0xe0 | (c >> 12);
+      out[n++] = 0x80 | ((c >> 6) & 63);
+      out[n++] = 0x80 | (c & 63);
+    } else {
+      out[n++] = 0xf0 | (c >> 18);
+      out[n++] = 0x80 | ((c >> 12) & 63);
+      out[n++] = 0x80 | ((c >> 6) & 63);
+      out[n++] = 0x80 | (c & 63);
+    }
+  }
+  return out.slice(0, n);
+}
+
+/** What readString gives back for strdup(text): the text up to its first NUL, lone surrogates as U+FFFD. */
+function readBack(text: string): string {
+  // Most text has neither: it comes back as it is.
+  if (!/[\0\ud800-\udfff]/.test(text)) return text;
+  let out = "";
+  for (const ch of text) {
+    if (ch === "\0") break;
+    const c = ch.codePointAt(0) as number;
+    out += c >= 0xd800 && c <= 0xdfff ? "\ufffd" : ch;
+  }
+  return out;
+}
+
+/** readString reads text back as it was written: a leading U+FEFF is a character, not a byte order mark. */
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
 export class Model {
   readonly minAlignLog2: number;
   readonly maxBytes: number;
   readonly pageLimit: number;
   readonly fault: string | undefined;
+  readonly traced: boolean;
+  /** The pointer a traced allocation reported in its add event: the call's result must carry the same. */
+  private tracedPtr: number | undefined;
   /** The release list, oldest first; close markers included. */
   list: Node[] = [];
   readonly allocs: AllocEntity[] = [];
@@ -156,6 +239,7 @@ export class Model {
     this.maxBytes = config.maxBytes;
     this.pageLimit = Math.min(config.maxPages, 65535);
     this.fault = config.fault;
+    this.traced = config.trace === true;
   }
 
   // ---- checking the real log ------------------------------------------------
@@ -208,8 +292,27 @@ export class Model {
       if (rethrow) throw t;
       return false;
     }
-    this.emit(`${text} -> ${out}`);
+    const got = this.emit(`${text} -> ${out}`);
+    const traced = this.tracedPtr;
+    this.tracedPtr = undefined;
+    if (traced !== undefined && got.ptr !== traced) {
+      throw new Mismatch(`${this.opText}: ${text} returned ${got.ptr}, but its trace event said ${traced}`);
+    }
     return true;
+  }
+
+  /** The trace event the facade sends at this point (state.ts), when the arena is traced. */
+  private trace(
+    op: "add" | "del" | "rel",
+    kind: "alloc" | "action" | "group" | "child",
+    name: string,
+    size = 0,
+    ptr?: number,
+    arena = ARENA_NAME,
+  ): void {
+    if (!this.traced) return;
+    const shown = this.fault === "traceName" && kind === "action" && op === "add" ? name.toLowerCase() : name;
+    this.emit(renderTrace(op, kind, shown, size, ptr, arena));
   }
 
   /**
@@ -381,6 +484,25 @@ export class Model {
         return;
       case "write":
         this.emit(`${op.text} -> ok`);
+        this.allocById(op.target).data = undefined;
+        return;
+      case "dup":
+        this.call(op.text, () => {
+          this.alive();
+          const source = this.dupSource(op);
+          return this.allocCore(source.size, this.minAlignLog2, undefined, "alloc", op.text, source.data, source.text);
+        });
+        return;
+      case "strdup":
+        this.call(op.text, () => {
+          this.alive();
+          const text = strdupText(decode(op.value), op.repeat);
+          if (typeof text !== "string") throw fail("EINVAL");
+          return this.strdup(text, op.text);
+        });
+        return;
+      case "readString":
+        this.call(op.text, () => this.readString(decode(op.ptr)));
         return;
       case "add":
         this.call(op.text, () =>
@@ -397,9 +519,7 @@ export class Model {
         return;
       case "removeAction":
         this.call(op.text, () => {
-          const a = this.currentAction(op.handle);
-          this.removeNode(a);
-          a.state = "dead";
+          this.removeAction(this.currentAction(op.handle));
           return "ok";
         });
         return;
@@ -432,6 +552,7 @@ export class Model {
           const g = this.currentGroup(op.handle);
           if (g.unwinding) throw fail("EBUSY");
           this.dropGroup(g);
+          this.trace("del", "group", g.name);
           return "ok";
         });
         return;
@@ -515,17 +636,78 @@ export class Model {
   }
 
   /** An allocation past argument checks: EBUSY, EOVERFLOW, ENOMEM (maxBytes; the heap when allowed). */
-  private allocCore(size: number, alignLog2: number, dtor: Behaviour | undefined, name: string, text: string): string {
+  private allocCore(
+    size: number,
+    alignLog2: number,
+    dtor: Behaviour | undefined,
+    name: string,
+    text: string,
+    data?: Uint8Array,
+    readBackText?: string,
+  ): string {
     if (this.life === "releasing") throw fail("EBUSY");
     if (HEADER + 2 ** alignLog2 - 1 + size > U32_MAX) throw fail("EOVERFLOW");
     if (this.liveBytes() + size > this.maxBytes) throw fail("ENOMEM");
     if (this.refused(this.pagesFor(size, alignLog2) + (dtor ? 1 : 0), `${text} -> ENOMEM`)) throw fail("ENOMEM");
-    const ptr = this.takePtr(size, alignLog2);
+    const ptr = this.takeTracedPtr(size, alignLog2, name, ARENA_NAME);
     const e: AllocEntity = { kind: "alloc", id: this.id(), size, alignLog2, ptr, name, dtor, state: "live", child: 0 };
+    if (data !== undefined) e.data = data;
+    if (readBackText !== undefined) e.text = readBackText;
     this.allocs.push(e);
     this.list.push({ k: "alloc", e });
     this.raisePeak();
     return `a${e.id}`;
+  }
+
+  /**
+   * The pointer of a new allocation. Traced, the facade reports it in its
+   * add event before the call returns: it is taken from that event, which
+   * must come now, and the call's result must carry the same pointer.
+   */
+  private takeTracedPtr(size: number, alignLog2: number, name: string, arena: string): number {
+    const ptr = this.takePtr(size, alignLog2);
+    if (this.traced) {
+      this.trace("add", "alloc", name, size, ptr, arena);
+      this.tracedPtr = ptr;
+    }
+    return ptr;
+  }
+
+  /** strdup past its argument check: UTF-8 plus a NUL, and the text readString must give back. */
+  private strdup(text: string, callText: string): string {
+    const encoded = utf8(text, this.fault);
+    const data = new Uint8Array(encoded.length + 1);
+    data.set(encoded);
+    return this.allocCore(data.length, this.minAlignLog2, undefined, "alloc", callText, data, readBack(text));
+  }
+
+  /** The size of what dup copies, and its bytes when the model knows them; EINVAL for anything but bytes. */
+  private dupSource(op: Extract<Op, { t: "dup" }>): { size: number; data?: Uint8Array; text?: string } {
+    const s = op.source;
+    switch (s.k) {
+      case "u8":
+      case "buffer":
+      case "shared":
+      case "view":
+        return { size: s.len, data: sourceBytes(s.len, s.seed) };
+      case "self": {
+        const from = this.allocById(op.from ?? 0);
+        return { size: from.size, data: from.data?.slice(), text: from.text };
+      }
+      case "detached":
+      case "raw":
+        throw fail("EINVAL");
+    }
+  }
+
+  /** readString: the text, when the model knows the bytes; else "pattern" (the harness checks those itself). */
+  private readString(ptr: unknown): string {
+    this.sizeOf(ptr);
+    const a = this.liveAt(ptr as number) as AllocEntity;
+    if (a.data === undefined) return "pattern";
+    if (a.text !== undefined) return renderString(a.text);
+    const end = a.data.indexOf(0);
+    return renderString(decoder.decode(end < 0 ? a.data : a.data.subarray(0, end)));
   }
 
   private realloc(ptr: unknown, size: unknown, text: string): string {
@@ -539,6 +721,9 @@ export class Model {
     if (this.refused(this.pagesFor(size, a.alignLog2), `${text} -> ENOMEM`)) throw fail("ENOMEM");
     a.ptr = this.takePtr(size, a.alignLog2, a);
     a.size = size;
+    // The harness writes a fresh pattern over a reallocated block.
+    a.data = undefined;
+    a.text = undefined;
     this.raisePeak();
     return `a${a.id}`;
   }
@@ -549,6 +734,7 @@ export class Model {
     const a = this.liveAt(ptr);
     if (a === undefined) throw fail("EBADPTR");
     this.removeNode(a);
+    this.trace("del", "alloc", a.name, a.size, a.ptr);
     if (a.dtor === undefined) {
       a.state = "dead";
       return;
@@ -589,6 +775,7 @@ export class Model {
     const e: ActionEntity = { kind: "action", id: this.id(), name: name ?? ACTION_NAME, behaviour, state: "live" };
     this.actions.push(e);
     this.list.push({ k: "action", e });
+    this.trace("add", "action", e.name);
     return `x${e.id}`;
   }
 
@@ -624,9 +811,16 @@ export class Model {
     return this.actions.find((x) => x.id === h.id)?.state === "live";
   }
 
+  private removeAction(a: ActionEntity): void {
+    this.removeNode(a);
+    a.state = "dead";
+    this.trace("del", "action", a.name);
+  }
+
   private releaseAction(a: ActionEntity): void {
     this.removeNode(a);
     a.state = "dead";
+    this.trace("rel", "action", a.name);
     this.run("run", `x${a.id}`, a.behaviour);
   }
 
@@ -655,9 +849,7 @@ export class Model {
         return;
       case "removeAction":
         this.call(text, () => {
-          const a = this.currentAction(entity);
-          this.removeNode(a);
-          a.state = "dead";
+          this.removeAction(this.currentAction(entity));
           return "ok";
         });
         return;
@@ -681,6 +873,7 @@ export class Model {
           const g = this.currentGroup(entity);
           if (g.unwinding) throw fail("EBUSY");
           this.dropGroup(g);
+          this.trace("del", "group", g.name);
           return "ok";
         });
         return;
@@ -732,6 +925,12 @@ export class Model {
       case "stats":
         this.call(text, () => this.statsLine());
         return;
+      case "strdup":
+        this.call(text, () => {
+          this.alive();
+          return this.strdup(effectText(e.size), text);
+        });
+        return;
     }
   }
 
@@ -761,6 +960,7 @@ export class Model {
     this.groups.push(g);
     this.list.push({ k: "group", e: g });
     this.openGroups.push(g);
+    this.trace("add", "group", g.name);
     return g;
   }
 
@@ -820,7 +1020,10 @@ export class Model {
       this.unwinding--;
       g.unwinding = false;
     }
-    if (this.life !== "released" && g.state === "live") this.dropGroup(g);
+    if (this.life !== "released" && g.state === "live") {
+      this.dropGroup(g);
+      this.trace("rel", "group", g.name);
+    }
     // A release() the walk's callbacks asked for happens now that it is over; no error is lost.
     error = chain(error, this.settle());
     if (error !== undefined) throw new Thrown(error);
@@ -833,13 +1036,14 @@ export class Model {
    * looks again after every callback, which may have changed the list; it
    * stops when the range is empty, g is gone, or the arena was released.
    */
-  private drainRange(g: GroupEntity): Predicted | undefined {
+  private drainRange(g: GroupEntity | undefined): Predicted | undefined {
     let error: Predicted | undefined;
     for (;;) {
       if (this.life === "released") break;
-      const open = this.indexOf((n) => n.k === "group" && n.e === g);
-      if (open < 0) break;
-      let end = this.indexOf((n) => n.k === "close" && n.e === g);
+      // Without a group: the whole arena (a traced release walks every node).
+      const open = g === undefined ? -1 : this.indexOf((n) => n.k === "group" && n.e === g);
+      if (g !== undefined && open < 0) break;
+      let end = g === undefined ? -1 : this.indexOf((n) => n.k === "close" && n.e === g);
       if (end < 0) end = this.list.length;
       let i = end - 1;
       while (i > open) {
@@ -847,6 +1051,7 @@ export class Model {
         if (n.k === "alloc" && n.e.dtor === undefined) {
           this.list.splice(i, 1);
           n.e.state = "dead";
+          this.trace("rel", "alloc", n.e.name, n.e.size, n.e.ptr);
         } else if (n.k !== "close") break;
         i--;
       }
@@ -923,6 +1128,7 @@ export class Model {
       };
       this.children.push(c);
       this.list.push({ k: "child", e: c });
+      this.trace("add", "child", c.name);
       return `c${c.id}`;
     });
     const child = c;
@@ -932,6 +1138,8 @@ export class Model {
       this.call(text, () => {
         if (this.refused(1, `${text} -> ENOMEM`)) throw fail("ENOMEM");
         child.actions++;
+        // The harness's child actions are anonymous arrow functions: their name is "".
+        this.trace("add", "action", "", 0, undefined, child.name);
         return "ok";
       });
     }
@@ -945,7 +1153,7 @@ export class Model {
     if (c.state === "dead") throw fail("ERELEASED");
     if (HEADER + 2 ** c.minAlignLog2 - 1 + size > U32_MAX) throw fail("EOVERFLOW");
     if (this.refused(this.pagesFor(size, c.minAlignLog2), `${text} -> ENOMEM`)) throw fail("ENOMEM");
-    const ptr = this.takePtr(size, c.minAlignLog2);
+    const ptr = this.takeTracedPtr(size, c.minAlignLog2, "alloc", c.name);
     const e: AllocEntity = {
       kind: "alloc",
       id: this.id(),
@@ -967,13 +1175,24 @@ export class Model {
     if (c.linked) {
       this.removeNode(c);
       c.linked = false;
+      this.trace("rel", "child", c.name);
     }
     this.teardownChild(c);
   }
 
+  /** A child's list is its actions, then its allocations (none is ever freed alone): released newest first. */
   private teardownChild(c: ChildEntity): void {
     c.state = "dead";
-    for (let k = c.actions; k >= 1; k--) this.emit(`run c${c.id}.${k}`);
+    if (this.traced) {
+      for (let i = c.allocs.length - 1; i >= 0; i--) {
+        const a = c.allocs[i];
+        this.trace("rel", "alloc", a.name, a.size, a.ptr, c.name);
+      }
+    }
+    for (let k = c.actions; k >= 1; k--) {
+      this.trace("rel", "action", "", 0, undefined, c.name);
+      this.emit(`run c${c.id}.${k}`);
+    }
     for (const a of c.allocs) a.state = "dead";
   }
 
@@ -1043,6 +1262,9 @@ export class Model {
 
   /** Whole release: every callback, newest first; plain allocations stay until the end (memory goes by chunks). */
   private drainAll(): Predicted | undefined {
+    // Traced, the facade walks the whole release list so that every plain allocation is traced at its
+    // place: those newer than a callback are gone before it runs (untraced, they stay until the end).
+    if (this.traced) return this.drainRange(undefined);
     let error: Predicted | undefined;
     for (;;) {
       const i = this.indexOf(
@@ -1062,10 +1284,12 @@ export class Model {
       switch (n.k) {
         case "action":
           n.e.state = "dead";
+          this.trace("rel", "action", n.e.name);
           this.run("run", `x${n.e.id}`, n.e.behaviour);
           break;
         case "alloc":
           n.e.state = "dying";
+          this.trace("rel", "alloc", n.e.name, n.e.size, n.e.ptr);
           try {
             this.run("dtor", `a${n.e.id}`, n.e.dtor ?? PLAIN);
           } finally {
@@ -1076,9 +1300,11 @@ export class Model {
           n.e.state = "dead";
           this.removeClose(n.e);
           this.forgetOpen(n.e);
+          this.trace("rel", "group", n.e.name);
           break;
         case "child":
           n.e.linked = false;
+          this.trace("rel", "child", n.e.name);
           this.teardownChild(n.e);
           break;
         case "close":

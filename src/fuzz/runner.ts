@@ -233,7 +233,7 @@ export function processIO(): FuzzIO {
   };
 }
 
-const FAULTS = ["liveBytes", "hang"];
+const FAULTS = ["liveBytes", "hang", "traceName", "utf8"];
 
 /** The contents of a replay file. */
 export interface ReplayFile extends ScenarioData {
@@ -341,6 +341,7 @@ export function readReplay(path: string): ReplayFile {
   if (!int(config.maxBytes, 0, U32_MAX)) fail("config.maxBytes must be an integer in 0..2^32-1");
   if (typeof config.differential !== "boolean") fail("config.differential must be a boolean");
   if (config.poison !== undefined && typeof config.poison !== "boolean") fail("config.poison must be a boolean");
+  if (config.trace !== undefined && typeof config.trace !== "boolean") fail("config.trace must be a boolean");
   if (config.fault !== undefined && !FAULTS.includes(config.fault)) fail(`unknown config.fault ${config.fault}`);
   if (!Array.isArray(file.commands)) return fail("no commands array");
   file.commands.forEach((spec, i) => {

@@ -29,7 +29,8 @@ export type EffectOp =
   | "release"
   | "reset"
   | "retain"
-  | "stats";
+  | "stats"
+  | "strdup";
 
 export const EFFECT_OPS: readonly EffectOp[] = [
   "free",
@@ -50,6 +51,7 @@ export const EFFECT_OPS: readonly EffectOp[] = [
   "reset",
   "retain",
   "stats",
+  "strdup",
 ];
 
 /** The kind of entity an effect acts on, if any. */
@@ -107,6 +109,37 @@ export type HandleRef =
   | { k: "wrong" }
   | { k: "raw"; value: Arg };
 
+/** Typed arrays and DataView, as dup() may be handed them (the byte length is a multiple of the element size). */
+export const VIEW_TYPES = {
+  Int8Array: 1,
+  Uint8ClampedArray: 1,
+  Int16Array: 2,
+  Uint16Array: 2,
+  Int32Array: 4,
+  Float32Array: 4,
+  Float64Array: 8,
+  BigInt64Array: 8,
+  DataView: 1,
+} as const;
+
+export type ViewType = keyof typeof VIEW_TYPES;
+
+/**
+ * What dup() copies. Bytes are given as a length and a seed (seed 0: zeros,
+ * else the pattern of that seed), so that long inputs stay short in replay files.
+ */
+export type DupSource =
+  /** A Uint8Array, an ArrayBuffer, or a Uint8Array over a SharedArrayBuffer. */
+  | { k: "u8" | "buffer" | "shared"; len: number; seed: number }
+  /** Another view type, `offset` bytes into a larger buffer whose other bytes must not be copied. */
+  | { k: "view"; type: ViewType; len: number; seed: number; offset: number }
+  /** arena.bytes() of a live allocation: a view of the heap's own memory, which dup's allocation may move. */
+  | { k: "self"; pick: number }
+  /** A detached ArrayBuffer (view: a Uint8Array over one). Not generated: dup throws a TypeError (open defect). */
+  | { k: "detached"; view: boolean }
+  /** Not bytes at all. */
+  | { k: "raw"; value: Arg };
+
 export type BodySpec = { t: "alloc"; size: number } | { t: "add"; behaviour: BehaviourSpec };
 
 export type Spec =
@@ -130,6 +163,10 @@ export type Spec =
   | { t: "sizeOf"; ptr: PtrRef }
   | { t: "bytes"; ptr: PtrRef; length?: Arg }
   | { t: "write"; pick: number }
+  | { t: "dup"; source: DupSource }
+  /** strdup of `value`, repeated `repeat` times when given (long strings stay short in replay files). */
+  | { t: "strdup"; value: Arg; repeat?: number }
+  | { t: "readString"; ptr: PtrRef }
   | { t: "add"; behaviour: BehaviourSpec; name?: Arg; orReset?: boolean }
   | { t: "addBad"; action: Arg; orReset?: boolean }
   | { t: "removeAction"; handle: HandleRef }
@@ -193,6 +230,10 @@ export type Op = { text: string } & (
   | { t: "sizeOf"; ptr: Arg }
   | { t: "bytes"; ptr: Arg; length?: Arg }
   | { t: "write"; target: number }
+  /** `from`: for a "self" source, the allocation whose bytes are copied. */
+  | { t: "dup"; source: DupSource; from?: number }
+  | { t: "strdup"; value: Arg; repeat: number }
+  | { t: "readString"; ptr: Arg }
   | { t: "add"; behaviour: Behaviour; name?: Arg; orReset: boolean }
   | { t: "addBad"; action: Arg; orReset: boolean }
   | { t: "removeAction" | "releaseAction" | "hasAction"; handle: HandleArg }
@@ -272,6 +313,29 @@ function isPtrRef(v: unknown): boolean {
   }
 }
 
+function isDupSource(v: unknown): boolean {
+  if (!isObject(v)) return false;
+  const bytes = isNat(v.len) && v.len <= 1 << 24 && isNat(v.seed);
+  switch (v.k) {
+    case "u8":
+    case "buffer":
+    case "shared":
+      return bytes;
+    case "view": {
+      const size = Object.hasOwn(VIEW_TYPES, v.type as string) ? VIEW_TYPES[v.type as ViewType] : 0;
+      return bytes && size > 0 && isNat(v.offset) && v.offset <= 4096 && (v.len as number) % size === 0;
+    }
+    case "self":
+      return isNat(v.pick);
+    case "detached":
+      return typeof v.view === "boolean";
+    case "raw":
+      return isArg(v.value);
+    default:
+      return false;
+  }
+}
+
 function isHandleRef(v: unknown): boolean {
   if (!isObject(v)) return false;
   switch (v.k) {
@@ -319,6 +383,12 @@ export function invalidSpec(v: unknown): string | undefined {
       case "write":
       case "releaseChild":
         return isNat(v.pick);
+      case "dup":
+        return isDupSource(v.source);
+      case "strdup":
+        return isArg(v.value) && (v.repeat === undefined || (isNat(v.repeat) && v.repeat <= 1 << 20));
+      case "readString":
+        return isPtrRef(v.ptr);
       case "childAlloc":
         return isNat(v.pick) && isNat(v.size) && v.size <= 4294967295;
       case "add":

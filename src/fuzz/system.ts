@@ -10,9 +10,19 @@ import type { AllocOptions, Arena, ArenaOptions, Ptr } from "../arena.js";
 import { ArenaError } from "../errors.js";
 import type { ActionHandle, GroupHandle } from "../handles.js";
 import { Heap } from "../heap.js";
-import type { Entry } from "./model.js";
-import type { Behaviour, Effect, HandleArg, Op } from "./spec.js";
-import { Boom, decode, patternMismatch, renderThrown, writePattern } from "./values.js";
+import { ARENA_NAME, type Entry, effectText } from "./model.js";
+import { type Behaviour, type Effect, type HandleArg, type Op, VIEW_TYPES } from "./spec.js";
+import {
+  Boom,
+  decode,
+  patternMismatch,
+  renderString,
+  renderThrown,
+  renderTrace,
+  sourceBytes,
+  strdupText,
+  writePattern,
+} from "./values.js";
 
 export interface SystemConfig {
   maxPages: number;
@@ -20,6 +30,8 @@ export interface SystemConfig {
   maxBytes: number;
   /** The fuzzed arena (and its children) poison fresh and freed payloads (0x5a, 0x6b). */
   poison?: boolean;
+  /** The fuzzed arena (and so its children) has a tracer that writes every event into the log. */
+  trace?: boolean;
   /** Test hook: "hang" makes alloc of 1000 bytes or more spin forever (a stand-in for a core that loops). */
   fault?: string;
 }
@@ -42,6 +54,39 @@ function alienHandles(): Promise<Alien> {
 
 const PLAIN: Behaviour = { throws: false, effects: [] };
 
+/** What an allocation entity must hold: the pattern `seed`, or `data` (copied in by dup or strdup). */
+interface Contents {
+  seed: number;
+  size: number;
+  data?: Uint8Array;
+}
+
+/** The first offset where `bytes` differ from what `c` says (-1: nowhere); `sampled` as in patternMismatch. */
+function contentMismatch(bytes: Uint8Array, c: Contents, sampled = false): number {
+  if (c.data === undefined) return patternMismatch(bytes, c.seed, sampled);
+  const data = c.data;
+  const n = bytes.length;
+  if (!sampled || n <= 512) {
+    for (let i = 0; i < n; i++) if (bytes[i] !== data[i]) return i;
+    return -1;
+  }
+  for (let i = 0; i < 64; i++) if (bytes[i] !== data[i]) return i;
+  for (let i = 64; i < n - 64; i += 251) if (bytes[i] !== data[i]) return i;
+  for (let i = n - 64; i < n; i++) if (bytes[i] !== data[i]) return i;
+  return -1;
+}
+
+/** The bytes `c` describes (the pattern written out). */
+function contentBytes(c: Contents): Uint8Array {
+  if (c.data !== undefined) return c.data.slice(0, c.size);
+  const bytes = new Uint8Array(c.size);
+  writePattern(bytes, c.seed);
+  return bytes;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
 type Outcome = string | { out: string; ptr: number };
 
 export class RealSystem {
@@ -62,7 +107,7 @@ export class RealSystem {
   /** The entity last allocated at a pointer: the live one, if any is. */
   private readonly owner = new Map<number, number>();
   /** The pattern written into each allocation entity. */
-  readonly contents = new Map<number, { seed: number; size: number }>();
+  readonly contents = new Map<number, Contents>();
   readonly actions = new Map<number, ActionHandle>();
   readonly groups = new Map<number, GroupHandle>();
   readonly children = new Map<number, Arena>();
@@ -108,12 +153,20 @@ export class RealSystem {
   static async create(config: SystemConfig, debug: boolean): Promise<RealSystem> {
     const handles = await alienHandles();
     const heap = await Heap.create({ maxPages: config.maxPages, debug, onLeak: () => {} });
-    const options: ArenaOptions = { name: "fuzzed", minAlign: config.minAlign };
+    const options: ArenaOptions = { name: ARENA_NAME, minAlign: config.minAlign };
     if (config.poison === true) options.poison = true;
+    // Every event goes into the log of the command that caused it, at its place among the calls.
+    let system: RealSystem | undefined;
+    if (config.trace === true) {
+      options.trace = (e) => {
+        const text = renderTrace(e.op, e.kind, e.name, e.size, e.ptr, e.arena);
+        system?.log.push(e.op === "add" && e.kind === "alloc" ? { text, ptr: e.ptr } : { text });
+      };
+    }
     if (config.maxBytes !== 4294967295) options.maxBytes = config.maxBytes;
     const arena = heap.createArena(options);
     const other = heap.createArena({ name: "other" });
-    const system = new RealSystem(heap, arena, other, handles, debug, config.fault);
+    system = new RealSystem(heap, arena, other, handles, debug, config.fault);
     system.poison = config.poison === true;
     return system;
   }
@@ -157,7 +210,80 @@ export class RealSystem {
     const ptr = this.ptrs.get(id);
     const c = this.contents.get(id);
     if (ptr === undefined || c === undefined) return -2;
-    return patternMismatch(new Uint8Array(this.heap.memory.buffer, ptr, c.size), c.seed, sampled);
+    return contentMismatch(new Uint8Array(this.heap.memory.buffer, ptr, c.size), c, sampled);
+  }
+
+  /** After dup or strdup: the copy must hold `expected`, and the entity is registered with it. Returns a log suffix. */
+  private copied(id: number, ptr: number, expected: Contents): string {
+    const at = contentMismatch(new Uint8Array(this.heap.memory.buffer, ptr, expected.size), expected);
+    this.contents.set(id, expected);
+    this.ptrs.set(id, ptr);
+    this.owner.set(ptr, id);
+    return at >= 0 ? ` bad-copy@${at}` : "";
+  }
+
+  /** strdup, checked against TextEncoder's bytes plus a NUL. */
+  private strdup(text: string): Outcome {
+    const ptr = this.arena.strdup(text);
+    const encoded = encoder.encode(text);
+    const expected = new Uint8Array(encoded.length + 1);
+    expected.set(encoded);
+    const id = this.nextId++;
+    return { out: `a${id}${this.copied(id, ptr, { seed: 0, size: expected.length, data: expected })}`, ptr };
+  }
+
+  /** The argument a dup source stands for, and what the copy must hold (undefined: not bytes). */
+  private dupArgument(op: Extract<Op, { t: "dup" }>): { value: unknown; contents?: Contents } {
+    const s = op.source;
+    const bytes = (data: Uint8Array): Contents => ({ seed: 0, size: data.length, data });
+    switch (s.k) {
+      case "u8":
+        return { value: sourceBytes(s.len, s.seed), contents: bytes(sourceBytes(s.len, s.seed)) };
+      case "buffer":
+        return { value: sourceBytes(s.len, s.seed).buffer, contents: bytes(sourceBytes(s.len, s.seed)) };
+      case "shared": {
+        const view = new Uint8Array(new SharedArrayBuffer(s.len));
+        view.set(sourceBytes(s.len, s.seed));
+        return { value: view, contents: bytes(sourceBytes(s.len, s.seed)) };
+      }
+      case "view": {
+        // Bytes around the view that dup must not take.
+        const size = VIEW_TYPES[s.type];
+        const offset = s.offset - (s.offset % size);
+        const buffer = new ArrayBuffer(offset + s.len + 8);
+        const all = new Uint8Array(buffer);
+        all.fill(0xee);
+        all.set(sourceBytes(s.len, s.seed), offset);
+        const View = globalThis[s.type] as new (b: ArrayBuffer, o: number, n: number) => ArrayBufferView;
+        return { value: new View(buffer, offset, s.len / size), contents: bytes(sourceBytes(s.len, s.seed)) };
+      }
+      case "self": {
+        const from = op.from ?? 0;
+        // The copy holds the same pattern or bytes as its source.
+        const c = this.contents.get(from);
+        return { value: this.arena.bytes(this.ptr(from)), contents: c && { ...c, data: c.data?.slice() } };
+      }
+      case "detached": {
+        const buffer = new ArrayBuffer(8);
+        const view = new Uint8Array(buffer, 2, 4);
+        structuredClone(buffer, { transfer: [buffer] });
+        return { value: s.view ? view : buffer };
+      }
+      case "raw":
+        return { value: decode(s.value) };
+    }
+  }
+
+  /** readString: the text when the bookkeeping holds copied bytes, else "pattern" (checked here against the pattern). */
+  private readString(ptr: number): string {
+    const text = this.arena.readString(ptr);
+    const id = this.owner.get(ptr);
+    const c = id === undefined ? undefined : this.contents.get(id);
+    if (c === undefined) return `${renderString(text)} unknown`;
+    if (c.data !== undefined) return renderString(text);
+    const bytes = contentBytes(c);
+    const end = bytes.indexOf(0);
+    return decoder.decode(end < 0 ? bytes : bytes.subarray(0, end)) === text ? "pattern" : "pattern bad-string";
   }
 
   // ---- behaviours (actions and destructors) -------------------------------------
@@ -180,7 +306,7 @@ export class RealSystem {
         const c = this.contents.get(id);
         if (ptr !== this.ptrs.get(id) || c === undefined) suffix = ` bad-ptr ${ptr}`;
         else {
-          const at = patternMismatch(new Uint8Array(this.heap.memory.buffer, ptr, c.size), c.seed);
+          const at = contentMismatch(new Uint8Array(this.heap.memory.buffer, ptr, c.size), c);
           if (at >= 0) suffix = ` corrupt@${at}`;
           try {
             this.arena.sizeOf(ptr);
@@ -192,7 +318,7 @@ export class RealSystem {
         this.runEffects("dtor", `a${id}`, b, suffix);
         // The memory must stay valid until the destructor returns, whatever its effects did.
         if (c !== undefined && ptr === this.ptrs.get(id)) {
-          const at = patternMismatch(new Uint8Array(this.heap.memory.buffer, ptr, c.size), c.seed);
+          const at = contentMismatch(new Uint8Array(this.heap.memory.buffer, ptr, c.size), c);
           if (at >= 0) this.log.push({ text: `dtor a${id} clobbered@${at} by its own effects` });
         }
         if (b.throws) throw new Boom(`a${id}`);
@@ -293,6 +419,9 @@ export class RealSystem {
       case "stats":
         this.record(text, () => this.statsLine());
         return;
+      case "strdup":
+        this.record(text, () => this.strdup(effectText(e.size)));
+        return;
     }
   }
 
@@ -391,7 +520,7 @@ export class RealSystem {
     let suffix = "";
     if (old !== undefined) {
       const kept = Math.min(old.size, size as number);
-      const at = patternMismatch(new Uint8Array(this.heap.memory.buffer, moved, kept), old.seed);
+      const at = contentMismatch(new Uint8Array(this.heap.memory.buffer, moved, kept), old);
       if (at >= 0) suffix = ` lost@${at}`;
     }
     suffix += this.fresh(id, moved, size as number, false, true);
@@ -503,6 +632,21 @@ export class RealSystem {
           this.contents.set(op.target, { seed, size: view.length });
           return at >= 0 ? `ok corrupt@${at}` : "ok";
         });
+        return;
+      case "dup":
+        this.record(op.text, () => {
+          const { value, contents } = this.dupArgument(op);
+          const ptr = arena.dup(value as ArrayBufferView);
+          const id = this.nextId++;
+          if (contents === undefined) return { out: `a${id} copied-what?`, ptr };
+          return { out: `a${id}${this.copied(id, ptr, contents)}`, ptr };
+        });
+        return;
+      case "strdup":
+        this.record(op.text, () => this.strdup(strdupText(decode(op.value), op.repeat) as string));
+        return;
+      case "readString":
+        this.record(op.text, () => this.readString(decode(op.ptr) as number));
         return;
       case "add":
         this.record(op.text, () =>

@@ -185,3 +185,40 @@ export function renderThrown(e: unknown): string {
   if (e instanceof Error) return `!${e.name}: ${e.message}`;
   return `!thrown ${String(e)}`;
 }
+
+// ---- data for dup and strdup ----------------------------------------------
+
+/** The bytes a dup source of `len` bytes and `seed` holds: zeros for seed 0, else pattern `seed`. */
+export function sourceBytes(len: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(len);
+  if (seed !== 0) writePattern(bytes, seed);
+  return bytes;
+}
+
+/** The text a strdup spec passes: `text` repeated `repeat` times (strings only). */
+export function strdupText(text: unknown, repeat: number): unknown {
+  return typeof text === "string" ? text.repeat(repeat) : text;
+}
+
+/**
+ * A string as logs show it: exact JSON when short; else its length, its first
+ * 24 code units and an FNV-1a hash of all of them (a long string stays one line).
+ */
+export function renderString(s: string): string {
+  if (s.length <= 48) return JSON.stringify(s);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return `${JSON.stringify(s.slice(0, 24))}…(${s.length} chars, #${(h >>> 0).toString(16)})`;
+}
+
+/** One trace event as a log line (the model predicts it, the harness's tracer writes it). */
+export function renderTrace(
+  op: string,
+  kind: string,
+  name: string,
+  size: number,
+  ptr: number | undefined,
+  arena: string,
+): string {
+  return `~ ${op} ${kind} ${JSON.stringify(name)} ${size} ${ptr === undefined ? "-" : `@${ptr}`} [${arena}]`;
+}
