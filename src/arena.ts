@@ -85,7 +85,8 @@ const SLOW_TRACE = 2;
 const SLOW_NAMES = 4;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// ignoreBOM: a leading U+FEFF is part of the string strdup() copied, not a byte order mark to drop.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** An align that is a power of two in min..4096, or EINVAL. */
 function checkAlign(value: unknown, what: string, min: number): number {
@@ -293,10 +294,17 @@ export class Arena {
   /** Copies bytes into a new allocation of exactly their length. Kernel analogue: `kmemdup`. */
   dup(source: ArrayBufferView | ArrayBuffer): Ptr {
     if (this.life === RELEASED) throw this.releasedError();
+    const isBuffer = source instanceof ArrayBuffer;
+    if (!isBuffer && !ArrayBuffer.isView(source)) {
+      throw new ArenaError("EINVAL", `dup needs an ArrayBuffer or a view, got ${describe(source)}`);
+    }
     let bytes: Uint8Array;
-    if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
-    else if (ArrayBuffer.isView(source)) bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-    else throw new ArenaError("EINVAL", `dup needs an ArrayBuffer or a view, got ${describe(source)}`);
+    try {
+      bytes = isBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    } catch {
+      // Only a detached buffer refuses a view; an arena.bytes() view is detached once memory grows.
+      throw new ArenaError("EINVAL", `dup: the ${isBuffer ? "ArrayBuffer" : "view's buffer"} is detached`);
+    }
     // A view of this heap's own memory would be detached if alloc grows memory: copy it out first.
     if (bytes.buffer === this.heap.memory.buffer) bytes = bytes.slice();
     const ptr = this.alloc(bytes.byteLength);
@@ -498,9 +506,21 @@ export class Arena {
       }
     }
     // Groups stay nested: groups opened after this one and still open end here too, innermost first.
+    // All or nothing: if a marker cannot be had (ENOMEM), the markers already added go again.
     const open = this.state.openGroups;
-    for (let index = open.length - 1; index >= 0 && open[index] !== group; index--) this.addCloseMarker(open[index]);
-    this.addCloseMarker(group);
+    const closing = open.slice(open.lastIndexOf(group)).reverse();
+    const before = open.slice();
+    let closed = 0;
+    try {
+      for (; closed < closing.length; closed++) this.addCloseMarker(closing[closed]);
+    } catch (error) {
+      for (let index = closed - 1; index >= 0; index--) {
+        this.core.removeCallback(this.record, closing[index].close);
+        closing[index].close = 0;
+      }
+      this.state.openGroups = before;
+      throw error;
+    }
   }
 
   /** Ends an open group with its close marker (it carries the group's slot but is no callback). */

@@ -76,7 +76,9 @@ describe("managed-arena fuzz", () => {
 
   it("a failure prints the seed and the shrunk commands, writes a replay file that fails again, exit 1", async () => {
     const io = capture();
-    const args = ["--ops", "3000", "--seed", "4242", "--profile", "edges", "--skip-check", "reclaim"];
+    // A seed whose first failing sequence can shrink to a single command (from some, e.g. 4242 since
+    // dup of detached buffers joined the edges, the shortest case is alloc then realloc to 1000+ bytes).
+    const args = ["--ops", "3000", "--seed", "4", "--profile", "edges", "--skip-check", "reclaim"];
     const code = await runFuzz([...args, "--inject-fault", "liveBytes"], io, await workerTarget());
     const out = io.lines.join("\n");
     expect(code).toBe(1);

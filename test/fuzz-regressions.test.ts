@@ -7,6 +7,42 @@ import type { FuzzConfig } from "../src/fuzz/commands.js";
 import type { BehaviourSpec, Spec } from "../src/fuzz/spec.js";
 import { describeFailure, replay, SMALL } from "./fuzz-support.js";
 
+/** The shrunk case of the closeGroup ENOMEM defect, as the fuzzer wrote it (seed 1577380709). */
+const CONFIG_CLOSE: FuzzConfig = {
+  maxPages: 4,
+  minAlign: 4096,
+  maxBytes: 4294967295,
+  poison: true,
+  trace: false,
+  differential: false,
+};
+const COMMANDS_CLOSE = [
+  {
+    t: "group",
+    body: [
+      { t: "alloc", size: 0 },
+      { t: "alloc", size: 65 },
+      { t: "alloc", size: 0 },
+    ],
+    fail: false,
+  },
+  { t: "add", behaviour: { throws: false, effects: [] } },
+  { t: "allocArray", count: 0, size: 0 },
+  { t: "add", behaviour: { throws: false, effects: [] } },
+  { t: "alloc", size: 0 },
+  {
+    t: "group",
+    body: [{ t: "add", behaviour: { throws: false, effects: [{ op: "openGroup", pick: 0, size: 0 }] } }],
+    fail: true,
+  },
+  { t: "allocArray", count: 0, size: 0 },
+  { t: "alloc", size: 0 },
+  { t: "openGroup" },
+  { t: "createChild", actions: 0, allocs: [] },
+  { t: "releaseGroup", handle: { k: "live", pick: 0 } },
+  { t: "closeGroup", handle: { k: "live", pick: 21 } },
+];
+
 const plain: BehaviourSpec = { throws: false, effects: [] };
 const doing = (...effects: BehaviourSpec["effects"]): BehaviourSpec => ({ throws: false, effects });
 
@@ -176,5 +212,25 @@ describe("defects found by the fuzzer (each replays its shrunk case)", () => {
       { t: "add", behaviour: doing({ op: "releaseGroup", pick: 1 }, { op: "alloc", pick: 0, size: 65 }) },
       { t: "releaseGroup", handle: { k: "live", pick: 0 } },
     ]);
+  });
+
+  it("closeGroup / releaseGroup that fail with ENOMEM leave the nested open groups open", async () => {
+    // releaseGroup(outer) must first close it, with the inner group still open: closing adds the
+    // inner marker, then the outer one fails (ENOMEM). The inner group was left closed, so that a
+    // failed call changed the arena (a later closeGroup(inner) said EINVAL "is closed").
+    await holds(CONFIG_CLOSE, COMMANDS_CLOSE as Spec[]);
+  });
+
+  it("readString keeps a leading U+FEFF (it is text strdup copied, not a byte order mark)", async () => {
+    await holds({ ...SMALL, maxPages: 4, minAlign: 8 }, [
+      { t: "strdup", value: "\ufeffBOM" },
+      { t: "readString", ptr: { k: "live", pick: 0 } },
+    ]);
+  });
+
+  it("dup of a detached ArrayBuffer, or of a view of one (a stale arena.bytes()), is EINVAL, not a TypeError", async () => {
+    for (const view of [false, true]) {
+      await holds({ ...SMALL, maxPages: 4, minAlign: 8 }, [{ t: "dup", source: { k: "detached", view } }]);
+    }
   });
 });

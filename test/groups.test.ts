@@ -12,6 +12,32 @@ function logged(arena: Arena, log: string[], name: string) {
 }
 
 describe("openGroup / closeGroup", () => {
+  it("closeGroup that fails with ENOMEM closes nothing, not even the nested groups it would close", async () => {
+    const { heap, arena } = await setup({ maxPages: 3 });
+    const outer = arena.openGroup("outer");
+    const inner = arena.openGroup("inner");
+    const handles = [];
+    for (;;) {
+      try {
+        handles.push(arena.add(() => {}));
+      } catch {
+        break;
+      }
+    }
+    arena.removeAction(handles.pop() as never); // room for exactly one more node: closing needs two
+    const before = { stats: arena.stats(), report: arena.report() };
+    expectCode(() => arena.closeGroup(outer), "ENOMEM");
+    expect({ stats: arena.stats(), report: arena.report() }).toEqual(before);
+    expect(before.report).toContain('group "inner" (open)');
+    ok(heap);
+    arena.closeGroup(inner); // still open: it has room for its one marker
+    expectCode(() => arena.closeGroup(outer), "ENOMEM");
+    arena.removeAction(handles.pop() as never);
+    arena.closeGroup(outer);
+    expectCode(() => arena.closeGroup(inner), "EINVAL");
+    ok(heap);
+  });
+
   it("openGroup counts a group; closeGroup keeps it counted", async () => {
     const { heap, arena } = await setup();
     expectStats(arena, { groups: 0 });

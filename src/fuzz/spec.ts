@@ -135,7 +135,7 @@ export type DupSource =
   | { k: "view"; type: ViewType; len: number; seed: number; offset: number }
   /** arena.bytes() of a live allocation: a view of the heap's own memory, which dup's allocation may move. */
   | { k: "self"; pick: number }
-  /** A detached ArrayBuffer (view: a Uint8Array over one). Not generated: dup throws a TypeError (open defect). */
+  /** A detached ArrayBuffer (view: a Uint8Array over one): EINVAL. */
   | { k: "detached"; view: boolean }
   /** Not bytes at all. */
   | { k: "raw"; value: Arg };
