@@ -323,6 +323,8 @@ export function popActions(arena: usize): u32 {
   if (field(arena, A_GROUPS)) return 0;
   let count: u32 = 0;
   let node = <usize>field(arena, A_CB_HEAD);
+  // dropCallback() by hand, for actions only: no kind dispatch and one counter update per batch
+  // (calling popCallbackAt here measured 5-10% slower on add+release).
   while (node && count < BATCH_SLOTS && metaKind(load<u32>(node, NODE_META)) == KIND_ACTION) {
     store<u32>(BATCH + (count << 2), load<u32>(node, CB_SLOT));
     count++;
