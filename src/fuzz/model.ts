@@ -796,12 +796,17 @@ export class Model {
   }
 
   private currentAction(h: HandleArg): ActionEntity {
+    return this.current(h, this.actions);
+  }
+
+  /** The live entity a handle names: EINVAL for a non-handle or the wrong kind, ESTALE for a dead or foreign one. */
+  private current<E extends { id: number; state: "live" | "dead" }>(h: HandleArg, entities: readonly E[]): E {
     this.alive();
     if (h.k === "raw" || h.k === "wrong") throw fail("EINVAL");
     if (h.k !== "entity") throw fail("ESTALE");
-    const a = this.actions.find((x) => x.id === h.id);
-    if (a === undefined || a.state === "dead") throw fail("ESTALE");
-    return a;
+    const e = entities.find((x) => x.id === h.id);
+    if (e === undefined || e.state === "dead") throw fail("ESTALE");
+    return e;
   }
 
   private hasAction(h: HandleArg): boolean {
@@ -965,12 +970,7 @@ export class Model {
   }
 
   private currentGroup(h: HandleArg): GroupEntity {
-    this.alive();
-    if (h.k === "raw" || h.k === "wrong") throw fail("EINVAL");
-    if (h.k !== "entity") throw fail("ESTALE");
-    const g = this.groups.find((x) => x.id === h.id);
-    if (g === undefined || g.state === "dead") throw fail("ESTALE");
-    return g;
+    return this.current(h, this.groups);
   }
 
   private closeGroup(h: HandleArg | undefined, failText: string): void {
