@@ -52,6 +52,7 @@ export const CHUNK_PAGES: u32 = 8;
 export const CHUNK_PAYLOAD: u32 = 12;
 export const CHUNK_HEAD: u32 = 16;
 export const GRANULE_BITS: u32 = 3;
+export const GRANULE_MASK: u32 = (1 << GRANULE_BITS) - 1;
 export const BITMAP_BYTES: u32 = PAGE_SIZE >> GRANULE_BITS >> 3;
 export const CHUNK_DATA: u32 = CHUNK_HEAD + BITMAP_BYTES;
 

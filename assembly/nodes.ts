@@ -6,11 +6,11 @@
 import {
   A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_RESERVED,
   ALIGN_MASK, CB_NEWER, CB_OLDER, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV,
-  GRANULE_BITS, HEADER, KIND_ALLOC, KIND_FREE, LARGE_CLASS, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
+  GRANULE_BITS, GRANULE_MASK, HEADER, KIND_MASK, META_DTOR, KIND_ALLOC, KIND_FREE, LARGE_CLASS, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
   OWNER_LARGE, PAGE_BITS, PAGE_SIZE, SMALL_MAX, alignUp, capacityOf, classOf, makeMeta, metaAlignLog2, metaClass,
   metaKind,
 } from "./layout";
-import { firstPage, freeRun, memoryPages, ownerOf, pageBase, pageLimit, startOf, takeRun } from "./chunks";
+import { freeRun, mapCapacity, ownerOf, pageBase, pageLimit, startOf, takeRun } from "./chunks";
 
 @inline export function field(arena: usize, offset: u32): u32 {
   return load<u32>(arena + offset);
@@ -25,11 +25,11 @@ import { firstPage, freeRun, memoryPages, ownerOf, pageBase, pageLimit, startOf,
 // ---- live-start bitmap -----------------------------------------------------
 
 /** Address of the bitmap word holding the bit of `payload`, and the bit. */
-@inline function bitWord(payload: usize): usize {
-  const base = payload & ~(<usize>PAGE_SIZE - 1);
-  return base + CHUNK_HEAD + ((((payload - base) >> GRANULE_BITS) >> 5) << 2);
+@inline export function bitWord(payload: usize): usize {
+  const offset = <u32>payload & (PAGE_SIZE - 1);
+  return (payload & ~(<usize>PAGE_SIZE - 1)) | (CHUNK_HEAD + ((offset >> (GRANULE_BITS + 5)) << 2));
 }
-@inline function bitMask(payload: usize): u32 {
+@inline export function bitMask(payload: usize): u32 {
   return <u32>1 << <u32>((payload >> GRANULE_BITS) & 31);
 }
 @inline export function markLive(payload: usize): void {
@@ -49,19 +49,20 @@ export function findLive(arena: usize, ptr: usize): usize {
   return liveNode(arena, ptr);
 }
 
-/** findLive, inlined into the hot paths (free). */
+/**
+ * findLive, inlined where it is called often. One bound suffices: the owner
+ * map covers every page below mapCapacity and says 0 for pages that are
+ * static data, maps, or not grown yet, and no bit is ever set for the chunk
+ * head and bitmap, where no payload can start.
+ */
 @inline export function liveNode(arena: usize, ptr: usize): usize {
-  if (ptr & ((1 << GRANULE_BITS) - 1)) return 0;
   const page = <u32>(ptr >> PAGE_BITS);
-  if (page < firstPage || page >= memoryPages()) return 0;
+  if ((ptr & GRANULE_MASK) || page >= mapCapacity) return 0;
   const owner = ownerOf(page);
-  if ((owner & ~OWNER_LARGE) != <u32>arena) return 0;
-  if (owner & OWNER_LARGE) {
-    if (load<u32>(pageBase(startOf(page)), CHUNK_PAYLOAD) != <u32>ptr) return 0;
-    return metaKind(load<u32>(ptr - HEADER, NODE_META)) == KIND_ALLOC ? ptr - HEADER : 0;
-  }
-  if ((ptr & (PAGE_SIZE - 1)) < CHUNK_DATA + HEADER) return 0;
-  return isLive(ptr) ? ptr - HEADER : 0;
+  if (owner == <u32>arena) return isLive(ptr) ? ptr - HEADER : 0;
+  if (owner != (<u32>arena | OWNER_LARGE)) return 0;
+  if (load<u32>(pageBase(startOf(page)), CHUNK_PAYLOAD) != <u32>ptr) return 0;
+  return metaKind(load<u32>(ptr - HEADER, NODE_META)) == KIND_ALLOC ? ptr - HEADER : 0;
 }
 
 // ---- chunks of an arena ----------------------------------------------------
@@ -152,7 +153,7 @@ export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): u
   return takeBlockInline(arena, size, alignLog2, kind);
 }
 
-/** takeBlock, inlined into alloc: the free list or the bump range in place, the rest called. */
+/** takeBlock, inlined where it is called often: the free list or the bump range in place, the rest called. */
 @inline export function takeBlockInline(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
   if (size > SMALL_MAX) return takeLarge(arena, size, alignLog2, kind);
   const cls = classOf(size);
@@ -163,13 +164,35 @@ export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): u
     store<u32>(head, makeMeta(kind, cls, alignLog2), NODE_META);
     return head;
   }
-  const payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
-  const end = payload + capacityOf(cls);
-  if (end > field(arena, A_END)) return bumpNewChunk(arena, cls, alignLog2, kind);
-  setField(arena, A_CUR, end);
-  const node = <usize>payload - HEADER;
+  const node = bumpBlock(arena, cls, alignLog2);
+  if (!node) return bumpNewChunk(arena, cls, alignLog2, kind);
   store<u32>(node, makeMeta(kind, cls, alignLog2), NODE_META);
   return node;
+}
+
+/**
+ * A block of class `cls` at minAlign from the free list or the bump range,
+ * its meta word not yet written; 0 when both are empty. Every block on a
+ * free list is aligned to at least minAlign (freed allocations, retired
+ * tails), so the list's head needs no check here.
+ */
+@inline export function takeSmallBlock(arena: usize, cls: u32, alignLog2: u32): usize {
+  const list = arena + A_FREE + (cls << 2);
+  const head = <usize>load<u32>(list);
+  if (head) {
+    store<u32>(list, load<u32>(head, NODE_PREV));
+    return head;
+  }
+  return bumpBlock(arena, cls, alignLog2);
+}
+
+/** A block of class `cls` bumped from the current chunk (meta not written), or 0 when it does not fit. */
+@inline function bumpBlock(arena: usize, cls: u32, alignLog2: u32): usize {
+  const payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
+  const end = payload + capacityOf(cls);
+  if (end > field(arena, A_END)) return 0;
+  setField(arena, A_CUR, end);
+  return <usize>payload - HEADER;
 }
 
 /** The slow end of takeBlock: a new small chunk, then bump from it. */
@@ -182,12 +205,10 @@ function bumpNewChunk(arena: usize, cls: u32, alignLog2: u32, kind: u32): usize 
   return node;
 }
 
-/** dropBlock for a small live allocation, inlined into free. */
-@inline export function dropSmallAlloc(arena: usize, node: usize, meta: u32): void {
-  const cls = metaClass(meta);
-  clearLive(node + HEADER);
-  store<u32>(node, makeMeta(KIND_FREE, cls, metaAlignLog2(meta)), NODE_META);
-  pushFree(arena, node, cls);
+/** Puts a small block on its class's free list (its live bit, if it had one, already clear). */
+@inline export function releaseSmallBlock(arena: usize, node: usize, meta: u32): void {
+  store<u32>(node, (meta & ~(KIND_MASK | META_DTOR)) | KIND_FREE, NODE_META);
+  pushFree(arena, node, metaClass(meta));
 }
 
 /** Returns an unlinked node's block: to its free list, or its run to the heap. */
@@ -202,8 +223,7 @@ export function dropBlock(arena: usize, node: usize): void {
     return;
   }
   if (metaKind(meta) == KIND_ALLOC) clearLive(node + HEADER);
-  store<u32>(node, makeMeta(KIND_FREE, cls, metaAlignLog2(meta)), NODE_META);
-  pushFree(arena, node, cls);
+  releaseSmallBlock(arena, node, meta);
 }
 
 /** Payload bytes a live node can hold without moving. */

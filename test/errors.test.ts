@@ -426,6 +426,9 @@ describe("EBADPTR", () => {
       big.ptr - (big.ptr % 65536) + 16,
       big.ptr - (big.ptr % 65536) + 64,
       big.ptr - (big.ptr % 65536) + 1024,
+      // The last granules before the first payload a small chunk can hold (1056): free() finds them by bitmap alone.
+      big.ptr - (big.ptr % 65536) + 1040,
+      big.ptr - (big.ptr % 65536) + 1048,
       big.ptr + 8,
       big.ptr + 1,
       big.ptr + 16,
