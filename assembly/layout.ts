@@ -113,6 +113,8 @@ export const CB_OLDER: u32 = 20;
 export const CB_NEWER: u32 = 24;
 export const CB_EXTRA: u32 = 28;
 export const CB_BYTES: u32 = 16;
+/** The size class of a callback node's block (capacity 16). */
+export const CB_CLASS: u32 = 1;
 
 export const KIND_FREE: u32 = 0;
 export const KIND_ALLOC: u32 = 1;

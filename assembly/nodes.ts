@@ -150,11 +150,6 @@ function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
  * has checked that `size` and the alignment fit in 32 bits.
  */
 export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
-  return takeBlockInline(arena, size, alignLog2, kind);
-}
-
-/** takeBlock, inlined where it is called often: the free list or the bump range in place, the rest called. */
-@inline export function takeBlockInline(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
   if (size > SMALL_MAX) return takeLarge(arena, size, alignLog2, kind);
   const cls = classOf(size);
   const list = arena + A_FREE + (cls << 2);

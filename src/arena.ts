@@ -837,6 +837,7 @@ export class Arena {
     const record = this.record;
     const heap = this.heap;
     const slots = heap.slots;
+    const freeSlots = heap.freeSlots;
     const state = this.state;
     let thrown: unknown;
     let hasThrown = false;
@@ -868,9 +869,10 @@ export class Arena {
       state.poppedCount = count;
       for (let i = 0; i < count; i++) {
         const action = popped[i];
-        state.poppedNext = i + 1;
         if (slots[action.slot] !== action) continue;
-        heap.freeSlot(action);
+        // heap.freeSlot(action), less the node (already 0).
+        slots[action.slot] = undefined;
+        freeSlots.push(action.slot);
         try {
           action.action(action.data as never);
         } catch (error) {
@@ -879,7 +881,6 @@ export class Arena {
         }
       }
       state.poppedCount = 0;
-      state.poppedNext = 0;
     }
     // Keep no handle (nor its data) alive through the batch array.
     if (state.popped !== undefined) state.popped.fill(undefined as never);

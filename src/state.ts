@@ -39,11 +39,11 @@ export class ArenaState {
   readonly trace: TraceFunction | undefined;
   /**
    * Actions a whole release popped from the core ahead of running them
-   * (Arena.drainAll), in run order: entries poppedNext..poppedCount-1 are
-   * still to run, unless removed or released meanwhile.
+   * (Arena.drainAll), in run order: the first poppedCount entries. Each
+   * gives up its slot just before it runs, so those still registered are
+   * the ones waiting (not run, removed or released yet).
    */
   popped: ActionHandle[] | undefined;
-  poppedNext = 0;
   poppedCount = 0;
 
   constructor(heap: Heap, record: number, name: string, trace: TraceFunction | undefined) {
@@ -59,7 +59,7 @@ export class ArenaState {
     const popped = this.popped;
     if (popped === undefined) return waiting;
     const slots = this.heap.slots;
-    for (let i = this.poppedNext; i < this.poppedCount; i++) {
+    for (let i = 0; i < this.poppedCount; i++) {
       if (slots[popped[i].slot] === popped[i]) waiting.push(popped[i]);
     }
     return waiting;
