@@ -135,9 +135,11 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** A goal's value as its own rows show it. */
+/** A goal's value as its own rows show it: with digits enough that a value just past the limit does not print as the limit. */
 function format(goal, value) {
   if (goal.goal.endsWith("KiB")) return `${Math.round(value).toLocaleString("en-US")} B`;
   if (goal.goal.endsWith("bytes")) return `${value.toFixed(1)} B`;
-  return `${value.toFixed(value < 0.1 ? 3 : 2)}x`;
+  let digits = value < 0.1 ? 3 : 2;
+  while (digits < 6 && value !== goal.limit && Number(value.toFixed(digits)) === goal.limit) digits++;
+  return `${value.toFixed(digits)}x`;
 }
