@@ -6,18 +6,17 @@
 
 import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
-  A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_RESERVED, ARENA_SIZE, CB_BYTES, CB_CLASS, CB_EXTRA,
-  CB_SLOT, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, EBADPTR, EBUSY, EDTOR, EINVAL, ENOMEM,
-  EOVERFLOW, ESTALE, FLAG_POISON, FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE,
-  KIND_DTOR, KIND_DYING, KIND_FREE, KIND_GROUP, LARGE_CLASS, ALIGN_MASK, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
-  NODE_SIZE, OK, OWNER_META, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH, SMALL_MAX, classOf, makeMeta, metaAlignLog2,
-  metaClass, metaKind,
+  A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_RESERVED, ALIGN_MASK, ARENA_SIZE, CB_BYTES,
+  CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, EBADPTR, EBUSY, EDTOR,
+  EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC,
+  KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING, KIND_FREE, KIND_GROUP, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
+  NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OK, OWNER_META, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
+  SMALL_MAX, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
 import { firstPage, initPages, mapCapacity, ownerOf, takeRun } from "./chunks";
 import {
   bitMask, bitWord, capacityOfNode, clearLive, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive,
-  minAlignLog2, releaseSmallBlock, replaceNode, setField, takeBlock, takeSmallBlock, unlinkCallback,
-  unlinkNode,
+  minAlignLog2, releaseSmallBlock, replaceNode, setField, takeBlock, takeSmallBlock, unlinkCallback, unlinkNode,
 } from "./nodes";
 
 let recycled: usize = 0;
@@ -190,10 +189,9 @@ export function allocArray(arena: usize, count: u32, size: u32, align: u32, zero
  * `arena`, EDTOR (nothing changed) when it has a destructor to run first.
  */
 export function free(arena: usize, ptr: usize): u32 {
-  // The common call (a small allocation without a destructor, arena not
-  // poisoned) runs straight through; the bitmap word is read once, and
-  // cleared before any other store so that it need not be read again.
-  // `|` rather than `||`: both operands are cheap, and one branch predicts better than two.
+  // The common call (a small allocation without a destructor, arena not poisoned) runs straight
+  // through; the bitmap word is read once, and cleared before any other store so that it need not
+  // be read again. `|` rather than `||`: both operands are cheap, and one branch predicts better.
   const page = <u32>(ptr >> PAGE_BITS);
   if ((ptr & GRANULE_MASK) | <u32>(page >= mapCapacity)) return EBADPTR;
   if (ownerOf(page) != <u32>arena) return freeOther(arena, ptr);

@@ -88,7 +88,9 @@ export const OWNER_FOREIGN: u32 = 4;
 //
 // Kinds: an allocation; a callback node (action, destructor, group's open
 // marker, child arena); a group's close marker; a dying allocation (its
-// destructor is running: in no list, not live, block still reserved).
+// destructor is running: in no list, not live, block still reserved); a free
+// block (on its class's free list, except the blocks of actions a whole
+// release popped, which only wait for their chunk to go).
 //
 // A callback node's payload is a record threaded on a second list, so that
 // release walks callbacks only, never plain allocations:
@@ -113,8 +115,8 @@ export const CB_OLDER: u32 = 20;
 export const CB_NEWER: u32 = 24;
 export const CB_EXTRA: u32 = 28;
 export const CB_BYTES: u32 = 16;
-/** The size class of a callback node's block (capacity 16). */
-export const CB_CLASS: u32 = 1;
+/** The size class of a callback node's block: classOf(CB_BYTES), as a constant. */
+export const CB_CLASS: u32 = (CB_BYTES - 1) >> 3;
 
 export const KIND_FREE: u32 = 0;
 export const KIND_ALLOC: u32 = 1;

@@ -6,9 +6,9 @@
 import {
   A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_RESERVED,
   ALIGN_MASK, CB_NEWER, CB_OLDER, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV,
-  GRANULE_BITS, GRANULE_MASK, HEADER, KIND_MASK, META_DTOR, KIND_ALLOC, KIND_FREE, LARGE_CLASS, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
-  OWNER_LARGE, PAGE_BITS, PAGE_SIZE, SMALL_MAX, alignUp, capacityOf, classOf, makeMeta, metaAlignLog2, metaClass,
-  metaKind,
+  GRANULE_BITS, GRANULE_MASK, HEADER, KIND_ALLOC, KIND_FREE, KIND_MASK, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
+  NODE_META, NODE_NEXT, NODE_PREV, OWNER_LARGE, PAGE_BITS, PAGE_SIZE, SMALL_MAX, alignUp, capacityOf, classOf,
+  makeMeta, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
 import { freeRun, mapCapacity, ownerOf, pageBase, pageLimit, startOf, takeRun } from "./chunks";
 
