@@ -9,7 +9,7 @@ import {
   A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_RESERVED, ALIGN_MASK, ARENA_SIZE, CB_BYTES,
   CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, EBADPTR, EBUSY, EDTOR,
   EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC,
-  KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING, KIND_FREE, KIND_GROUP, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
+  KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING, KIND_GROUP, KIND_POPPED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
   NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OK, OWNER_META, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
   SMALL_MAX, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
@@ -371,14 +371,13 @@ export function popActions(arena: usize): u32 {
   let node = <usize>field(arena, A_CB_HEAD);
   // dropCallback() by hand, for actions only: no kind dispatch and one counter update per batch
   // (calling popCallbackAt here measured 5-10% slower on add+release). Only a whole release calls
-  // this, and endRelease drops every chunk: a popped block goes to no free list, it is only marked
-  // free (so that its stale address is no callback node).
+  // this, and endRelease drops every chunk: a popped action stays in the release list, where the
+  // host still lists it until it runs, and its block goes with the chunk.
   while (node && count < BATCH_SLOTS && metaKind(load<u32>(node, NODE_META)) == KIND_ACTION) {
     store<u32>(BATCH + (count << 2), load<u32>(node, CB_SLOT));
     count++;
-    unlinkNode(arena, node);
     unlinkCallback(arena, node);
-    store<u32>(node, makeMeta(KIND_FREE, CB_CLASS, 0), NODE_META);
+    store<u32>(node, makeMeta(KIND_POPPED, CB_CLASS, 0), NODE_META);
     node = field(arena, A_CB_HEAD);
   }
   if (count) bump(arena, A_ACTIONS, -<i32>count);

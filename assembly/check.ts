@@ -5,6 +5,7 @@
 
 import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_GROUPS, CB_EXTRA, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_GROUP,
+  KIND_POPPED,
   META_DTOR, A_CHUNKS, A_CUR, A_END, A_FREE, A_HEAD, A_LIVE_BYTES, A_LIVE_NEXT,
   A_LIVE_PREV, A_PEAK_BYTES, A_RESERVED, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
   CHUNK_PREV, CLASSES, FREE_LISTS, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS, NODE_META, NODE_NEXT,
@@ -119,7 +120,7 @@ function checkArena(arena: usize): u32 {
     } else if (kind == KIND_ACTION) actions++;
     else if (kind == KIND_GROUP) groups++;
     else if (kind == KIND_CHILD) children++;
-    else if (kind != KIND_CLOSE) return 36;
+    else if (kind != KIND_CLOSE && kind != KIND_POPPED) return 36;
     next = node;
     node = load<u32>(node, NODE_PREV);
   }

@@ -89,8 +89,9 @@ export const OWNER_FOREIGN: u32 = 4;
 // Kinds: an allocation; a callback node (action, destructor, group's open
 // marker, child arena); a group's close marker; a dying allocation (its
 // destructor is running: in no list, not live, block still reserved); a free
-// block (on its class's free list, except the blocks of actions a whole
-// release popped, which only wait for their chunk to go).
+// block (on its class's free list); a popped action (a whole release took it
+// off the callback list and will run it: it keeps its place in the release
+// list, so that the host can still list it in order, until its chunk goes).
 //
 // A callback node's payload is a record threaded on a second list, so that
 // release walks callbacks only, never plain allocations:
@@ -126,6 +127,7 @@ export const KIND_GROUP: u32 = 4;
 export const KIND_CLOSE: u32 = 5;
 export const KIND_CHILD: u32 = 6;
 export const KIND_DYING: u32 = 7;
+export const KIND_POPPED: u32 = 8;
 export const KIND_MASK: u32 = 15;
 export const CLASS_SHIFT: u32 = 4;
 export const CLASS_MASK: u32 = 63;

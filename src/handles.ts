@@ -19,6 +19,7 @@ export const Kind = {
   Close: 5,
   Child: 6,
   Dying: 7,
+  Popped: 8,
 } as const;
 
 let generations = 0;

@@ -40,12 +40,14 @@ const HEADER = 16;
 export function resourcesOf(state: ArenaState): Resource[] {
   const words = state.heap.u32();
   const slots = state.heap.slots;
-  // Actions a batched release popped but has yet to run are the newest.
-  const resources: Resource[] = state.waiting().map((action) => ({ kind: "action", name: action.name, size: 0 }));
+  const waiting = waitingOf(state);
+  const resources: Resource[] = [];
   for (let node = words[(state.record >>> 2) + Word.Head]; node; node = words[(node >>> 2) + Word.NodePrev]) {
     const at = node >>> 2;
     const kind = words[at + Word.NodeMeta] & 15;
-    if (kind === Kind.Alloc) {
+    const popped = kind === Kind.Popped ? slots[words[at + Word.NodeSlot]] : undefined;
+    if (popped !== undefined && waiting.has(popped)) resources.push({ kind: "action", name: popped.name, size: 0 });
+    else if (kind === Kind.Alloc) {
       const ptr = node + HEADER;
       resources.push({ kind: "alloc", name: state.names?.get(ptr) ?? "alloc", size: words[at + Word.NodeSize], ptr });
     } else if (kind === Kind.Action || kind === Kind.Group || kind === Kind.Child) {
@@ -56,6 +58,15 @@ export function resourcesOf(state: ArenaState): Resource[] {
     }
   }
   return resources;
+}
+
+/**
+ * The actions a batched release popped and has yet to run (ArenaState.
+ * waiting): their nodes stay in the release list as popped nodes, each
+ * listed while its handle is one of these.
+ */
+function waitingOf(state: ArenaState): Set<Registration> {
+  return new Set(state.poppedCount === 0 ? [] : state.waiting());
 }
 
 function liveBytesOf(state: ArenaState): number {
@@ -85,7 +96,7 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
   const allocations = words[at + Word.Allocations];
   const live = words[at + Word.LiveBytes];
   const reserved = words[at + Word.Reserved];
-  const waiting = state.waiting();
+  const waiting = waitingOf(state);
   totals.arenas++;
   totals.allocations += allocations;
   totals.liveBytes += live;
@@ -93,10 +104,9 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
   lines.push(
     `${indent}arena ${JSON.stringify(state.name)}: ${plural(allocations, "allocation")}, ${bytes(live)} live ` +
       `(peak ${bytes(words[at + Word.PeakBytes])}), ${bytes(reserved)} reserved; ` +
-      `${plural(words[at + Word.Actions] + waiting.length, "action")}, ${plural(words[at + Word.Groups], "group")}, ` +
+      `${plural(words[at + Word.Actions] + waiting.size, "action")}, ${plural(words[at + Word.Groups], "group")}, ` +
       `${plural(words[at + Word.Children], "child")}`,
   );
-  for (const action of waiting) lines.push(`${indent}  action ${JSON.stringify(action.name)}`);
   const slots = state.heap.slots;
   for (let node = words[at + Word.Head]; node; node = state.heap.u32()[(node >>> 2) + Word.NodePrev]) {
     const header = state.heap.u32();
@@ -109,7 +119,7 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
         `${indent}  alloc ${JSON.stringify(state.names?.get(ptr) ?? "alloc")} ` +
           `${bytes(header[(node >>> 2) + Word.NodeSize])} at 0x${ptr.toString(16)}${hasDestructor ? " (destructor)" : ""}`,
       );
-    } else if (kind === Kind.Action && registration) {
+    } else if (registration && (kind === Kind.Action || (kind === Kind.Popped && waiting.has(registration)))) {
       lines.push(`${indent}  action ${JSON.stringify(registration.name)}`);
     } else if (kind === Kind.Group && registration) {
       lines.push(

@@ -472,6 +472,7 @@ const CALLBACK_KINDS: Record<number, string> = {
   [Kind.Group]: "group (open marker)",
   [Kind.Close]: "group (close marker)",
   [Kind.Child]: "child arena",
+  [Kind.Popped]: "action (popped by a release, about to run)",
 };
 
 /** What the segment builders read: memory, the slot table, and the arena states the host knows. */

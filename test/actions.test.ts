@@ -554,6 +554,50 @@ describe("during release", () => {
     expect(heap.check()).toBe(0);
   });
 
+  it("actions still to run keep their place among allocations in resources() and report()", async () => {
+    // A batched release pops the actions ahead of running them; those waiting must still be listed
+    // where they stand in release order, after the allocations made after them.
+    const { heap, arena } = await debugArena();
+    const seen: { names: string[]; report: string[] }[] = [];
+    arena.alloc(1, { name: "a1" });
+    arena.add(() => {}, undefined, "first");
+    arena.alloc(2, { name: "a2" });
+    arena.add(() => {}, undefined, "second");
+    arena.alloc(3, { name: "a3" });
+    arena.add(
+      () => {
+        seen.push({
+          names: arena.resources().map((r) => r.name),
+          report: arena
+            .report()
+            .split("\n")
+            .slice(1)
+            .map((line) => line.trim().split(" ").slice(0, 2).join(" ")),
+        });
+        expect(heap.check()).toBe(0);
+      },
+      undefined,
+      "probe",
+    );
+    arena.alloc(4, { name: "a4" });
+    arena.release();
+    const order = ["a4", "a3", "second", "a2", "first", "a1"];
+    expect(seen).toEqual([
+      {
+        names: order,
+        report: [
+          'alloc "a4"',
+          'alloc "a3"',
+          'action "second"',
+          'alloc "a2"',
+          'action "first"',
+          'alloc "a1"',
+          "total: 4",
+        ],
+      },
+    ]);
+  });
+
   it("handles of actions that already ran in this release are stale", async () => {
     const { heap, arena } = await debugArena();
     const codes: string[] = [];
