@@ -44,18 +44,14 @@ import { freeRun, mapCapacity, ownerOf, pageBase, pageLimit, startOf, takeRun } 
   return (load<u32>(bitWord(payload)) & bitMask(payload)) != 0;
 }
 
-/** The node of `ptr` when it is the start of a live allocation of `arena`, else 0. */
-export function findLive(arena: usize, ptr: usize): usize {
-  return liveNode(arena, ptr);
-}
-
 /**
- * findLive, inlined where it is called often. One bound suffices: the owner
- * map covers every page below mapCapacity and says 0 for pages that are
- * static data, maps, or not grown yet, and no bit is ever set for the chunk
- * head and bitmap, where no payload can start.
+ * The node of `ptr` when it is the start of a live allocation of `arena`,
+ * else 0. One bound suffices: the owner map covers every page below
+ * mapCapacity and says 0 for pages that are static data, maps, or not grown
+ * yet, and no bit is ever set for the chunk head and bitmap, where no
+ * payload can start.
  */
-@inline export function liveNode(arena: usize, ptr: usize): usize {
+export function findLive(arena: usize, ptr: usize): usize {
   const page = <u32>(ptr >> PAGE_BITS);
   if ((ptr & GRANULE_MASK) || page >= mapCapacity) return 0;
   const owner = ownerOf(page);
