@@ -201,7 +201,7 @@ export function free(arena: usize, ptr: usize): u32 {
   if (!(bits & mask)) return EBADPTR;
   const node = ptr - HEADER;
   const meta = load<u32>(node, NODE_META);
-  if ((meta & META_DTOR) | (field(arena, A_FLAGS) & FLAG_POISON)) return freeOther(arena, ptr);
+  if ((meta & META_DTOR) | (field(arena, A_FLAGS) & FLAG_POISON)) return freeFound(arena, node);
   store<u32>(word, bits & ~mask);
   unlinkNode(arena, node);
   bump(arena, A_ALLOCATIONS, -1);
@@ -210,10 +210,14 @@ export function free(arena: usize, ptr: usize): u32 {
   return OK;
 }
 
-/** free() off its straight path: a large run, a destructor to run first, a poisoned arena or a bad pointer. */
+/** free() off its straight path, by pointer: a large run or a bad pointer. */
 function freeOther(arena: usize, ptr: usize): u32 {
   const node = findLive(arena, ptr);
-  if (!node) return EBADPTR;
+  return node ? freeFound(arena, node) : EBADPTR;
+}
+
+/** free() of a live node off the straight path: a destructor to run first, a poisoned arena, a large run. */
+function freeFound(arena: usize, node: usize): u32 {
   if (load<u32>(node, NODE_META) & META_DTOR) return EDTOR;
   freeNode(arena, node);
   return OK;
