@@ -17,8 +17,9 @@ import {
   statusError,
 } from "./errors.js";
 import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind } from "./handles.js";
-import { Heap, type HeapOptions } from "./heap.js";
+import { HEAP_OPTIONS, Heap, type HeapOptions } from "./heap.js";
 import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
+import { readOptions, type Snapshot } from "./options.js";
 import { ArenaState, type TraceEvent, type TraceFunction } from "./state.js";
 
 /** A byte offset into `heap.memory.buffer` where an allocation's payload starts. */
@@ -71,6 +72,10 @@ export interface ArenaStats {
   reservedBytes: number;
 }
 
+/** The names {@link ArenaOptions} may have. */
+const ARENA_OPTIONS = ["name", "minAlign", "maxBytes", "trace", "poison"] as const;
+const ALLOC_OPTIONS = ["align", "zero", "name", "onRelease"] as const;
+
 const HEADER = 16;
 const META_DTOR = 1 << 14;
 /** The core's answer to free() of an allocation whose destructor must run first. */
@@ -101,12 +106,6 @@ function checkName(value: unknown, what: string): string | undefined {
     throw new ArenaError("EINVAL", `${what} must be a string, got ${describe(value)}`);
   }
   return value;
-}
-
-function checkOptions(value: unknown, what: string): void {
-  if (value !== undefined && (value === null || typeof value !== "object")) {
-    throw new ArenaError("EINVAL", `${what} must be an object, got ${describe(value)}`);
-  }
 }
 
 function checkFunction<T>(value: T, what: string): T {
@@ -194,21 +193,29 @@ export class Arena {
   }
 
   /** Creates an arena on a private heap (options of both {@link Heap.create} and {@link Heap.createArena}). */
-  static async create(options: HeapOptions & ArenaOptions = {}): Promise<Arena> {
-    checkOptions(options, "options");
-    const { name, minAlign, maxBytes, ...heapOptions } = options;
-    const heap = await Heap.create(heapOptions);
-    return heap.createArena({ name, minAlign, maxBytes });
+  static async create(options?: HeapOptions & ArenaOptions): Promise<Arena> {
+    const all = readOptions(options, "options", [...new Set([...HEAP_OPTIONS, ...ARENA_OPTIONS])]);
+    const { name, minAlign, maxBytes, ...heapOptions } = all;
+    const heap = await Heap.fromSnapshot(heapOptions);
+    return Arena.fromSnapshot(heap, { name, minAlign, maxBytes }, heap.defaults);
   }
 
   /** @internal Use {@link Heap.createArena}. */
-  static onHeap(heap: Heap, options: ArenaOptions, inherited: { trace?: TraceFunction; poison?: boolean }): Arena {
-    checkOptions(options, "options");
+  static onHeap(heap: Heap, options: unknown, inherited: { trace?: TraceFunction; poison?: boolean }): Arena {
+    return Arena.fromSnapshot(heap, readOptions(options, "options", ARENA_OPTIONS), inherited);
+  }
+
+  /** An arena from options already read once (see src/options.ts). */
+  private static fromSnapshot(
+    heap: Heap,
+    options: Snapshot<(typeof ARENA_OPTIONS)[number]>,
+    inherited: { trace?: TraceFunction; poison?: boolean },
+  ): Arena {
     const name = checkName(options.name, "name") ?? "arena";
     const minAlign = options.minAlign === undefined ? 16 : checkAlign(options.minAlign, "minAlign", 8);
     const maxBytes = options.maxBytes === undefined ? 0xffffffff : checkU32(options.maxBytes, "maxBytes");
-    if (options.trace !== undefined) checkFunction(options.trace, "trace");
-    const trace = options.trace ?? inherited.trace;
+    const trace =
+      options.trace === undefined ? inherited.trace : checkFunction(options.trace as TraceFunction, "trace");
     const poison = checkBoolean(options.poison, "poison") ?? inherited.poison ?? false;
     const record = heap.core.createArena(31 - Math.clz32(minAlign), maxBytes, poison ? 2 : 0) >>> 0;
     if (record < STATUS_LIMIT) throw statusError(record, `createArena(${JSON.stringify(name)})`);
@@ -248,11 +255,11 @@ export class Arena {
     let name: string | undefined;
     let onRelease: ((ptr: Ptr) => unknown) | undefined;
     if (options !== undefined) {
-      checkOptions(options, "options");
-      if (options.align !== undefined) align = checkAlign(options.align, "align", 1);
-      zero = checkBoolean(options.zero, "zero") ? 1 : 0;
-      name = checkName(options.name, "name");
-      if (options.onRelease !== undefined) onRelease = checkFunction(options.onRelease, "onRelease");
+      const read = readOptions(options, "options", ALLOC_OPTIONS);
+      if (read.align !== undefined) align = checkAlign(read.align, "align", 1);
+      zero = checkBoolean(read.zero, "zero") ? 1 : 0;
+      name = checkName(read.name, "name");
+      if (read.onRelease !== undefined) onRelease = checkFunction(read.onRelease as (ptr: Ptr) => unknown, "onRelease");
     }
     const ptr =
       onRelease === undefined
@@ -283,8 +290,7 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(count, "count");
     checkU32(size, "size");
-    checkOptions(options, "options");
-    const zero = checkBoolean(options?.zero, "zero") ? 1 : 0;
+    const zero = checkBoolean(readOptions(options, "options", ["zero"]).zero, "zero") ? 1 : 0;
     const ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
     if (ptr < STATUS_LIMIT) throw statusError(ptr, `allocArray(${count}, ${size})`);
     if (this.trace !== undefined) this.emit("add", "alloc", "alloc", count * size, ptr);
@@ -604,7 +610,7 @@ export class Arena {
    * count), and releasing it earlier unregisters it. Analogue: talloc
    * children, APR subpools.
    */
-  createChild(options: ArenaOptions = {}): Arena {
+  createChild(options?: ArenaOptions): Arena {
     if (this.life === RELEASED) throw this.releasedError();
     if (this.life === RELEASING)
       throw new ArenaError("EBUSY", `createChild: arena ${JSON.stringify(this.name)} is releasing`);

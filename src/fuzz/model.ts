@@ -454,7 +454,7 @@ export class Model {
           const size = decode(op.size);
           if (!isU32Value(count) || !isU32Value(size)) throw fail("EINVAL");
           const options = op.options !== undefined ? decode(op.options) : { zero: zeroArg(op.zero) };
-          if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("EINVAL");
+          if (badOptions(options, ["zero"])) throw fail("EINVAL");
           const zero = (options as { zero?: unknown } | undefined)?.zero;
           if (zero !== undefined && typeof zero !== "boolean") throw fail("EINVAL");
           if (this.life === "releasing") throw fail("EBUSY");
@@ -615,8 +615,7 @@ export class Model {
     let name = "alloc";
     let dtor: Behaviour | undefined;
     if (op.options !== undefined) {
-      const options = decode(op.options);
-      if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("EINVAL");
+      if (badOptions(decode(op.options), ["align", "zero", "name", "onRelease"])) throw fail("EINVAL");
     } else {
       const align = op.align === undefined ? undefined : decode(op.align);
       if (align !== undefined) {
@@ -1329,6 +1328,16 @@ export function childLiveBytes(c: ChildEntity): number {
   let sum = 0;
   for (const a of c.allocs) if (a.state === "live") sum += a.size;
   return sum;
+}
+
+/**
+ * Whether an options argument is refused (DESIGN §3): not undefined and not
+ * an object, or an object with an own enumerable name the call does not know.
+ */
+function badOptions(options: unknown, names: readonly string[]): boolean {
+  if (options === undefined) return false;
+  if (typeof options !== "object" || options === null) return true;
+  return Object.keys(options).some((key) => !names.includes(key));
 }
 
 /** The zero option an alloc spec passes when it has no raw options (undefined when absent). */
