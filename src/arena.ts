@@ -11,6 +11,7 @@ import {
   chainError,
   checkU32,
   describe,
+  functionName,
   isU32,
   STATUS_LIMIT,
   SuppressedError,
@@ -120,12 +121,11 @@ function checkBoolean(value: unknown, what: string): boolean | undefined {
   return value;
 }
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as PromiseLike<unknown>).then === "function"
-  );
+/** The `then` property of an object or function (undefined for other values); may throw (a getter). */
+function thenOf(value: unknown): unknown {
+  return (typeof value === "object" || typeof value === "function") && value !== null
+    ? (value as { then?: unknown }).then
+    : undefined;
 }
 
 function hex(ptr: number): string {
@@ -175,8 +175,12 @@ export class Arena {
   private epoch = 0;
   /** free() destructors running; with `unwinding`, a teardown asked for meanwhile waits for them. */
   private freeing = 0;
-  /** release() was called while a destructor or a group walk was running: tear down when they return. */
+  /** release() was called while a destructor, a group walk or a reset was running: tear down when they return. */
   private deferred = false;
+  /** reset() is running its actions: a reference they drop still counts, and the last one waits for the reset. */
+  private resetting = false;
+  /** Payloads whose destructor is running: not live for free(), but sizeOf and bytes still read them. */
+  private dying: Set<number> | undefined;
 
   private constructor(heap: Heap, state: ArenaState, trace: TraceFunction | undefined, poison: boolean) {
     this.heap = heap;
@@ -418,14 +422,16 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     if (typeof action !== "function") checkFunction(action, "action");
     if (name !== undefined && typeof name !== "string") checkName(name, "name");
+    // Traced, the name is fixed before anything is registered, so add and rel events agree.
+    const label = this.trace === undefined ? name : (name ?? functionName(action));
     const heap = this.heap;
     const free = heap.freeSlots;
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
     const node = this.wasmAddAction(this.record, slot) >>> 0;
-    if (node < STATUS_LIMIT) throw statusError(node, `add(${action.name || "action"})`);
+    if (node < STATUS_LIMIT) throw statusError(node, `add(${functionName(action) || "action"})`);
     if (reuse) free.pop();
-    const handle = new ActionHandle(this.state, slot, node, action as (data: never) => unknown, data, name);
+    const handle = new ActionHandle(this.state, slot, node, action as (data: never) => unknown, data, label);
     heap.slots[slot] = handle;
     if (this.trace !== undefined) this.emit("add", "action", handle.name, 0, undefined);
     return handle;
@@ -584,19 +590,44 @@ export class Arena {
     checkFunction(fn, "fn");
     const group = this.openGroup(name);
     let result: T;
+    let then: unknown;
     try {
       result = fn(this);
+      // Read once, here: a `then` getter that throws is fn's failure, and must unwind like one.
+      then = thenOf(result);
     } catch (error) {
       return this.unwind(group, error);
     }
-    if (isPromiseLike(result)) {
-      return Promise.resolve(result).then(
-        (value) => {
-          this.closeIfOpen(group);
-          return value;
-        },
-        (error) => this.unwind(group, error),
-      ) as T;
+    if (typeof then === "function") {
+      // The `then` already read is the one called: the thenable cannot answer differently twice.
+      return new Promise((resolve, reject) => {
+        // Only the first call counts, as with a promise's own resolving functions.
+        let settled = false;
+        const fulfilled = (value: unknown) => {
+          if (settled) return;
+          settled = true;
+          try {
+            this.closeIfOpen(group);
+            resolve(value);
+          } catch (error) {
+            reject(error);
+          }
+        };
+        const rejected = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          try {
+            this.unwind(group, error);
+          } catch (thrown) {
+            reject(thrown);
+          }
+        };
+        try {
+          then.call(result, fulfilled, rejected);
+        } catch (error) {
+          rejected(error);
+        }
+      }) as T;
     }
     this.closeIfOpen(group);
     return result;
@@ -659,12 +690,13 @@ export class Arena {
    * while a destructor or a group walk still runs on this arena's memory.
    */
   private dropReference(): boolean {
-    if (this.life !== LIVE) return false;
+    if (this.life !== LIVE && !this.resetting) return false;
     if (this.refs > 1) {
       this.refs--;
       return false;
     }
-    if (this.freeing > 0 || this.unwinding > 0) {
+    if (this.deferred) return false;
+    if (this.freeing > 0 || this.unwinding > 0 || this.resetting) {
       this.deferred = true;
       return false;
     }
@@ -720,14 +752,22 @@ export class Arena {
       throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is running ${running}`);
     }
     this.life = RELEASING;
+    this.resetting = true;
     this.core.beginRelease(this.record);
-    const outcome = this.drain(0, 0);
+    let outcome: Outcome;
+    try {
+      outcome = this.drain(0, 0);
+    } finally {
+      this.resetting = false;
+    }
     this.core.endRelease(this.record, 1);
     this.epoch++;
     this.life = LIVE;
     this.state.names = undefined;
     this.slow &= ~SLOW_NAMES;
     this.state.openGroups = [];
+    // An action that dropped the last reference (the devm put-in-action pattern) tears down now.
+    outcome = this.settle(outcome);
     if (outcome.hasThrown) throw outcome.thrown;
   }
 
@@ -942,6 +982,7 @@ export class Arena {
         return callback.action(callback.data as never);
       case Kind.Destructor: {
         const epoch = this.epoch;
+        this.startDying(callback.ptr);
         try {
           if (this.trace !== undefined) this.emitDying(callback, "rel");
           return callback.action(callback.ptr);
@@ -966,6 +1007,7 @@ export class Arena {
   private async runAsync(callback: Callback): Promise<unknown> {
     if (callback.role === Kind.Destructor) {
       const epoch = this.epoch;
+      this.startDying(callback.ptr);
       try {
         if (this.trace !== undefined) this.emitDying(callback, "rel");
         return await callback.action(callback.ptr);
@@ -1002,6 +1044,7 @@ export class Arena {
     this.heap.freeSlot(destructor);
     const epoch = this.epoch;
     let outcome: Outcome = { thrown: undefined, hasThrown: false };
+    this.startDying(ptr);
     this.freeing++;
     try {
       if (this.trace !== undefined) this.emitDying(destructor, "del");
@@ -1016,8 +1059,15 @@ export class Arena {
     if (outcome.hasThrown) throw outcome.thrown;
   }
 
+  /** Its destructor is about to run: until it returns, sizeOf/bytes/readString of `ptr` still work. */
+  private startDying(ptr: number): void {
+    this.dying ??= new Set();
+    this.dying.add(ptr);
+  }
+
   /** Frees a dying allocation's block once its destructor has run, unless a reset or teardown took it meanwhile. */
   private buried(ptr: number, epoch: number): void {
+    this.dying?.delete(ptr);
     if (this.epoch !== epoch) return;
     this.core.dropDying(this.record, ptr);
     this.state.names?.delete(ptr);
@@ -1114,8 +1164,10 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(ptr, "ptr");
     const node = this.core.find(this.record, ptr) >>> 0;
-    if (!node) throw statusError(4, `${what}(${hex(ptr)})`);
-    return node;
+    if (node !== 0) return node;
+    // A dying allocation's block stays until its destructor returns (DESIGN §6).
+    if (this.dying?.has(ptr)) return ptr - HEADER;
+    throw statusError(4, `${what}(${hex(ptr)})`);
   }
 
   private emitDying(destructor: Destructor, op: "del" | "rel"): void {

@@ -41,7 +41,7 @@ describe("5. options are read once, own properties only, every name known", () =
       },
     };
     const heap = await Heap.create();
-    const arena = heap.createArena(options);
+    const arena = heap.createArena(bad(options));
     arena.free(arena.alloc(8));
     arena.release();
     expect(reads).toBe(1);
@@ -104,4 +104,153 @@ describe("5. options are read once, own properties only, every name known", () =
     expect(arena.alloc(8, { align: undefined, name: undefined })).toBeGreaterThan(0);
     expect(arena.alloc(8, undefined)).toBeGreaterThan(0);
   });
+});
+
+describe("1. a release() called by an action during reset() counts", () => {
+  it("the devm put-in-action pattern: the last reference dropped in a reset tears down when the reset returns", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    a.retain();
+    const order: string[] = [];
+    a.add(() => {
+      order.push("put");
+      a.release();
+      expect(a.released).toBe(false);
+    });
+    a.alloc(100);
+    a.reset();
+    expect(order).toEqual(["put"]);
+    expect(a.released).toBe(false);
+    a.release();
+    expect(a.released).toBe(true);
+    expect(heap.check()).toBe(0);
+  });
+
+  it("dropping the last reference inside reset() releases the arena once the reset is done, chaining errors", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const order: string[] = [];
+    a.add(() => order.push("older"));
+    a.add(() => {
+      order.push("put");
+      a.release();
+      throw new Error("in reset");
+    });
+    let thrown: unknown;
+    try {
+      a.reset();
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as Error).message).toBe("in reset");
+    expect(order).toEqual(["put", "older"]);
+    expect(a.released).toBe(true);
+    expectCode(() => a.alloc(1), "ERELEASED");
+    expect(heap.check()).toBe(0);
+  });
+});
+
+describe("6. a failed registration changes nothing, whatever the action's name does", () => {
+  it('add() on a traced arena whose action.name getter throws registers exactly once, named ""', async () => {
+    const events: string[] = [];
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena({ trace: (e) => events.push(`${e.op} ${e.kind} ${JSON.stringify(e.name)}`) });
+    let runs = 0;
+    const action = () => {
+      runs++;
+    };
+    Object.defineProperty(action, "name", {
+      get() {
+        throw new Error("hostile name");
+      },
+    });
+    const handle = a.add(action);
+    expect(a.stats().actions).toBe(1);
+    expect(a.hasAction(handle)).toBe(true);
+    expect(a.resources()).toEqual([{ kind: "action", name: "", size: 0 }]);
+    expect(a.report()).toContain("action");
+    a.release();
+    expect(runs).toBe(1);
+    expect(events).toEqual(['add action ""', 'rel action ""']);
+    expect(heap.check()).toBe(0);
+  });
+});
+
+describe("7. group(fn) whose result has a throwing then getter", () => {
+  it("unwinds the group and rethrows the getter's error; the group does not stay open", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const ran: string[] = [];
+    const boom = new Error("then getter");
+    let thrown: unknown;
+    try {
+      a.group((arena) => {
+        arena.add(() => ran.push("inside"));
+        arena.alloc(64);
+        return {
+          // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is what this test is about
+          get then() {
+            throw boom;
+          },
+        };
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBe(boom);
+    expect(ran).toEqual(["inside"]);
+    expect(a.stats()).toMatchObject({ allocations: 0, actions: 0, groups: 0 });
+    expectCode(() => a.closeGroup(), "EINVAL");
+    expect(heap.check()).toBe(0);
+  });
+
+  it("a thenable's then is read once, and only its first settlement counts", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    let reads = 0;
+    const value = await a.group((arena) => {
+      arena.alloc(8);
+      return {
+        // biome-ignore lint/suspicious/noThenProperty: a thenable whose then is a getter is the point
+        get then() {
+          reads++;
+          if (reads > 1) throw new Error("read twice");
+          return (resolve: (v: unknown) => void, reject: (e: unknown) => void) => {
+            resolve("done");
+            reject(new Error("late"));
+          };
+        },
+      };
+    });
+    expect(value).toBe("done");
+    expect(reads).toBe(1);
+    expect(a.stats()).toMatchObject({ allocations: 1, groups: 1 });
+    expect(heap.check()).toBe(0);
+  });
+});
+
+describe("8. inside an onRelease destructor its allocation's memory is readable", () => {
+  for (const how of ["free", "release", "releaseGroup", "releaseAsync"] as const) {
+    it(`bytes, sizeOf and readString work until the destructor returns (${how})`, async () => {
+      const heap = await Heap.create({ debug: true });
+      const a = heap.createArena();
+      const seen: unknown[] = [];
+      const group = a.openGroup();
+      const ptr = a.alloc(6, {
+        onRelease: (p) => {
+          seen.push(a.sizeOf(p), Array.from(a.bytes(p)), a.readString(p), a.bytes(p, 2).length);
+          expectCode(() => a.free(p), "EBADPTR");
+        },
+      });
+      a.bytes(ptr).set([104, 105, 0, 1, 2, 3]);
+      a.closeGroup(group);
+      if (how === "free") a.free(ptr);
+      else if (how === "release") a.release();
+      else if (how === "releaseGroup") a.releaseGroup(group);
+      else await a.releaseAsync();
+      expect(seen).toEqual([6, [104, 105, 0, 1, 2, 3], "hi", 2]);
+      if (!a.released) expectCode(() => a.sizeOf(ptr), "EBADPTR");
+      expect(heap.check()).toBe(0);
+    });
+  }
 });

@@ -213,6 +213,8 @@ export class Model {
   readonly children: ChildEntity[] = [];
   life: "live" | "releasing" | "released" = "live";
   refs = 1;
+  /** reset() is running its actions: a release() they call still drops a reference. */
+  resetting = false;
   /** releaseGroup walks under way (reset waits for them). */
   unwinding = 0;
   /** Destructors run by free() under way. */
@@ -701,8 +703,7 @@ export class Model {
 
   /** readString: the text, when the model knows the bytes; else "pattern" (the harness checks those itself). */
   private readString(ptr: unknown): string {
-    this.sizeOf(ptr);
-    const a = this.liveAt(ptr as number) as AllocEntity;
+    const a = this.readable(ptr);
     if (a.data === undefined) return "pattern";
     if (a.text !== undefined) return renderString(a.text);
     const end = a.data.indexOf(0);
@@ -756,11 +757,16 @@ export class Model {
   }
 
   private sizeOf(ptr: unknown): number {
+    return this.readable(ptr).size;
+  }
+
+  /** A live allocation, or one whose destructor is running (its memory stays valid until it returns). */
+  private readable(ptr: unknown): AllocEntity {
     this.alive();
     if (!isU32Value(ptr)) throw fail("EINVAL");
-    const a = this.liveAt(ptr);
+    const a = this.liveAt(ptr) ?? this.allocs.find((d) => d.state === "dying" && d.ptr === ptr);
     if (a === undefined) throw fail("EBADPTR");
-    return a.size;
+    return a;
   }
 
   // ---- actions -----------------------------------------------------------------
@@ -1210,12 +1216,13 @@ export class Model {
    * where the design is silent").
    */
   private release(): void {
-    if (this.life !== "live") return;
+    if (this.life !== "live" && !this.resetting) return;
     if (this.refs > 1) {
       this.refs--;
       return;
     }
-    if (this.freeing > 0 || this.unwinding > 0) {
+    if (this.deferred) return;
+    if (this.freeing > 0 || this.unwinding > 0 || this.resetting) {
       this.deferred = true;
       return;
     }
@@ -1243,9 +1250,13 @@ export class Model {
     // Like release(), but it cannot wait: a running destructor or group walk makes it EBUSY.
     if (this.life === "releasing" || this.unwinding > 0 || this.freeing > 0) throw fail("EBUSY");
     this.life = "releasing";
-    const error = this.drainAll();
+    this.resetting = true;
+    let error = this.drainAll();
+    this.resetting = false;
     this.endRelease();
     this.life = "live";
+    // The last reference dropped by an action of the reset: the teardown runs as the reset returns.
+    error = chain(error, this.settle());
     if (error !== undefined) throw new Thrown(error);
   }
 
