@@ -518,26 +518,15 @@ export class Arena {
       }
     }
     // Groups stay nested: groups opened after this one and still open end here too, innermost first.
-    // All or nothing: if a marker cannot be had (ENOMEM), the markers already added go again.
+    // Each takes the close marker reserved when it opened, so none can fail once the first has not
+    // (the core's only refusal, EBUSY while releasing, holds for all of them alike).
     const open = this.state.openGroups;
-    const closing = open.slice(open.lastIndexOf(group)).reverse();
-    const before = open.slice();
-    let closed = 0;
-    try {
-      for (; closed < closing.length; closed++) this.addCloseMarker(closing[closed]);
-    } catch (error) {
-      for (let index = closed - 1; index >= 0; index--) {
-        this.core.removeCallback(this.record, closing[index].close);
-        closing[index].close = 0;
-      }
-      this.state.openGroups = before;
-      throw error;
-    }
+    for (const closing of open.slice(open.lastIndexOf(group)).reverse()) this.addCloseMarker(closing);
   }
 
-  /** Ends an open group with its close marker (it carries the group's slot but is no callback). */
+  /** Ends an open group with the close marker reserved when it opened (it carries the group's slot but is no callback). */
   private addCloseMarker(group: GroupHandle): void {
-    const node = this.core.addCallback(this.record, group.slot, Kind.Close) >>> 0;
+    const node = this.core.closeGroup(this.record, group.node) >>> 0;
     if (node < STATUS_LIMIT) throw statusError(node, `closeGroup(${JSON.stringify(group.name)})`);
     group.close = node;
     this.forgetOpen(group);
@@ -960,10 +949,14 @@ export class Arena {
       const at = node >>> 2;
       const kind = words[at + Word.NodeMeta] & 15;
       if (kind === Kind.Alloc) {
+        // Detached before it is reported: whatever the tracer does (free it, allocate again), the
+        // block has left every list, so the walk never frees a block it did not take itself.
         const ptr = node + HEADER;
+        const epoch = this.epoch;
+        core.detach(this.record, ptr);
+        this.startDying(ptr);
         this.emit("rel", "alloc", this.state.names?.get(ptr) ?? "alloc", words[at + Word.NodeSize], ptr);
-        core.free(this.record, ptr);
-        this.state.names?.delete(ptr);
+        this.buried(ptr, epoch);
         continue;
       }
       const registration = slots[words[at + Word.NodeSlot]] as Callback | undefined;

@@ -3,7 +3,7 @@
 // pool tests), adversarial inputs and a new user found. Each failed before
 // its fix; the numbers are the defects' numbers in the issue that listed them.
 import { describe, expect, it } from "vitest";
-import { Arena, Heap } from "../src/index.js";
+import { Arena, ArenaError, Heap } from "../src/index.js";
 import { bad, expectCode, expectCodeAsync } from "./helpers.js";
 
 describe("5. options are read once, own properties only, every name known", () => {
@@ -253,4 +253,131 @@ describe("8. inside an onRelease destructor its allocation's memory is readable"
       expect(heap.check()).toBe(0);
     });
   }
+});
+
+describe("2. a group walk never frees a block it did not detach itself", () => {
+  it("a tracer that frees the reported allocation and allocates again keeps its new block", async () => {
+    const heap = await Heap.create({ debug: true });
+    let mine = 0;
+    const codes: string[] = [];
+    const a = heap.createArena({
+      trace(event) {
+        if (event.op === "rel" && event.kind === "alloc" && mine === 0) {
+          try {
+            a.free(event.ptr as number);
+          } catch (error) {
+            codes.push((error as { code: string }).code);
+          }
+          mine = a.alloc(32);
+          a.bytes(mine as never).fill(7);
+        }
+      },
+    });
+    let thrown: unknown;
+    try {
+      a.group(() => {
+        a.alloc(32);
+        throw 0;
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBe(0);
+    // The reported block was already detached: freeing it again is refused, never a second owner.
+    expect(codes).toEqual(["EBADPTR"]);
+    expect(a.sizeOf(mine)).toBe(32);
+    expect(a.stats()).toMatchObject({ allocations: 1, liveBytes: 32 });
+    const next = a.alloc(32);
+    expect(next).not.toBe(mine);
+    expect(Array.from(a.bytes(mine as never))).toEqual(new Array(32).fill(7));
+    expect(heap.check()).toBe(0);
+  });
+});
+
+describe("2. check() catches a block owned twice", () => {
+  const CLASS_SHIFT = 4;
+  const CLASS_MASK = 63 << CLASS_SHIFT;
+  it("a block inside the bump range still to be handed out (rule 71)", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const p = a.alloc(16);
+    const words = new Uint32Array(heap.memory.buffer);
+    const cur = (a.state.record + 12) >>> 2;
+    const saved = words[cur];
+    words[cur] = p - 16;
+    expect(heap.check()).toBe(71);
+    words[cur] = saved;
+    expect(heap.check()).toBe(0);
+  });
+
+  it("a free block whose bytes reach a live allocation's start (rule 72), and check() leaves memory as it was", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena({ minAlign: 16 });
+    const p = a.alloc(16);
+    const q = a.alloc(16);
+    expect(q).toBe(p + 32);
+    a.free(p);
+    const words = new Uint32Array(heap.memory.buffer);
+    const node = (p - 16) >>> 2;
+    const lists = (a.state.record + 64) >>> 2;
+    expect(words[lists + 1]).toBe(p - 16);
+    // Move p's free block to the list of class 5 (48 bytes): it now covers q's header and start.
+    words[lists + 1] = 0;
+    words[lists + 5] = p - 16;
+    const meta = words[node + 3];
+    words[node + 3] = (meta & ~CLASS_MASK) | (5 << CLASS_SHIFT);
+    const before = new Uint8Array(heap.memory.buffer).slice();
+    expect(heap.check()).toBe(72);
+    expect(new Uint8Array(heap.memory.buffer)).toEqual(before);
+    words[node + 3] = meta;
+    words[lists + 5] = 0;
+    words[lists + 1] = p - 16;
+    expect(heap.check()).toBe(0);
+  });
+});
+
+describe("3. group(fn) unwinds after fn ran out of memory", () => {
+  it("every action fn registered runs, the group goes, and fn's ENOMEM is rethrown as is", async () => {
+    const heap = await Heap.create({ debug: true, maxPages: 4 });
+    const a = heap.createArena();
+    let registered = 0;
+    let ran = 0;
+    let thrown: unknown;
+    try {
+      a.group((arena) => {
+        for (;;) {
+          arena.add(() => ran++);
+          registered++;
+        }
+      });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ArenaError);
+    expect((thrown as ArenaError).code).toBe("ENOMEM");
+    expect(registered).toBeGreaterThan(1000);
+    expect(ran).toBe(registered);
+    expect(a.stats()).toMatchObject({ actions: 0, groups: 0, allocations: 0 });
+    expect(heap.check()).toBe(0);
+    a.release();
+  });
+
+  it("releaseGroup of an open group on a full heap needs no memory either", async () => {
+    const heap = await Heap.create({ debug: true, maxPages: 3 });
+    const a = heap.createArena();
+    const outer = a.openGroup("outer");
+    a.openGroup("inner");
+    let ran = 0;
+    for (;;) {
+      try {
+        a.add(() => ran++);
+      } catch {
+        break;
+      }
+    }
+    a.releaseGroup(outer);
+    expect(ran).toBeGreaterThan(100);
+    expect(a.stats()).toMatchObject({ actions: 0, groups: 0 });
+    expect(heap.check()).toBe(0);
+  });
 });
