@@ -552,3 +552,25 @@ describe("10. an arena garbage-collected without release() gives its memory back
     expect(heap.createArena().alloc(5 * 65536)).toBeGreaterThan(0);
   });
 });
+
+describe("DESIGN §3: realloc(ptr, 0)", () => {
+  it("keeps a live zero-size allocation in ptr's place in release order; free frees it", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const first = a.alloc(40, { name: "first" });
+    const p = a.alloc(100, { name: "shrunk" });
+    a.add(function newer() {});
+    const q = a.realloc(p, 0);
+    expect(a.sizeOf(q)).toBe(0);
+    expect(a.resources().map((r) => `${r.kind} ${r.name} ${r.size}`)).toEqual([
+      "action newer 0",
+      "alloc shrunk 0",
+      "alloc first 40",
+    ]);
+    expect(a.stats()).toMatchObject({ allocations: 2, liveBytes: 40 });
+    a.free(q);
+    expectCode(() => a.free(q), "EBADPTR");
+    expect(a.sizeOf(first)).toBe(40);
+    expect(heap.check()).toBe(0);
+  });
+});
