@@ -8,9 +8,12 @@
 // 2 GiB at most after a full release.
 //
 // The heap's free runs and the maps are read through the core's mapInfo()
-// export, as src/memory-map.ts reads them.
+// export, as src/memory-map.ts reads them. `managed-arena fuzz` runs on heaps
+// of a few pages, where the maps never move: the property at the end covers
+// growth past 64 MiB instead.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ArenaError, Heap } from "../src/index.js";
+import { type Arena, ArenaError, Heap } from "../src/index.js";
 
 const PAGE = 65536;
 const MiB = 1 << 20;
@@ -201,4 +204,79 @@ describe("page maps moved by growth", () => {
     expect(heap.check()).toBe(0);
     arena.release();
   });
+});
+
+type Step =
+  | { t: "large"; arena: number; pages: number }
+  | { t: "small"; arena: number; count: number }
+  | { t: "release"; arena: number }
+  | { t: "foreign"; pages: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      t: fc.constant("large" as const),
+      arena: fc.nat(2),
+      pages: fc.integer({ min: 1, max: 2500 }),
+    }),
+    weight: 4,
+  },
+  {
+    arbitrary: fc.record({
+      t: fc.constant("small" as const),
+      arena: fc.nat(2),
+      count: fc.integer({ min: 1, max: 60 }),
+    }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ t: fc.constant("release" as const), arena: fc.nat(2) }), weight: 2 },
+  { arbitrary: fc.record({ t: fc.constant("foreign" as const), pages: fc.integer({ min: 1, max: 4 }) }), weight: 1 },
+);
+
+describe("page maps: growth, releases and foreign pages in any order", () => {
+  it("keep the heap whole, foreign pages untouched, and free runs cut by nothing but foreign pages", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(2048, 4096, 65536),
+        fc.array(step, { maxLength: 24 }),
+        async (maxPages, steps) => {
+          const heap = await Heap.create({ maxPages, debug: true });
+          const arenas: Arena[] = [0, 1, 2].map(() => heap.createArena());
+          const foreign: number[] = [];
+          const pages = () => heap.memory.buffer.byteLength / PAGE;
+          for (const s of steps) {
+            try {
+              if (s.t === "large") arenas[s.arena].alloc(s.pages * PAGE - LARGE_OVERHEAD);
+              else if (s.t === "small") for (let i = 0; i < s.count; i++) arenas[s.arena].alloc(2000 + i * 500);
+              else if (s.t === "release") {
+                arenas[s.arena].release();
+                arenas[s.arena] = heap.createArena();
+              } else if (pages() + s.pages <= maxPages) {
+                const first = heap.memory.grow(s.pages);
+                new Uint8Array(heap.memory.buffer, first * PAGE, s.pages * PAGE).fill(0xee);
+                for (let p = first; p < first + s.pages; p++) foreign.push(p);
+              }
+            } catch (error) {
+              if (!(error instanceof ArenaError && error.code === "ENOMEM")) throw error;
+            }
+            expect(heap.check()).toBe(0);
+          }
+          for (const arena of arenas) arena.release();
+          expect(heap.check()).toBe(0);
+          const bytes = new Uint8Array(heap.memory.buffer);
+          for (const p of foreign) expect(bytes.subarray(p * PAGE, (p + 1) * PAGE).every((b) => b === 0xee)).toBe(true);
+          // Between two free runs, only pages grown by someone else: the maps and the new pages never cut one.
+          const info = mapInfo(heap);
+          const words = heap.u32();
+          const owner = (page: number) => words[(info.ownerMap >>> 2) + page];
+          const runs = freeRuns(heap);
+          for (let i = 1; i < runs.length; i++) {
+            for (let p = runs[i - 1].first + runs[i - 1].pages; p < runs[i].first; p++) expect(owner(p)).toBe(4);
+          }
+          return true;
+        },
+      ),
+      { numRuns: 60, seed: 20261211 },
+    );
+  }, 60_000);
 });
