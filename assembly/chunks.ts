@@ -9,17 +9,18 @@
 //
 // The maps start small (enough for 64 MiB of memory, inside page 0 for a
 // typical build) so that a heap costs one page before its first allocation.
-// When memory grows past their reach they move to a META run twice as large
-// at the top of memory, and from then on they stay on top: every growth
-// copies them to its own last pages and frees their old run, which coalesces
-// with the free run below it and with the new pages above it. Free memory is
-// never cut in two by the maps, and growth asks only for what the free run
-// at the top (the old map run included) lacks:
+// When memory grows past their reach they move to a META run at the top of
+// memory, with room for at least twice as many pages, and from then on they
+// stay on top: every growth copies them to its own last pages (into a larger
+// run when it passes their reach again) and frees their old run, which
+// coalesces with the free run below it and with the new pages above it. Free
+// memory is never cut in two by the maps, and growth asks only for what the
+// free run at the top (the old map run included) lacks:
 //
 //   before   ┌────────┬──────────┬──────┬──────┐
 //            │ static │ runs ... │ free │ maps │
 //            └────────┴──────────┴──────┴──────┘
-//                                              have (memory.size() before growing)
+//                                              └ have: memory.size() before growing
 //   after    ┌────────┬──────────┬─────────────────────────────┬──────┐
 //            │ static │ runs ... │ free: old free + old maps + │ maps │
 //            │        │          │ new pages, one run          │      │
