@@ -14,8 +14,11 @@ import {
   isU32,
   STATUS_LIMIT,
   SuppressedError,
+  shownName,
   statusError,
+  withArticle,
 } from "./errors.js";
+import { arenaError, heapError } from "./failures.js";
 import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind } from "./handles.js";
 import { Heap, type HeapOptions } from "./heap.js";
 import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
@@ -211,7 +214,7 @@ export class Arena {
     const trace = options.trace ?? inherited.trace;
     const poison = checkBoolean(options.poison, "poison") ?? inherited.poison ?? false;
     const record = heap.core.createArena(31 - Math.clz32(minAlign), maxBytes, poison ? 2 : 0) >>> 0;
-    if (record < STATUS_LIMIT) throw statusError(record, `createArena(${JSON.stringify(name)})`);
+    if (record < STATUS_LIMIT) throw heapError(heap, record, `createArena(${JSON.stringify(name)})`);
     const state = new ArenaState(heap, record, name, trace);
     const arena = new Arena(heap, state, trace, poison);
     heap.watch(arena, state);
@@ -235,7 +238,7 @@ export class Arena {
     if (options !== undefined || (this.slow & (SLOW_RELEASED | SLOW_TRACE)) !== 0) return this.allocWith(size, options);
     if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
     const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
-    if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
     return ptr as Ptr;
   }
 
@@ -258,7 +261,7 @@ export class Arena {
       onRelease === undefined
         ? this.core.alloc(this.record, size, align, zero) >>> 0
         : this.allocWithDestructor(size, align, zero, onRelease);
-    if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
     if (name !== undefined) {
       this.state.names ??= new Map();
       this.state.names.set(ptr, name);
@@ -274,7 +277,7 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(size, "size");
     const ptr = this.core.alloc(this.record, size, 1, 1) >>> 0;
-    if (ptr < STATUS_LIMIT) throw statusError(ptr, `allocZeroed(${size})`);
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocZeroed(${size})`, { size });
     return ptr as Ptr;
   }
 
@@ -286,7 +289,7 @@ export class Arena {
     checkOptions(options, "options");
     const zero = checkBoolean(options?.zero, "zero") ? 1 : 0;
     const ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
-    if (ptr < STATUS_LIMIT) throw statusError(ptr, `allocArray(${count}, ${size})`);
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocArray(${count}, ${size})`, { size: count * size });
     if (this.trace !== undefined) this.emit("add", "alloc", "alloc", count * size, ptr);
     return ptr as Ptr;
   }
@@ -326,7 +329,8 @@ export class Arena {
 
   /** Reads UTF-8 from an allocation up to its first NUL byte (or its end). */
   readString(ptr: number): string {
-    const view = this.bytes(ptr);
+    const size = this.heap.u32()[(this.nodeOf(ptr, "readString") >>> 2) + Word.NodeSize];
+    const view = new Uint8Array(this.heap.memory.buffer, ptr, size);
     const end = view.indexOf(0);
     return decoder.decode(end < 0 ? view : view.subarray(0, end));
   }
@@ -341,7 +345,7 @@ export class Arena {
     checkU32(ptr, "ptr");
     checkU32(size, "size");
     const moved = this.core.realloc(this.record, ptr, size) >>> 0;
-    if (moved < STATUS_LIMIT) throw statusError(moved, `realloc(${hex(ptr)}, ${size})`);
+    if (moved < STATUS_LIMIT) throw arenaError(this.state, moved, `realloc(${hex(ptr)}, ${size})`, { ptr, size });
     if (moved !== ptr) this.moved(ptr, moved);
     return moved as Ptr;
   }
@@ -360,7 +364,7 @@ export class Arena {
     if (typeof ptr !== "number" || ptr >>> 0 !== ptr) checkU32(ptr, "ptr");
     const status = this.wasmFree(this.record, ptr);
     if (status !== 0) {
-      if (status !== EDTOR) throw statusError(status, `free(${hex(ptr)})`);
+      if (status !== EDTOR) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
       this.destroy(ptr);
     }
   }
@@ -375,7 +379,7 @@ export class Arena {
     }
     const status = this.core.free(this.record, ptr);
     if (status !== 0) {
-      if (status !== EDTOR) throw statusError(status, `free(${hex(ptr)})`);
+      if (status !== EDTOR) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
       this.destroy(ptr);
       return;
     }
@@ -393,7 +397,7 @@ export class Arena {
    * after any call that may allocate.
    */
   bytes(ptr: number, length?: number): Uint8Array {
-    const size = this.sizeOf(ptr);
+    const size = this.heap.u32()[(this.nodeOf(ptr, "bytes") >>> 2) + Word.NodeSize];
     if (length !== undefined) {
       checkU32(length, "length");
       if (length > size) throw new ArenaError("EINVAL", `length ${length} exceeds the allocation's size ${size}`);
@@ -417,7 +421,7 @@ export class Arena {
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
     const node = this.wasmAddAction(this.record, slot) >>> 0;
-    if (node < STATUS_LIMIT) throw statusError(node, `add(${action.name || "action"})`);
+    if (node < STATUS_LIMIT) throw arenaError(this.state, node, `add(${shownName(name ?? action.name)})`);
     if (reuse) free.pop();
     const handle = new ActionHandle(this.state, slot, node, action as (data: never) => unknown, data, name);
     heap.slots[slot] = handle;
@@ -478,7 +482,7 @@ export class Arena {
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
     const node = this.core.addCallback(this.record, slot, Kind.Group) >>> 0;
-    if (node < STATUS_LIMIT) throw statusError(node, `openGroup(${JSON.stringify(label)})`);
+    if (node < STATUS_LIMIT) throw arenaError(this.state, node, `openGroup(${JSON.stringify(label)})`);
     if (reuse) free.pop();
     const group = new GroupHandle(this.state, slot, node, label);
     heap.slots[slot] = group;
@@ -526,7 +530,7 @@ export class Arena {
   /** Ends an open group with its close marker (it carries the group's slot but is no callback). */
   private addCloseMarker(group: GroupHandle): void {
     const node = this.core.addCallback(this.record, group.slot, Kind.Close) >>> 0;
-    if (node < STATUS_LIMIT) throw statusError(node, `closeGroup(${JSON.stringify(group.name)})`);
+    if (node < STATUS_LIMIT) throw arenaError(this.state, node, `closeGroup(${JSON.stringify(group.name)})`);
     group.close = node;
     this.forgetOpen(group);
   }
@@ -616,7 +620,7 @@ export class Arena {
     const node = this.core.addCallback(this.record, slot, Kind.Child) >>> 0;
     if (node < STATUS_LIMIT) {
       child.teardown();
-      throw statusError(node, `createChild(${JSON.stringify(child.name)})`);
+      throw arenaError(this.state, node, `createChild(${JSON.stringify(child.name)})`);
     }
     if (reuse) free.pop();
     const link = new ChildLink(this.state, slot, node, child);
@@ -1024,7 +1028,7 @@ export class Arena {
       this.destroy(ptr);
       return;
     }
-    if (status !== 0) throw statusError(status, `free(${hex(ptr)})`);
+    if (status !== 0) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
     const size = this.heap.u32()[(node >>> 2) + Word.NodeSize];
     this.emit("del", "alloc", this.state.names?.get(ptr) ?? "alloc", size, ptr);
     this.state.names?.delete(ptr);
@@ -1082,10 +1086,13 @@ export class Arena {
   private current<T extends Callback>(handle: unknown, type: abstract new (...args: never[]) => T, what: string): T {
     if (this.life === RELEASED) throw this.releasedError();
     if (!(handle instanceof type)) {
-      throw new ArenaError("EINVAL", `${what}: expected a ${type.name}, got ${describe(handle)}`);
+      throw new ArenaError("EINVAL", `${what}: expected ${withArticle(type.name)}, got ${describe(handle)}`);
     }
     if (handle.owner !== this.state || this.heap.slots[handle.slot] !== handle) {
-      throw new ArenaError("ESTALE", `${what}: ${handle.name} (#${handle.generation}) is not registered here`);
+      throw new ArenaError(
+        "ESTALE",
+        `${what}: ${shownName(handle.name)} (#${handle.generation}) is not registered here`,
+      );
     }
     return handle;
   }
@@ -1108,7 +1115,7 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(ptr, "ptr");
     const node = this.core.find(this.record, ptr) >>> 0;
-    if (!node) throw statusError(4, `${what}(${hex(ptr)})`);
+    if (!node) throw arenaError(this.state, 4, `${what}(${hex(ptr)})`, { ptr });
     return node;
   }
 

@@ -6,6 +6,7 @@
 import { Arena, type ArenaOptions } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, statusError } from "./errors.js";
+import { forgetArena, noteArena, noteHeap } from "./failures.js";
 import type { Callback } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import type { ArenaState, TraceFunction } from "./state.js";
@@ -77,6 +78,7 @@ export class Heap {
       }
     }
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
+    noteHeap(memory, maxPages);
     const core = await instantiateCore(memory, options.debug === true);
     const status = core.init(maxPages);
     if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
@@ -91,11 +93,13 @@ export class Heap {
   /** Reports `arena` through onLeak if it is collected before its teardown. @internal */
   watch(arena: Arena, state: ArenaState): void {
     this.leaks.register(arena, state, state);
+    noteArena(state);
   }
 
   /** The arena of `state` was torn down: never report it. @internal */
   forget(state: ArenaState): void {
     this.leaks.unregister(state);
+    forgetArena(state);
   }
 
   /**
