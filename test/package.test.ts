@@ -7,7 +7,16 @@
 // Packing uses the dist/ that is there (`npm test` builds first); it does
 // not rerun the build, so that other test files are never racing a rebuild.
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { builtinModules, createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -197,11 +206,14 @@ describe("its modules", () => {
     expect(missing).toEqual([]);
   });
 
-  it("the bin is one self-contained file that needs only Node's built-ins", () => {
+  it("the bin is one file that needs only Node's built-ins and the library's own entry, dist/index.js", () => {
     const bin = readFileSync(join(installed, "dist", "bin", "managed-arena.js"), "utf8");
     expect(bin.startsWith("#!/usr/bin/env node\n")).toBe(true);
     const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
-    expect(specifiersOf(bin).filter((specifier) => !builtins.has(specifier))).toEqual([]);
+    // The library is not bundled into the bin: it imports the module users import (and the inlined cores).
+    const others = new Set(specifiersOf(bin).filter((specifier) => !builtins.has(specifier)));
+    expect([...others].sort()).toEqual(["../generated/wasm.js", "../index.js"]);
+    for (const specifier of others) expect(existsSync(join(installed, "dist", "bin", specifier)), specifier).toBe(true);
     expect(statSync(join(installed, "dist", "bin", "managed-arena.js")).mode & 0o111).not.toBe(0);
   });
 });
@@ -338,6 +350,16 @@ Arena.create().then((arena) => {
     expect(commandsOf(stdout)).toEqual(expect.arrayContaining(COMMANDS));
   });
 
+  it("`managed-arena inspect --script` runs a script that imports managed-arena on that same library", async () => {
+    writeFileSync(join(project, "setup.mjs"), INSPECT_SCRIPT);
+    const bin = join(project, "node_modules", ".bin", "managed-arena");
+    const { stdout, stderr } = await node([bin, "inspect", "--script", "setup.mjs"]);
+    expect(stderr).toBe("");
+    expect(stdout).toContain('same library: {"heap":true,"arena":true,"error":true}');
+    expect(stdout).toMatch(/^arena "given": 1 allocation, 24 B live/m);
+    expect(stdout).toMatch(/^arena "own": 1 allocation, 100 B live/m);
+  });
+
   it("each command of the bin answers --help, running on its bundled libraries alone", async () => {
     const bin = join(project, "node_modules", ".bin", "managed-arena");
     const { stdout } = await node([bin, "--help"]);
@@ -424,6 +446,24 @@ console.log(JSON.stringify({
   chained,
   reused,
 }));
+`;
+
+/** A setup script for \`managed-arena inspect --script\`, as a user writes one. */
+const INSPECT_SCRIPT = `import { Arena, ArenaError, Heap } from "managed-arena";
+
+export default async (heap) => {
+  const given = heap.createArena({ name: "given" });
+  given.alloc(24);
+  let error = false;
+  try {
+    given.free(1);
+  } catch (e) {
+    error = e instanceof ArenaError;
+  }
+  const own = (await Heap.create()).createArena({ name: "own" });
+  own.alloc(100);
+  console.log("same library: " + JSON.stringify({ heap: heap instanceof Heap, arena: own instanceof Arena, error }));
+};
 `;
 
 /** A TypeScript consumer: the exported types as a user writes against them. */
