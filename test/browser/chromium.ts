@@ -4,7 +4,9 @@
 // 1. CHROMIUM=/path/to/chromium, when set (a wrong path there is an error,
 //    never a silent fallback);
 // 2. /usr/bin/chromium (Debian's `chromium` package), when installed;
-// 3. otherwise the Chromium inside the `@sparticuz/chromium` devDependency:
+// 3. otherwise, or with CHROMIUM=@sparticuz/chromium (.ci/run sets it, so
+//    that CI proves the npm-only path even where a system Chromium is
+//    installed), the Chromium inside the `@sparticuz/chromium` devDependency:
 //    a brotli-compressed headless shell for linux-x64, with the NSS and
 //    expat libraries it links (built for Amazon Linux 2023) and a font, so
 //    `npm install` alone brings a browser. It is unpacked once (about 200 MB,
@@ -25,6 +27,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Debian's Chromium, used when it is installed and CHROMIUM is not set. */
 export const SYSTEM_CHROMIUM = "/usr/bin/chromium";
+/** The value of CHROMIUM that selects the packaged Chromium even where a system one is installed. */
+export const PACKAGED = "@sparticuz/chromium";
 
 /** Flags for every Chromium: headless, no sandbox, nothing fetched in the background. */
 export const CHROMIUM_ARGS = [
@@ -56,6 +60,7 @@ export interface Browser {
 /** The browser to launch, as described at the top of this file; throws when there is none. */
 export async function findChromium(): Promise<Launch> {
   const override = process.env.CHROMIUM;
+  if (override === PACKAGED) return packagedChromium();
   if (override !== undefined && override !== "") {
     if (!existsSync(override)) throw new Error(`CHROMIUM=${override}, but there is no such file`);
     return { executablePath: override, args: CHROMIUM_ARGS, source: "CHROMIUM" };
@@ -101,8 +106,10 @@ export async function launchChromium(): Promise<Browser> {
 /** The Chromium of @sparticuz/chromium, unpacked into node_modules/.cache on first use. */
 async function packagedChromium(): Promise<Launch> {
   const hint =
-    `no Chromium: CHROMIUM is not set, ${SYSTEM_CHROMIUM} does not exist, and @sparticuz/chromium` +
-    " (a devDependency, `npm install` brings it)";
+    process.env.CHROMIUM === PACKAGED
+      ? "CHROMIUM=@sparticuz/chromium, but @sparticuz/chromium (a devDependency, `npm install` brings it)"
+      : `no Chromium: CHROMIUM is not set, ${SYSTEM_CHROMIUM} does not exist, and @sparticuz/chromium` +
+        " (a devDependency, `npm install` brings it)";
   if (process.platform !== "linux" || process.arch !== "x64") {
     throw new Error(
       `${hint} ships a linux-x64 binary only, not ${process.platform}-${process.arch}: ` +
