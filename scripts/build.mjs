@@ -11,8 +11,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { restore } from "./packed-manifest.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// A package.json that a failed `npm pack` left without its install scripts goes back first.
+if (restore({ onlyIfStale: true })) console.error("build: restored package.json from package.json.packing");
 const require = createRequire(import.meta.url);
 const ascBin = join(dirname(require.resolve("assemblyscript/package.json")), "bin", "asc.js");
 const tscBin = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc");

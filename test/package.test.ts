@@ -4,8 +4,11 @@
 // nothing of this repository around: import it and run a scenario, require()
 // it, type-check a TypeScript consumer against its .d.ts, run the CLI.
 //
-// Packing uses the dist/ that is there (`npm test` builds first); it does
-// not rerun the build, so that other test files are never racing a rebuild.
+// Packing runs the package's own prepack and postpack, as `npm pack` does
+// for a user: `scripts/build.mjs --if-needed` (nothing to do after `npm
+// test`'s build, so other test files never race a rebuild), then
+// scripts/packed-manifest.mjs, which packs a package.json without `prepare`
+// and puts the repository's back afterwards.
 import { execFile } from "node:child_process";
 import {
   existsSync,
@@ -26,7 +29,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const rootPackage = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const rootManifest = join(root, "package.json");
+/** The repository's package.json before any packing, bytes and modification time. */
+const rootText = readFileSync(rootManifest, "utf8");
+const rootMtime = statSync(rootManifest).mtimeMs;
+const rootPackage = JSON.parse(rootText);
+/** Where scripts/packed-manifest.mjs keeps the repository's package.json while packing. */
+const BACKUP = join(root, "package.json.packing");
+/** The scripts npm may run when a package is installed (prepare: from git or a directory). */
+const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall", "preprepare", "prepare", "postprepare", "prepublish"];
 
 /** The commands the bin must offer (issue 6). */
 const COMMANDS = ["bench", "fuzz", "inspect"];
@@ -38,6 +49,8 @@ let project: string;
 let installed: string;
 let env: NodeJS.ProcessEnv;
 let packed: { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] };
+/** What `npm install <tarball>` printed, stdout and stderr. */
+let installOutput: string;
 
 /**
  * The environment for npm and the consumer: no npm_* variables inherited
@@ -95,7 +108,7 @@ function walk(dir: string, base = dir): string[] {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "managed-arena-package-"));
   env = cleanEnv();
-  const { stdout } = await npm(["pack", "--json", "--ignore-scripts", "--pack-destination", work], root);
+  const { stdout } = await npm(["pack", "--json", "--pack-destination", work], root);
   [packed] = JSON.parse(stdout);
   project = join(work, "consumer");
   mkdirSync(project);
@@ -103,7 +116,11 @@ beforeAll(async () => {
     join(project, "package.json"),
     `${JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }, null, 2)}\n`,
   );
-  await npm(["install", "--omit=dev", "--offline", "--no-audit", "--no-fund", join(work, packed.filename)], project);
+  const install = await npm(
+    ["install", "--omit=dev", "--offline", "--no-audit", "--no-fund", join(work, packed.filename)],
+    project,
+  );
+  installOutput = install.stdout + install.stderr;
   installed = join(project, "node_modules", "managed-arena");
 }, 120_000);
 
@@ -152,12 +169,39 @@ describe("the tarball", () => {
       expect(pkg[field], field).toBeUndefined();
     }
     expect(pkg.version).toBe(rootPackage.version);
-    // Nothing runs when users install the package. `prepare` is allowed: DESIGN.md asks that
-    // `npm install` in a clone builds everything, and npm never runs it for a tarball or
-    // registry install (npm 11 still mentions it among "install scripts" in a warning).
-    for (const script of ["preinstall", "install", "postinstall"]) {
-      expect(pkg.scripts?.[script], `scripts.${script}`).toBeUndefined();
-    }
+  });
+
+  it("carries no script npm runs at install (prepare is stripped when packing): installing it prints no install-scripts warning", () => {
+    const pkg = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+    for (const script of INSTALL_SCRIPTS) expect(pkg.scripts?.[script], `scripts.${script}`).toBeUndefined();
+    // The rest of the manifest is the repository's.
+    const { prepare: _, ...scripts } = rootPackage.scripts;
+    expect(pkg.scripts).toEqual(scripts);
+    // npm 11 lists every dependency with such scripts ("install scripts not yet covered by
+    // allowScripts"), even prepare, which it never runs for a tarball.
+    expect(installOutput).toMatch(/added 1 package/);
+    expect(installOutput).not.toMatch(/install-scripts|allowScripts|install scripts/i);
+  });
+
+  it("leaves the repository's package.json as it was: prepare kept (a clone's npm install and git installs build), same bytes and time", () => {
+    expect(rootPackage.scripts.prepare).toBe("node scripts/build.mjs");
+    expect(readFileSync(rootManifest, "utf8")).toBe(rootText);
+    expect(statSync(rootManifest).mtimeMs).toBe(rootMtime);
+    expect(existsSync(BACKUP)).toBe(false);
+  });
+
+  it("puts the repository's package.json back when packing fails after prepack (npm then skips postpack)", async () => {
+    const error = await npm(["pack", "--pack-destination", join(work, "no", "such", "directory")], root).then(
+      () => undefined,
+      (e: { code?: number; stderr?: string }) => e,
+    );
+    expect(error?.stderr).toMatch(/ENOENT/);
+    // The watcher that prepack started restores it once that npm has exited.
+    const deadline = Date.now() + 10_000;
+    while (existsSync(BACKUP) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(BACKUP)).toBe(false);
+    expect(readFileSync(rootManifest, "utf8")).toBe(rootText);
+    expect(statSync(rootManifest).mtimeMs).toBe(rootMtime);
   });
 
   it("needs no file at run time: the wasm is inlined, nothing is read or fetched", () => {
