@@ -111,7 +111,8 @@ function stability(all) {
         cells.push("n/a");
         continue;
       }
-      cells.push(`**${format(goal, middle)} ${middle <= goal.limit ? "met" : "missed"}**`);
+      const status = middle <= goal.limit ? "met" : goal.planned ? "missed, planned" : "missed";
+      cells.push(`**${format(goal, middle)} ${status}**`);
     }
     return cells;
   });
@@ -137,7 +138,8 @@ function median(values) {
 
 /** A goal's value as its own rows show it: with digits enough that a value just past the limit does not print as the limit. */
 function format(goal, value) {
-  if (goal.goal.endsWith("KiB")) return `${Math.round(value).toLocaleString("en-US")} B`;
+  if (goal.goal.endsWith("MiB")) return `${(value / 2 ** 20).toFixed(1)} MiB`;
+  if (goal.goal.endsWith("KiB") || goal.goal.endsWith(" B")) return `${Math.round(value).toLocaleString("en-US")} B`;
   if (goal.goal.endsWith("bytes")) return `${value.toFixed(1)} B`;
   let digits = value < 0.1 ? 3 : 2;
   while (digits < 6 && value !== goal.limit && Number(value.toFixed(digits)) === goal.limit) digits++;

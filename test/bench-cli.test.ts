@@ -18,7 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "dist", "bin", "managed-arena.js");
 const work = mkdtempSync(join(tmpdir(), "managed-arena-bench-cli-"));
 /** Names from the project's history, meaningless to a user. */
-const HISTORY = /issue 5|issue #5|seed O\(n\)|seed's O\(n\)/i;
+const HISTORY = /issue \d+|issue #\d+|seed O\(n\)|seed's O\(n\)/i;
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

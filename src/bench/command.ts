@@ -10,6 +10,8 @@ import { footprint } from "./footprint.js";
 import { assemble, renderMarkdown, renderSvg, renderText } from "./report.js";
 import { LIST, plan, SCENARIO_IDS } from "./scenarios.js";
 
+const ID_WIDTH = Math.max(...SCENARIO_IDS.map(([id]) => id.length)) + 1;
+
 const help = `usage: managed-arena bench [--quick] [--json | --markdown] [--svg FILE] [--rounds N] [--time MS] [--only TEXT]
 
 Measures managed-arena against its peers, every peer in this process, the
@@ -22,11 +24,15 @@ pooled samples reported:
   and a doubly linked list whose free searches it from the newest record,
   O(n), as drmm_kfree does ("${LIST}").
 
-Then memory per 16-byte allocation and wasm size, and the goals (time
-ratios against the peers, bytes per allocation, wasm size), met or missed.
+Then memory per 16-byte allocation and wasm size; the memory scenarios
+(small arenas and tight memory), measured once after the timed ones, each
+on a heap of its own; and the goals (time ratios against the peers, bytes
+per allocation and per arena, wasm size), met or missed. "missed, planned":
+a goal of small arenas that the current layout, a 64 KiB page as the unit
+of ownership, is not built for; a planned redesign is to meet it.
 
 scenarios (--only TEXT runs those whose id contains TEXT):
-${SCENARIO_IDS.map(([id, measures]) => `  ${id.padEnd(18)} ${measures}`).join("\n")}
+${SCENARIO_IDS.map(([id, measures]) => `  ${id.padEnd(ID_WIDTH)} ${measures}`).join("\n")}
 
 options:
   --quick       4 short rounds (about 10 s) instead of 9 (about 70 s)
@@ -97,6 +103,7 @@ async function run(args: string[]): Promise<number> {
     return 2;
   }
   const timed = tasks.filter((task) => chosen.some((s) => s.id === task.scenario));
+  const measured = chosen.filter((s) => s.measured === true);
   const timings = await measure(timed, {
     rounds: options.rounds,
     timeMs: options.timeMs,
@@ -107,9 +114,16 @@ async function run(args: string[]): Promise<number> {
   });
   if (tty) process.stderr.write("\r\x1b[K");
   verify();
-  const figures = await footprint();
+  const figures = await footprint(measured.map((s) => s.id));
   const settings = { quick: options.quick, rounds: options.rounds, timeMs: options.timeMs };
-  const results = assemble(chosen, timings, figures, settings, (performance.now() - started) / 1000, loadAtStart);
+  const results = assemble(
+    chosen.filter((s) => s.measured !== true),
+    timings,
+    figures,
+    settings,
+    (performance.now() - started) / 1000,
+    loadAtStart,
+  );
   if (options.svg !== undefined) writeFileSync(options.svg, renderSvg([results]));
   if (options.json) console.log(JSON.stringify(results, null, 2));
   else if (options.markdown) console.log(renderMarkdown(results));

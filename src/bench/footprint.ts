@@ -1,11 +1,13 @@
 // What is measured once rather than timed: linear memory per 16-byte
-// allocation, and the size of each allocator's wasm.
+// allocation, the size of each allocator's wasm, and the figures of the
+// measured scenarios chosen (small arenas and tight memory: src/bench/small.ts).
 
 import { createHash } from "node:crypto";
 import { releaseWasm } from "../generated/wasm.js";
 import { Heap } from "../index.js";
 import { base64Bytes, instantiatePeer, peerBytes, type WasmPeerName } from "./peers.js";
 import { ARENA, BUMP, TLSF } from "./scenarios.js";
+import { measureSmall, type SmallFigures } from "./small.js";
 
 /** Live 16-byte allocations the memory figures are taken with. */
 export const MEMORY_COUNT = 100_000;
@@ -32,6 +34,8 @@ export interface Footprint {
   wasmBytes: Record<string, number>;
   /** First 12 hex digits of the SHA-256 of the release core measured: which build these numbers are of. */
   coreSha256: string;
+  /** Figures of the measured scenarios that were chosen (absent in runs saved before they existed). */
+  small?: SmallFigures;
 }
 
 async function arenaMemory(): Promise<MemoryFigure> {
@@ -63,8 +67,8 @@ function peerMemory(peer: string, name: WasmPeerName): MemoryFigure {
   };
 }
 
-/** Takes the memory figures and wasm sizes. */
-export async function footprint(): Promise<Footprint> {
+/** Takes the memory figures and wasm sizes, and the figures of the measured scenarios `measured` (ids). */
+export async function footprint(measured: readonly string[] = []): Promise<Footprint> {
   const core = base64Bytes(releaseWasm);
   return {
     count: MEMORY_COUNT,
@@ -76,5 +80,6 @@ export async function footprint(): Promise<Footprint> {
       [BUMP]: peerBytes("bump").length,
     },
     coreSha256: createHash("sha256").update(core).digest("hex").slice(0, 12),
+    small: await measureSmall(measured),
   };
 }

@@ -40,6 +40,12 @@ export interface Goal {
   /** true: met, false: missed, null: n/a. */
   met: boolean | null;
   detail: string;
+  /**
+   * A goal of small arenas and tight memory that the current layout (a 64 KiB
+   * page as the unit of ownership) is not built to meet: expected of the
+   * planned redesign with ownership finer than a page. Shown as "planned".
+   */
+  planned?: boolean;
 }
 
 export interface Runtime {
@@ -146,16 +152,44 @@ function precise(value: number, limit: number, digits: number): number {
 /** The goals, judged: speed ratios against the peers, memory per allocation, wasm size. */
 export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
   const goals: Goal[] = [];
-  const ratioGoal = (metric: string, limit: number, value: number | null, detail: string, digits = 2) => {
+  const ratioGoal = (
+    metric: string,
+    limit: number,
+    value: number | null,
+    detail: string,
+    digits = 2,
+    planned = false,
+  ) => {
     if (value === null && !detail.startsWith("no ")) detail = "not measured in this run";
     goals.push({
       metric,
-      goal: `≤ ${fixed(limit, 1)}`,
+      goal: `≤ ${Number.isInteger(limit) ? fixed(limit, 1) : String(limit)}`,
       limit,
       value: value === null ? null : round(value, 4),
       shown: value === null ? "n/a" : `${fixed(value, precise(value, limit, digits))}x`,
       met: value === null ? null : value <= limit,
       detail,
+      ...(planned ? { planned } : {}),
+    });
+  };
+  const bytesGoal = (
+    metric: string,
+    goal: string,
+    limit: number,
+    value: number | null,
+    shown: string,
+    detail: string,
+    fits = true,
+  ) => {
+    goals.push({
+      metric,
+      goal,
+      limit,
+      value: value === null ? null : round(value, 1),
+      shown: value === null ? "n/a" : shown,
+      met: value === null ? null : fits && value <= limit,
+      detail: value === null ? "not measured in this run" : detail,
+      planned: true,
     });
   };
   const allocFree = results.filter((s) => s.id.startsWith("alloc-free-"));
@@ -247,7 +281,147 @@ export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
       detail: `peers: TLSF ${footprint.wasmBytes[TLSF]} B, bump ${footprint.wasmBytes[BUMP]} B`,
     });
   }
+  judgeSmall(results, footprint, ratioGoal, bytesGoal);
   return goals;
+}
+
+type RatioGoal = (
+  metric: string,
+  limit: number,
+  value: number | null,
+  detail: string,
+  digits?: number,
+  planned?: boolean,
+) => void;
+type BytesGoal = (
+  metric: string,
+  goal: string,
+  limit: number,
+  value: number | null,
+  shown: string,
+  detail: string,
+  fits?: boolean,
+) => void;
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+const bytes = (n: number) => `${Math.round(n).toLocaleString("en-US")} B`;
+const mebibytes = (n: number) =>
+  `${(n / MiB).toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 })} MiB`;
+
+/** The goals of small arenas and tight memory (scenarios arena-cycle-*, add-release-200000, random-lifetime-*, the measured ones). */
+function judgeSmall(results: ScenarioResult[], footprint: Footprint, ratioGoal: RatioGoal, bytesGoal: BytesGoal): void {
+  const small = footprint.small ?? {};
+  {
+    const arenaNs = ns(results, "add-release-200000", ARENA);
+    const closuresNs = ns(results, "add-release-200000", CLOSURES);
+    ratioGoal(
+      "add+release, 200,000 actions in one arena / JS closures",
+      1.5,
+      arenaNs !== null && closuresNs !== null ? arenaNs / closuresNs : null,
+      `${fixed(arenaNs ?? Number.NaN, 1)} / ${fixed(closuresNs ?? Number.NaN, 1)} ns`,
+      2,
+      true,
+    );
+  }
+  {
+    const mib = ns(results, "arena-cycle-1mib-free", ARENA);
+    const gib = ns(results, "arena-cycle-1gib-free", ARENA);
+    ratioGoal(
+      "create+alloc+release: 1 GiB free / 1 MiB free",
+      1.2,
+      mib !== null && gib !== null ? gib / mib : null,
+      `${fixed(gib ?? Number.NaN, 1)} / ${fixed(mib ?? Number.NaN, 1)} ns per arena`,
+    );
+  }
+  {
+    const arenaNs = ns(results, "random-lifetime-speed", ARENA);
+    const tlsfNs = ns(results, "random-lifetime-speed", TLSF);
+    ratioGoal(
+      "random-lifetime workload time / AssemblyScript TLSF",
+      1.0,
+      arenaNs !== null && tlsfNs !== null ? arenaNs / tlsfNs : null,
+      `${fixed(arenaNs ?? Number.NaN, 1)} / ${fixed(tlsfNs ?? Number.NaN, 1)} ns per step`,
+    );
+  }
+  for (const [figure, metric, goal, limit] of [
+    [small.request, "memory per live child arena (8 x 64 B, 2 actions)", "≤ 2 KiB", 2 * KiB],
+    [small.empty, "memory per live empty child arena", "≤ 512 B", 512],
+  ] as const) {
+    bytesGoal(
+      metric,
+      goal,
+      limit,
+      figure?.inUsePerArena ?? null,
+      bytes(figure?.inUsePerArena ?? 0),
+      figure === undefined
+        ? ""
+        : `in use over ${figure.arenas.toLocaleString("en-US")} live children (records, chunks, maps); ` +
+            `memory growth ${bytes(figure.growthPerArena)}, reservedBytes ${bytes(figure.reservedPerArena)} per arena`,
+    );
+  }
+  {
+    const many = small.many;
+    const fitting = many?.fit === true;
+    bytesGoal(
+      "100,000 live child arenas with 16 B each: memory",
+      "≤ 64 MiB",
+      64 * MiB,
+      many === undefined ? null : many.inUseBytes,
+      many === undefined
+        ? ""
+        : fitting
+          ? mebibytes(many.inUseBytes)
+          : `ENOMEM after ${many.made.toLocaleString("en-US")} (${mebibytes(many.inUseBytes)})`,
+      many === undefined
+        ? ""
+        : `${fitting ? "they fit" : `they do not fit: ${many.made.toLocaleString("en-US")} made`}; ` +
+            `bytes in use; memory growth ${mebibytes(many.growthBytes)}`,
+      fitting,
+    );
+  }
+  {
+    const sizes = small.sizes;
+    const worst = sizes?.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    const from64 = sizes?.filter((s) => s.size >= 64).reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    ratioGoal(
+      "reserved / requested bytes, worst size 1 B-1 MiB",
+      1.25,
+      worst?.ratio ?? null,
+      worst === undefined || from64 === undefined
+        ? ""
+        : `worst at ${sizeName(worst.size)}; of sizes ≥ 64 B: ${fixed(from64.ratio, 2)}x at ${sizeName(from64.size)}; ` +
+            `${PER_SIZE_SHOWN} allocations per size`,
+      2,
+      true,
+    );
+  }
+  {
+    const lifetime = small.lifetime;
+    const arena = lifetime?.memory.find((m) => m.peer === ARENA);
+    const tlsf = lifetime?.memory.find((m) => m.peer === TLSF);
+    ratioGoal(
+      "random-lifetime memory at the end / peak live",
+      1.2,
+      arena?.ratio ?? null,
+      lifetime === undefined || arena === undefined
+        ? ""
+        : `${mebibytes(arena.bytes)} / ${mebibytes(lifetime.peakLive)}; without free pages ` +
+            `${fixed((arena.inUseBytes ?? 0) / lifetime.peakLive, 2)}x, reservedBytes ` +
+            `${fixed((arena.reservedBytes ?? 0) / lifetime.peakLive, 2)}x; TLSF ${fixed(tlsf?.ratio ?? Number.NaN, 2)}x`,
+      2,
+      true,
+    );
+  }
+}
+
+const PER_SIZE_SHOWN = "1,000";
+
+/** A size as shown: bytes below 1 KiB, else KiB or MiB when whole. */
+export function sizeName(size: number): string {
+  if (size >= MiB && size % MiB === 0) return `${size / MiB} MiB`;
+  if (size >= KiB && size % KiB === 0) return `${size / KiB} KiB`;
+  return `${size.toLocaleString("en-US")} B`;
 }
 
 function ratioOf(scenario: ScenarioResult, peer: string): number | null {
@@ -318,12 +492,109 @@ function memoryTable(results: Results): string[][] {
 function goalTable(results: Results): string[][] {
   return [
     ["metric", "goal", "measured", "status", "detail"],
-    ...results.goals.map((g) => [g.metric, g.goal, g.shown, STATUS(g.met), g.detail]),
+    ...results.goals.map((g) => [g.metric, g.goal, g.shown, status(g), g.detail]),
   ];
 }
 
+/** A goal's status as shown: met, missed or n/a, and "planned" for the goals of the coming redesign. */
+function status(goal: Goal): string {
+  return goal.planned === true && goal.met === false ? "missed, planned" : STATUS(goal.met);
+}
+
+/** The line under the goals table that says what "planned" means (none when no goal is planned). */
+function plannedNote(results: Results): string[] {
+  if (!results.goals.some((g) => g.planned === true && g.met === false)) return [];
+  return [
+    "",
+    "missed, planned: a goal of small arenas and tight memory that the current layout (a 64 KiB page as the " +
+      "unit of ownership) is not built for; expected of the planned redesign with ownership finer than a page.",
+  ];
+}
+
+/** The tables of the measured scenarios (small arenas and tight memory) that ran: a title and rows each. */
+function smallTables(results: Results): [string, string[][]][] {
+  const small = results.footprint.small ?? {};
+  const tables: [string, string[][]][] = [];
+  const perArena = [small.request, small.empty].filter((f) => f !== undefined);
+  if (perArena.length > 0) {
+    tables.push([
+      "linear memory per live child arena (in use: memory.buffer minus free pages)",
+      [
+        ["live children", "each holding", "in use per arena", "memory growth per arena", "reservedBytes per arena"],
+        ...perArena.map((f) => [
+          f.arenas.toLocaleString("en-US"),
+          f.holding,
+          bytes(f.inUsePerArena),
+          bytes(f.growthPerArena),
+          bytes(f.reservedPerArena),
+        ]),
+      ],
+    ]);
+  }
+  if (small.many !== undefined) {
+    const m = small.many;
+    tables.push([
+      `${m.wanted.toLocaleString("en-US")} live child arenas with one 16 B allocation each`,
+      [
+        ["arenas made", "fit", "in use", "memory growth"],
+        [
+          m.made.toLocaleString("en-US"),
+          m.fit ? "yes" : "no (ENOMEM)",
+          mebibytes(m.inUseBytes),
+          mebibytes(m.growthBytes),
+        ],
+      ],
+    ]);
+  }
+  if (small.sizes !== undefined) {
+    tables.push([
+      `reserved / requested bytes, ${PER_SIZE_SHOWN} allocations of one size in a fresh arena`,
+      [
+        ["size", "reserved per allocation", "reserved / requested"],
+        ...small.sizes.map((r) => [sizeName(r.size), bytes(r.reservedPerAlloc), `${fixed(r.ratio, 2)}x`]),
+      ],
+    ]);
+  }
+  if (small.lifetime !== undefined) {
+    const l = small.lifetime;
+    tables.push([
+      `random lifetimes (${l.live.toLocaleString("en-US")} live, ${l.steps.toLocaleString("en-US")} steps): ` +
+        `memory at the end, peak live bytes ${mebibytes(l.peakLive)}`,
+      [
+        ["allocator", "memory at the end", "/ peak live bytes", "in use / peak live", "reservedBytes / peak live"],
+        ...l.memory.map((m) => [
+          m.peer,
+          mebibytes(m.bytes),
+          `${fixed(m.ratio, 2)}x`,
+          m.inUseBytes === null ? "" : `${fixed(m.inUseBytes / l.peakLive, 2)}x`,
+          m.reservedBytes === null ? "" : `${fixed(m.reservedBytes / l.peakLive, 2)}x`,
+        ]),
+      ],
+    ]);
+  }
+  return tables;
+}
+
 /** Columns whose cells are right-aligned (numbers). */
-const NUMERIC = new Set(["ns", "managed-arena / peer", "over rounds", "measured"]);
+const NUMERIC = new Set([
+  "ns",
+  "managed-arena / peer",
+  "over rounds",
+  "measured",
+  "in use per arena",
+  "memory growth per arena",
+  "reservedBytes per arena",
+  "arenas made",
+  "in use",
+  "memory growth",
+  "size",
+  "reserved per allocation",
+  "reserved / requested",
+  "memory at the end",
+  "/ peak live bytes",
+  "in use / peak live",
+  "reservedBytes / peak live",
+]);
 
 function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => [...row[c]].length)));
@@ -348,17 +619,23 @@ export function renderText(results: Results): string {
   return [
     `managed-arena bench: ${heading(results)}`,
     "",
-    "time per operation (ns, median); managed-arena / peer < 1 means managed-arena is faster",
-    "",
-    textTable(timingTable(results)),
-    "",
+    ...(results.scenarios.length === 0
+      ? []
+      : [
+          "time per operation (ns, median); managed-arena / peer < 1 means managed-arena is faster",
+          "",
+          textTable(timingTable(results)),
+          "",
+        ]),
     `linear memory with ${results.footprint.count.toLocaleString("en-US")} live ${results.footprint.size}-byte allocations, wasm size`,
     "",
     textTable(memoryTable(results)),
     "",
+    ...smallTables(results).flatMap(([title, rows]) => [title, "", textTable(rows), ""]),
     `goals: ${met} of ${judged} met${judged < results.goals.length ? `, ${results.goals.length - judged} n/a` : ""}`,
     "",
     textTable(goalTable(results)),
+    ...plannedNote(results),
   ].join("\n");
 }
 
@@ -367,11 +644,12 @@ export function renderMarkdown(results: Results): string {
   return [
     `${heading(results)}.`,
     "",
-    markdownTable(timingTable(results)),
-    "",
+    ...(results.scenarios.length === 0 ? [] : [markdownTable(timingTable(results)), ""]),
     markdownTable(memoryTable(results)),
     "",
+    ...smallTables(results).flatMap(([title, rows]) => [`${title}:`, "", markdownTable(rows), ""]),
     markdownTable(goalTable(results)),
+    ...plannedNote(results),
   ].join("\n");
 }
 
@@ -439,7 +717,7 @@ export function renderSvg(runs: Results[], note = ""): string {
     const mid = y0 + (runs.length * (barHeight + 3)) / 2;
     out.push(
       `<text x="${labelWidth - 10}" y="${mid - 2}" text-anchor="end">${xml(goal.metric)}</text>`,
-      `<text x="${labelWidth - 10}" y="${mid + 12}" text-anchor="end" fill="#777">${xml(goal.goal)}</text>`,
+      `<text x="${labelWidth - 10}" y="${mid + 12}" text-anchor="end" fill="#777">${xml(goal.planned === true ? `${goal.goal} (planned)` : goal.goal)}</text>`,
     );
     runs.forEach((run, i) => {
       const judged = run.goals[g];

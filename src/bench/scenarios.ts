@@ -16,6 +16,7 @@ import { type Arena, Heap, type Ptr } from "../index.js";
 import type { Task } from "./engine.js";
 import { instantiatePeer, NativeDisposableStack, peerImports, peerModule, SeedList, type WasmPeer } from "./peers.js";
 import { prng, shuffled } from "./stats.js";
+import { LIFETIME_LIVE, LIFETIME_STEPS, lifetime } from "./workload.js";
 
 /** Peer names, as shown. */
 export const ARENA = "managed-arena";
@@ -42,12 +43,22 @@ export const SCENARIO_IDS: readonly (readonly [id: string, measures: string])[] 
   ["free-live-100000", "free+alloc of 16 B with 100,000 live"],
   ["add-release-1000", "add+release of actions, 1,000 per owner"],
   ["add-release-10", "add+release of actions, 10 per owner"],
+  ["add-release-200000", "add+release of actions, 200,000 per owner"],
   ["make-1m", "making 1,000,000 allocations of 16 B"],
   ["release-1m", "releasing 1,000,000 allocations of 16 B"],
   ["realloc-doubling", "realloc 16 B -> 64 KiB, doubling"],
   ["realloc-stepping", "realloc 16 B -> 1 KiB, +16 B steps"],
   ["group-unwind", "unwinding a group that failed"],
   ["instantiate", "Heap.create() / instantiating a peer"],
+  ["arena-cycle-1mib-free", "create arena + alloc(32) + release, page cut from 1 MiB free"],
+  ["arena-cycle-1gib-free", "create arena + alloc(32) + release, page cut from 1 GiB free"],
+  ["random-lifetime-speed", "random-lifetime workload (10,000 live, 1,000,000 steps): time"],
+  // Measured once, after the timed ones (src/bench/small.ts):
+  ["arena-memory-request", "memory per live child arena with 8 x 64 B and 2 actions"],
+  ["arena-memory-empty", "memory per live empty child arena"],
+  ["many-arenas-100000", "100,000 live child arenas with one 16 B allocation: fit?"],
+  ["reserved-per-size", "reserved / requested bytes, 1,000 allocations of one size"],
+  ["random-lifetime-memory", "random-lifetime workload: memory at the end / peak live"],
 ];
 
 /** What a row of the results table measures. */
@@ -58,6 +69,8 @@ export interface Scenario {
   unit: string;
   /** The peers of the row, managed-arena first; a peer without a task is "n/a" on this runtime. */
   peers: string[];
+  /** Measured once after the timed scenarios (memory, not time): no tasks, its own table (src/bench/small.ts). */
+  measured?: boolean;
 }
 
 export interface Settings {
@@ -388,6 +401,106 @@ function bumpInstantiate(module: WebAssembly.Module): Promise<WebAssembly.Instan
   return WebAssembly.instantiate(module, peerImports);
 }
 
+// ---- taking pages: create arena + alloc + release ------------------------------
+
+const PAGE = 65536;
+/** Bytes of a large run that are not payload (chunk head, node header, alignment slack): pages * PAGE - this fills `pages`. */
+const LARGE_OVERHEAD = 64;
+/** A large allocation (above the small-block limit) that fits in one page: a guard page of its own. */
+const GUARD_SIZE = 40_000;
+const CYCLE_SIZE = 32;
+/** Cycles per call of the timed body. */
+const CYCLES = 1000;
+
+function arenaCycle(heap: Heap, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const arena = heap.createArena();
+    arena.alloc(CYCLE_SIZE);
+    arena.release();
+  }
+}
+
+/**
+ * A free run of exactly `pages` pages for a new arena's first page to be cut
+ * from. The heap's page allocator (assembly/chunks.ts) takes pages first fit
+ * from the newest free run and pushes freed runs, coalesced with their free
+ * neighbours, in front. So: a large allocation of `pages` pages between two
+ * guard pages (made once, from one freed run, so the three are contiguous);
+ * open() frees it, making it the newest free run, bounded by the guards, and
+ * the first one taken from; close() takes it back whole, so that the other
+ * scenarios never see this free run (its pages are held, never touched).
+ */
+class FreeRun {
+  private arena: Arena | undefined;
+  private ptr = 0;
+  constructor(
+    private readonly heap: Heap,
+    readonly pages: number,
+  ) {}
+
+  private get size(): number {
+    return this.pages * PAGE - LARGE_OVERHEAD;
+  }
+
+  open(): void {
+    if (this.arena === undefined) {
+      const arena = this.heap.createArena({ name: `free run of ${this.pages} pages` });
+      arena.free(arena.alloc((this.pages + 2) * PAGE - LARGE_OVERHEAD));
+      arena.alloc(GUARD_SIZE);
+      this.ptr = arena.alloc(this.size);
+      arena.alloc(GUARD_SIZE);
+      this.arena = arena;
+    }
+    // A recycled arena record, so that the timed arenas never take a page for records from this run.
+    this.heap.createArena().release();
+    this.arena.free(this.ptr as Ptr);
+    const head = newestFreeRun(this.heap);
+    if (head.start !== Math.floor(this.ptr / PAGE) * PAGE || head.pages !== this.pages) {
+      throw new Error(`${ARENA}: the newest free run is ${head.pages} pages at ${head.start}, expected ${this.pages}`);
+    }
+  }
+
+  close(): void {
+    const ptr = (this.arena as Arena).alloc(this.size);
+    if (ptr !== this.ptr) {
+      throw new Error(`${ARENA}: the free run of ${this.pages} pages moved (${ptr}, was ${this.ptr})`);
+    }
+  }
+}
+
+/** The heap's newest free run (assembly/chunks.ts: `freeRuns`, and the run's page count at CHUNK_PAGES). */
+function newestFreeRun(heap: Heap): { start: number; pages: number } {
+  const words = heap.u32();
+  const start = words[(heap.core.mapInfo() >>> 2) + 4];
+  return { start, pages: start ? words[(start + 8) >>> 2] : 0 };
+}
+
+// ---- the random-lifetime workload ---------------------------------------------------
+
+export function arenaLifetimeFill(arena: Arena, live: Uint32Array, sizes: Uint32Array): void {
+  for (let j = 0; j < sizes.length; j++) live[j] = arena.alloc(sizes[j]);
+}
+export function arenaLifetime(arena: Arena, live: Uint32Array, sizes: Uint32Array, indices: Uint32Array): void {
+  for (let k = 0; k < sizes.length; k++) {
+    const j = indices[k];
+    arena.free(live[j] as Ptr);
+    live[j] = arena.alloc(sizes[k]);
+  }
+}
+export function tlsfLifetimeFill(peer: WasmPeer, live: Uint32Array, sizes: Uint32Array): void {
+  for (let j = 0; j < sizes.length; j++) live[j] = peer.alloc(sizes[j]);
+}
+export function tlsfLifetime(peer: WasmPeer, live: Uint32Array, sizes: Uint32Array, indices: Uint32Array): void {
+  for (let k = 0; k < sizes.length; k++) {
+    const j = indices[k];
+    peer.free(live[j]);
+    live[j] = peer.alloc(sizes[k]);
+  }
+}
+function tlsfLifetimeEmpty(peer: WasmPeer, live: Uint32Array): void {
+  for (let j = 0; j < live.length; j++) peer.free(live[j]);
+}
+
 // ---- the plan ---------------------------------------------------------------------
 
 /** Checks a batch of pointers: non-zero and distinct, so we never time a broken allocator. */
@@ -517,21 +630,27 @@ export async function plan(settings: Settings): Promise<Plan> {
   }
 
   // add+release of actions: a fresh owner per call (arena on the shared heap,
-  // array, stack), `n` actions registered, then all run newest-first.
-  for (const n of [1000, 10]) {
+  // array, stack), `n` actions registered, then all run newest-first. With
+  // 200,000 actions one owner is a call (tens of ms, much of it garbage
+  // collection, which varies from call to call): a fixed count of calls.
+  const huge = settings.quick ? 1 : 5;
+  for (const n of [1000, 10, 200_000]) {
     const id = `add-release-${n}`;
     scenarios.push({
       id,
-      label: `add+release, ${n} actions per owner`,
+      label: `add+release, ${n > BATCH ? n.toLocaleString("en-US") : n} actions per owner`,
       unit: "action",
       peers: [ARENA, CLOSURES, STACK],
     });
-    const reps = BATCH / n;
+    const reps = Math.max(1, BATCH / n);
+    const ops = reps * n;
+    const iterations = n > BATCH ? huge : undefined;
     tasks.push(
       {
         scenario: id,
         peer: ARENA,
-        ops: BATCH,
+        ops,
+        iterations,
         fn: () => {
           for (let r = 0; r < reps; r++) arenaAddRelease(heap, n);
         },
@@ -539,7 +658,8 @@ export async function plan(settings: Settings): Promise<Plan> {
       {
         scenario: id,
         peer: CLOSURES,
-        ops: BATCH,
+        ops,
+        iterations,
         fn: () => {
           for (let r = 0; r < reps; r++) closuresAddRelease(n);
         },
@@ -549,7 +669,8 @@ export async function plan(settings: Settings): Promise<Plan> {
       tasks.push({
         scenario: id,
         peer: STACK,
-        ops: BATCH,
+        ops,
+        iterations,
         fn: () => {
           for (let r = 0; r < reps; r++) stackAddRelease(Stack, n);
         },
@@ -725,6 +846,92 @@ export async function plan(settings: Settings): Promise<Plan> {
       { scenario: id, peer: TLSF, ops: 1, async: true, fn: () => tlsfInstantiate(tlsf) },
       { scenario: id, peer: BUMP, ops: 1, async: true, fn: () => bumpInstantiate(bump) },
     );
+  }
+
+  // Taking pages: create arena + alloc(32) + release, where the arena's page
+  // is cut from a free run of 1 MiB or of 1 GiB (the shared heap grows to
+  // hold the latter the first time; its pages are never touched).
+  for (const [id, pages, what] of [
+    ["arena-cycle-1mib-free", 16, "1 MiB"],
+    ["arena-cycle-1gib-free", 16384, "1 GiB"],
+  ] as const) {
+    scenarios.push({
+      id,
+      label: `create arena + alloc(${CYCLE_SIZE}) + release, page cut from ${what} free`,
+      unit: "arena",
+      peers: [ARENA],
+    });
+    const run = new FreeRun(heap, pages);
+    tasks.push({
+      scenario: id,
+      peer: ARENA,
+      ops: CYCLES,
+      beforeAll: () => run.open(),
+      afterAll: () => run.close(),
+      fn: () => arenaCycle(heap, CYCLES),
+    });
+  }
+
+  // The random-lifetime workload (src/bench/workload.ts): each call starts
+  // from LIFETIME_LIVE blocks allocated untimed (a fresh arena; TLSF's one
+  // instance, emptied after each call), then runs every step.
+  {
+    const id = "random-lifetime-speed";
+    scenarios.push({
+      id,
+      label: `random lifetimes: ${LIFETIME_LIVE.toLocaleString("en-US")} live, 8 B-64 KiB, free one + alloc`,
+      unit: "free+alloc step",
+      peers: [ARENA, TLSF],
+    });
+    const w = lifetime();
+    const tlsf = instantiatePeer("tlsf");
+    const arenaLive = new Uint32Array(LIFETIME_LIVE);
+    const tlsfLive = new Uint32Array(LIFETIME_LIVE);
+    let arena!: Arena;
+    tasks.push(
+      {
+        scenario: id,
+        peer: ARENA,
+        ops: LIFETIME_STEPS,
+        iterations: slow,
+        beforeEach: () => {
+          arena = heap.createArena({ name: "random lifetimes" });
+          arenaLifetimeFill(arena, arenaLive, w.initial);
+        },
+        fn: () => arenaLifetime(arena, arenaLive, w.sizes, w.indices),
+        afterEach: () => {
+          const { allocations, peakBytes } = arena.stats();
+          if (allocations !== LIFETIME_LIVE || peakBytes !== w.peakLive) {
+            throw new Error(`${ARENA}: random lifetimes ended with ${allocations} live, peak ${peakBytes}`);
+          }
+          checkPointers(ARENA, "random lifetimes", arenaLive);
+          arena.release();
+        },
+      },
+      {
+        scenario: id,
+        peer: TLSF,
+        ops: LIFETIME_STEPS,
+        iterations: slow,
+        beforeEach: () => tlsfLifetimeFill(tlsf, tlsfLive, w.initial),
+        fn: () => tlsfLifetime(tlsf, tlsfLive, w.sizes, w.indices),
+        afterEach: () => {
+          checkPointers(TLSF, "random lifetimes", tlsfLive);
+          tlsfLifetimeEmpty(tlsf, tlsfLive);
+        },
+      },
+    );
+  }
+
+  // Measured once after the timed scenarios: memory, not time (src/bench/small.ts).
+  for (const [id, label, peers] of [
+    ["arena-memory-request", "linear memory per live child arena with 8 x 64 B and 2 actions", [ARENA]],
+    ["arena-memory-empty", "linear memory per live empty child arena", [ARENA]],
+    ["many-arenas-100000", "100,000 live child arenas with one 16 B allocation each", [ARENA]],
+    ["reserved-per-size", "reserved / requested bytes, 1,000 allocations of one size, 1 B-1 MiB", [ARENA]],
+    ["random-lifetime-memory", "random lifetimes: linear memory at the end / peak live bytes", [ARENA, TLSF]],
+  ] as const) {
+    scenarios.push({ id, label, unit: "bytes", peers: [...peers], measured: true });
   }
 
   const ids = scenarios.map((s) => s.id).join(", ");

@@ -1,0 +1,165 @@
+// The scenarios of small arenas and tight memory in `managed-arena bench`:
+// each runs alone under `--quick --only <id>` and reports a number that makes
+// sense (a time per operation within reason, memory at least what was asked
+// for), with its goal judged from it or, when the goal compares two
+// scenarios, from both. --help lists every one of them.
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { command } from "../src/bench/command.js";
+import type { Goal, Results } from "../src/bench/report.js";
+
+const exec = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = join(root, "dist", "bin", "managed-arena.js");
+
+const TIMED = ["add-release-200000", "arena-cycle-1mib-free", "arena-cycle-1gib-free", "random-lifetime-speed"];
+const MEASURED = [
+  "arena-memory-request",
+  "arena-memory-empty",
+  "many-arenas-100000",
+  "reserved-per-size",
+  "random-lifetime-memory",
+];
+
+async function bench(only: string): Promise<Results> {
+  const { stdout } = await exec(process.execPath, [bin, "bench", "--quick", "--only", only, "--json"], {
+    cwd: root,
+    timeout: 120_000,
+    maxBuffer: 16 << 20,
+  });
+  return JSON.parse(stdout) as Results;
+}
+
+function goal(results: Results, metric: RegExp): Goal {
+  const found = results.goals.find((g) => metric.test(g.metric));
+  if (found === undefined) throw new Error(`no goal ${metric}`);
+  return found;
+}
+
+/** ns of managed-arena (or `peer`) in scenario `id`, which must be the only one timed. */
+function timed(results: Results, id: string, peer = "managed-arena"): number {
+  expect(results.scenarios.map((s) => s.id)).toEqual([id]);
+  const ns = results.scenarios[0].rows.find((r) => r.peer === peer)?.ns;
+  expect(ns, `${id} / ${peer}`).toBeTypeOf("number");
+  return ns as number;
+}
+
+describe("managed-arena bench: small arenas and tight memory", () => {
+  it("--help lists every new scenario id", () => {
+    for (const id of [...TIMED, ...MEASURED]) expect(command.help).toMatch(new RegExp(`^ {2}${id} {2,}\\S`, "m"));
+  });
+
+  it("add-release-200000: ns per action for the arena and the closures, and their ratio judged", async () => {
+    const results = await bench("add-release-200000");
+    const arena = timed(results, "add-release-200000");
+    const closures = timed(results, "add-release-200000", "JS closures");
+    for (const ns of [arena, closures]) expect(ns).toBeGreaterThan(1);
+    expect(arena).toBeLessThan(100_000);
+    const judged = goal(results, /200,000 actions/);
+    expect(judged.value).toBeCloseTo(arena / closures, 2);
+    expect(judged.planned).toBe(true);
+  });
+
+  it.each(["arena-cycle-1mib-free", "arena-cycle-1gib-free"])("%s: ns per arena, alone", async (id) => {
+    const results = await bench(id);
+    const ns = timed(results, id);
+    expect(ns).toBeGreaterThan(10);
+    expect(ns).toBeLessThan(1_000_000);
+    // The goal compares both: not judged from one.
+    expect(goal(results, /1 GiB free \/ 1 MiB free/).value).toBeNull();
+  });
+
+  it("arena-cycle: both together judge the ratio", async () => {
+    const results = await bench("arena-cycle");
+    const judged = goal(results, /1 GiB free \/ 1 MiB free/);
+    const mib = results.scenarios.find((s) => s.id === "arena-cycle-1mib-free")?.rows[0].ns as number;
+    const gib = results.scenarios.find((s) => s.id === "arena-cycle-1gib-free")?.rows[0].ns as number;
+    expect(judged.value).toBeCloseTo(gib / mib, 2);
+    expect(judged.planned).toBeUndefined();
+  });
+
+  it("random-lifetime-speed: ns per step for the arena and TLSF", async () => {
+    const results = await bench("random-lifetime-speed");
+    const arena = timed(results, "random-lifetime-speed");
+    const tlsf = timed(results, "random-lifetime-speed", "TLSF");
+    for (const ns of [arena, tlsf]) {
+      expect(ns).toBeGreaterThan(1);
+      expect(ns).toBeLessThan(100_000);
+    }
+    expect(goal(results, /random-lifetime workload time/).value).toBeCloseTo(arena / tlsf, 2);
+  });
+
+  it("arena-memory-request and -empty: bytes per live child arena, records and chunks included", async () => {
+    const request = await bench("arena-memory-request");
+    const empty = await bench("arena-memory-empty");
+    expect(request.scenarios).toEqual([]);
+    const r = request.footprint.small?.request;
+    const e = empty.footprint.small?.empty;
+    expect(request.footprint.small?.empty).toBeUndefined();
+    expect(r?.arenas).toBe(1000);
+    expect(e?.arenas).toBe(1000);
+    if (r === undefined || e === undefined) return;
+    // Each request holds 8 x 64 B and two actions: at least their payloads, at most a few pages.
+    expect(r.inUsePerArena).toBeGreaterThanOrEqual(8 * 64);
+    expect(r.inUsePerArena).toBeLessThan(4 * 65536);
+    expect(r.growthPerArena).toBeGreaterThanOrEqual(r.inUsePerArena);
+    expect(r.reservedPerArena).toBeGreaterThanOrEqual(8 * 64);
+    // An empty arena still has a record somewhere.
+    expect(e.inUsePerArena).toBeGreaterThan(0);
+    expect(e.inUsePerArena).toBeLessThan(65536);
+    expect(e.reservedPerArena).toBe(0);
+    expect(goal(request, /8 x 64 B/).value).toBeCloseTo(r.inUsePerArena, 0);
+    expect(goal(empty, /empty child arena/).value).toBeCloseTo(e.inUsePerArena, 0);
+  });
+
+  it("many-arenas-100000: how many fit, and the memory they take", async () => {
+    const results = await bench("many-arenas-100000");
+    const many = results.footprint.small?.many;
+    expect(many?.wanted).toBe(100_000);
+    if (many === undefined) return;
+    expect(many.made).toBeGreaterThan(1000);
+    expect(many.fit).toBe(many.made === 100_000);
+    expect(many.inUseBytes).toBeGreaterThan(many.made * 16);
+    expect(many.growthBytes).toBeGreaterThanOrEqual(many.inUseBytes);
+    const judged = goal(results, /100,000 live child arenas/);
+    expect(judged.value).toBe(many.inUseBytes);
+    if (!many.fit) expect(judged.met).toBe(false);
+  });
+
+  it("reserved-per-size: reserved / requested for 1 B-1 MiB, powers of two, 32 KiB and 64 KiB included", async () => {
+    const results = await bench("reserved-per-size");
+    const sizes = results.footprint.small?.sizes ?? [];
+    const listed = sizes.map((s) => s.size);
+    for (let k = 0; k <= 20; k++) expect(listed).toContain(2 ** k);
+    expect(Math.min(...listed)).toBe(1);
+    expect(Math.max(...listed)).toBe(1 << 20);
+    for (const { size, reservedPerAlloc, ratio } of sizes) {
+      expect(reservedPerAlloc, `${size} B`).toBeGreaterThanOrEqual(size);
+      expect(ratio).toBeCloseTo(reservedPerAlloc / size, 6);
+    }
+    expect(goal(results, /worst size/).value).toBeCloseTo(Math.max(...sizes.map((s) => s.ratio)), 3);
+  });
+
+  it("random-lifetime-memory: memory at the end is at least the peak of live bytes, for both allocators", async () => {
+    const results = await bench("random-lifetime-memory");
+    const lifetime = results.footprint.small?.lifetime;
+    expect(lifetime?.steps).toBe(1_000_000);
+    expect(lifetime?.live).toBe(10_000);
+    if (lifetime === undefined) return;
+    // 10,000 live blocks of 8 B-64 KiB average about 1.8 KiB.
+    expect(lifetime.peakLive).toBeGreaterThan(10_000 * 1000);
+    expect(lifetime.memory.map((m) => m.peer)).toEqual(["managed-arena", "TLSF"]);
+    for (const m of lifetime.memory) {
+      expect(m.ratio, m.peer).toBeGreaterThanOrEqual(1);
+      expect(m.ratio, m.peer).toBeLessThan(10);
+    }
+    const arena = lifetime.memory[0];
+    expect(arena.reservedBytes).toBeGreaterThan(0);
+    expect(arena.reservedBytes).toBeLessThanOrEqual(arena.inUseBytes as number);
+    expect(arena.inUseBytes).toBeLessThanOrEqual(arena.bytes);
+    expect(goal(results, /random-lifetime memory/).value).toBeCloseTo(arena.ratio, 3);
+  });
+});
