@@ -144,10 +144,16 @@ function unlinkFree(run: usize): void {
   else freeRuns = next;
 }
 
-/** Returns pages [start, start+count) to the heap, merged with free neighbours. */
-export function freeRun(start: u32, count: u32): void {
+/**
+ * Returns pages [start, start+count) to the heap, merged with free
+ * neighbours. `owned`: whether the pages have owners to clear, O(count);
+ * false for the remainder of a free run being split, whose owner entries are
+ * already 0 (as every free page's), so that it costs only its chunk head and
+ * its boundary tags (the start map's entries of its first and last page).
+ */
+export function freeRun(start: u32, count: u32, owned: bool = true): void {
   assert(count > 0 && start >= firstPage, "bad run");
-  for (let page = start; page < start + count; page++) setOwner(page, 0);
+  if (owned) for (let page = start; page < start + count; page++) setOwner(page, 0);
   if (start > firstPage && ownerOf(start - 1) == 0) {
     const left = startOf(start - 1);
     unlinkFree(pageBase(left));
@@ -220,7 +226,23 @@ function firstFit(count: u32): usize {
   return run;
 }
 
-/** Takes `count` contiguous pages owned by `owner` (first fit, growing memory if needed); 0 when out of memory. */
+/**
+ * Takes `count` contiguous pages owned by `owner` (first fit, growing memory
+ * if needed); 0 when out of memory. It costs O(count) and the first-fit walk,
+ * however large the free run the pages are cut from: the remainder keeps its
+ * owner entries (0, as every free page's) and gets a chunk head and its two
+ * boundary tags, nothing per page.
+ *
+ *            s                                         e
+ *   before   ┌─────────────────────────────────────────┐
+ *            │ free run: head at page s                │   start map: s at s and at e; owners 0
+ *            └─────────────────────────────────────────┘
+ *            s             r = s + count               e
+ *   after    ┌─────────────┬───────────────────────────┐
+ *            │ taken: head │ free run: head at page r, │   start map: s on every taken page, r at r
+ *            │ at page s   │ the newest on the list    │   and at e; owners: `owner` on the taken
+ *            └─────────────┴───────────────────────────┘   pages, the remainder's 0s untouched
+ */
 export function takeRun(count: u32, owner: u32): usize {
   let run = firstFit(count);
   if (!run) {
@@ -235,8 +257,10 @@ export function takeRun(count: u32, owner: u32): usize {
     setOwner(page, owner);
     setStart(page, start);
   }
-  // Owners first: the remainder must not see its taken neighbour as free.
-  if (have > count) freeRun(start + count, have - count);
+  // Owners first: freeRun must not see the pages just taken as free. Then
+  // nothing merges: the remainder's other neighbour, the old run's, is not
+  // free either (free runs are coalesced).
+  if (have > count) freeRun(start + count, have - count, false);
   store<u32>(run, count, CHUNK_PAGES);
   return run;
 }
