@@ -138,7 +138,9 @@ function median(values) {
 
 /** A goal's value as its own rows show it: with digits enough that a value just past the limit does not print as the limit. */
 function format(goal, value) {
-  if (goal.goal.endsWith("MiB")) return `${(value / 2 ** 20).toFixed(1)} MiB`;
+  if (goal.goal.endsWith("MiB")) {
+    return `${(value / 2 ** 20).toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 })} MiB`;
+  }
   if (goal.goal.endsWith("KiB") || goal.goal.endsWith(" B")) return `${Math.round(value).toLocaleString("en-US")} B`;
   if (goal.goal.endsWith("bytes")) return `${value.toFixed(1)} B`;
   let digits = value < 0.1 ? 3 : 2;

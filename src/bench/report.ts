@@ -316,7 +316,7 @@ function judgeSmall(results: ScenarioResult[], footprint: Footprint, ratioGoal: 
     const arenaNs = ns(results, "add-release-200000", ARENA);
     const closuresNs = ns(results, "add-release-200000", CLOSURES);
     ratioGoal(
-      "add+release, 200,000 actions in one arena / JS closures",
+      "add+release of 200,000 actions / JS closures",
       1.5,
       arenaNs !== null && closuresNs !== null ? arenaNs / closuresNs : null,
       `${fixed(arenaNs ?? Number.NaN, 1)} / ${fixed(closuresNs ?? Number.NaN, 1)} ns`,
