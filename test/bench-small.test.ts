@@ -92,7 +92,7 @@ describe("managed-arena bench: small arenas and tight memory", () => {
       expect(ns).toBeGreaterThan(1);
       expect(ns).toBeLessThan(100_000);
     }
-    expect(goal(results, /random-lifetime workload time/).value).toBeCloseTo(arena / tlsf, 2);
+    expect(goal(results, /random-lifetime time/).value).toBeCloseTo(arena / tlsf, 2);
   });
 
   it("arena-memory-request and -empty: bytes per live child arena, records and chunks included", async () => {
