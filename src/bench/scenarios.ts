@@ -16,7 +16,7 @@ import { type Arena, Heap, type Ptr } from "../index.js";
 import type { Task } from "./engine.js";
 import { instantiatePeer, NativeDisposableStack, peerImports, peerModule, SeedList, type WasmPeer } from "./peers.js";
 import { prng, shuffled } from "./stats.js";
-import { LIFETIME_LIVE, LIFETIME_STEPS, lifetime } from "./workload.js";
+import { LIFETIME_LIVE, LIFETIME_STEPS, type Lifetime, lifetime } from "./workload.js";
 
 /** Peer names, as shown. */
 export const ARENA = "managed-arena";
@@ -883,7 +883,8 @@ export async function plan(settings: Settings): Promise<Plan> {
       unit: "free+alloc step",
       peers: [ARENA, TLSF],
     });
-    const w = lifetime();
+    // The workload is made on first use (60 ms and 8 MB of random numbers, not worth it when not chosen).
+    let w!: Lifetime;
     const tlsf = instantiatePeer("tlsf");
     const arenaLive = new Uint32Array(LIFETIME_LIVE);
     const tlsfLive = new Uint32Array(LIFETIME_LIVE);
@@ -895,6 +896,7 @@ export async function plan(settings: Settings): Promise<Plan> {
         ops: LIFETIME_STEPS,
         iterations: slow,
         beforeEach: () => {
+          w = lifetime();
           arena = heap.createArena({ name: "random lifetimes" });
           arenaLifetimeFill(arena, arenaLive, w.initial);
         },
@@ -913,7 +915,10 @@ export async function plan(settings: Settings): Promise<Plan> {
         peer: TLSF,
         ops: LIFETIME_STEPS,
         iterations: slow,
-        beforeEach: () => tlsfLifetimeFill(tlsf, tlsfLive, w.initial),
+        beforeEach: () => {
+          w = lifetime();
+          tlsfLifetimeFill(tlsf, tlsfLive, w.initial);
+        },
         fn: () => tlsfLifetime(tlsf, tlsfLive, w.sizes, w.indices),
         afterEach: () => {
           checkPointers(TLSF, "random lifetimes", tlsfLive);
