@@ -371,7 +371,7 @@ function judgeSmall(results: ScenarioResult[], footprint: Footprint, ratioGoal: 
       many === undefined ? "" : fitting ? mebibytes(many.inUseBytes) : `ENOMEM at ${many.made.toLocaleString("en-US")}`,
       many === undefined
         ? ""
-        : `${fitting ? "they fit" : `they do not fit: ENOMEM after ${many.made.toLocaleString("en-US")} made`}; ` +
+        : `${fitting ? "they fit" : `they do not fit: ENOMEM after ${many.made.toLocaleString("en-US")} arenas`}; ` +
             `in use ${mebibytes(many.inUseBytes)}, memory growth ${mebibytes(many.growthBytes)}`,
       fitting,
     );
