@@ -301,8 +301,35 @@ export function addCallback(arena: usize, slot: u32, kind: u32): usize {
   if (kind != KIND_CLOSE && !counterOf(kind)) return EINVAL;
   const node = takeBlock(arena, CB_BYTES, minAlignLog2(arena), kind);
   if (!node) return ENOMEM;
-  commitCallback(arena, node, slot, kind, 0);
+  // A group's open marker holds its close marker's block from the start, so that closing,
+  // releasing and unwinding a group never need memory (group(fn) after fn ran out of it).
+  let reserve: usize = 0;
+  if (kind == KIND_GROUP) {
+    reserve = takeBlock(arena, CB_BYTES, minAlignLog2(arena), KIND_CLOSE);
+    if (!reserve) {
+      dropBlock(arena, node);
+      return ENOMEM;
+    }
+  }
+  commitCallback(arena, node, slot, kind, reserve);
   return node;
+}
+
+/**
+ * Closes the group whose open marker is `open`: its reserved block becomes
+ * the newest node, a close marker carrying the group's slot. Needs no
+ * memory; EINVAL when the group is closed already or `open` is none of
+ * `arena`'s open markers.
+ */
+export function closeGroup(arena: usize, open: usize): usize {
+  const status = busy(arena);
+  if (status) return status;
+  if (!isCallback(arena, open) || metaKind(load<u32>(open, NODE_META)) != KIND_GROUP) return EINVAL;
+  const close = <usize>load<u32>(open, CB_EXTRA);
+  if (!close) return EINVAL;
+  store<u32>(open, 0, CB_EXTRA);
+  commitCallback(arena, close, load<u32>(open, CB_SLOT), KIND_CLOSE, 0);
+  return close;
 }
 
 /** Links a taken block as the newest callback node (a close marker: release list only). */
@@ -351,6 +378,8 @@ function dropCallback(arena: usize, node: usize): void {
   const counter = counterOf(kind);
   if (counter) bump(arena, counter, -1);
   if (kind == KIND_DTOR) startDying(arena, load<u32>(node, CB_EXTRA));
+  // A group that goes while still open gives back its reserved close marker.
+  else if (kind == KIND_GROUP && load<u32>(node, CB_EXTRA)) dropBlock(arena, load<u32>(node, CB_EXTRA));
   dropBlock(arena, node);
 }
 
@@ -426,6 +455,19 @@ function popCallbackAt(arena: usize, node: usize): i32 {
   const slot = load<u32>(node, CB_SLOT);
   dropCallback(arena, node);
   return <i32>slot;
+}
+
+/**
+ * Makes a live allocation without a destructor dying, as takeDestructor
+ * does: a traced walk detaches each plain allocation before the host
+ * reports it, so that nothing the tracer does (free it, allocate again) can
+ * hand the block to a new owner before the walk frees it with dropDying.
+ */
+export function detach(arena: usize, ptr: usize): u32 {
+  const node = findLive(arena, ptr);
+  if (!node || (load<u32>(node, NODE_META) & META_DTOR)) return EBADPTR;
+  startDying(arena, node);
+  return OK;
 }
 
 /** Frees the block of a dying allocation once its destructor has run. */

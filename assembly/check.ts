@@ -165,7 +165,79 @@ function checkArena(arena: usize): u32 {
   const end = field(arena, A_END);
   if (cur > end) return 56;
   if (end && ownerOf((end - 1) >> PAGE_BITS) != <u32>arena) return 57;
-  return checkQuarantine(arena, limit, quarantinedRuns);
+  const quarantine = checkQuarantine(arena, limit, quarantinedRuns);
+  if (quarantine) return quarantine;
+  const twice = markBlocks(arena, true);
+  markBlocks(arena, false);
+  return twice;
+}
+
+// ---- every block owned once ------------------------------------------------
+//
+// A block may stand in one place only: the release list, a free list, an
+// open group's reserved close marker, or the quarantine; never twice, never in the bump range
+// still to be handed out, and its bytes never reach another allocation's
+// start. The walk marks blocks with a bit of the meta word the core never
+// uses, then a second walk clears it: check() leaves memory as it found it.
+
+const META_SEEN: u32 = 1 << 31;
+
+/** Sets (or clears) the seen bit of every block `arena` holds; 0, or the rule a block breaks. */
+function markBlocks(arena: usize, set: bool): u32 {
+  let broken: u32 = 0;
+  let node = <usize>field(arena, A_HEAD);
+  while (node) {
+    if (!broken) broken = visit(arena, node, set);
+    const kind = metaKind(load<u32>(node, NODE_META));
+    const reserve = <usize>load<u32>(node, CB_EXTRA);
+    if (kind == KIND_GROUP && reserve && !broken) broken = visit(arena, reserve, set);
+    node = load<u32>(node, NODE_PREV);
+  }
+  for (let cls: u32 = 0; cls < CLASSES; cls++) {
+    node = load<u32>(arena + A_FREE + (cls << 2));
+    while (node) {
+      if (!broken) broken = visit(arena, node, set);
+      node = load<u32>(node, NODE_PREV);
+    }
+  }
+  for (node = field(arena, A_QUARANTINE_HEAD); node; node = load<u32>(node, NODE_PREV)) {
+    if (!broken) broken = visit(arena, node, set);
+  }
+  return broken;
+}
+
+/** One block of the walk: 70 seen before, 71 inside the bump range, 72 overlapping an allocation's start. */
+function visit(arena: usize, node: usize, set: bool): u32 {
+  const meta = load<u32>(node, NODE_META);
+  if (!set) {
+    store<u32>(node, meta & ~META_SEEN, NODE_META);
+    return 0;
+  }
+  if (meta & META_SEEN) return 70;
+  store<u32>(node, meta | META_SEEN, NODE_META);
+  if (node >= <usize>field(arena, A_CUR) && node < <usize>field(arena, A_END)) return 71;
+  if (metaClass(meta) == LARGE_CLASS) return 0;
+  // Only an allocation's own payload may carry a live-start bit within the block.
+  const payload = node + HEADER;
+  const end = payload + capacityOfNode(node);
+  if (metaKind(meta) != KIND_ALLOC) return anyLive(node, end) ? 72 : 0;
+  return anyLive(node, payload) || anyLive(payload + 8, end) ? 72 : 0;
+}
+
+/** Whether any live-start bit is set for the granules of [from, to), within one small chunk. */
+function anyLive(from: usize, to: usize): bool {
+  const bitmap = (from & ~(<usize>PAGE_SIZE - 1)) + CHUNK_HEAD;
+  let granule = <u32>(from & (PAGE_SIZE - 1)) >> 3;
+  const last = <u32>((to - 1) & (PAGE_SIZE - 1)) >> 3;
+  // A word of the bitmap at a time: the granules of one block share a handful of words.
+  while (granule <= last) {
+    const first = granule & 31;
+    const count = min<u32>(32 - first, last - granule + 1);
+    const mask = count == 32 ? <u32>0xffffffff : ((<u32>1 << count) - 1) << first;
+    if (load<u32>(bitmap + ((granule >> 5) << 2)) & mask) return true;
+    granule += count;
+  }
+  return false;
 }
 
 /**

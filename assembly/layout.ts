@@ -104,13 +104,15 @@ export const OWNER_FOREIGN: u32 = 4;
 //
 //   ┌──────────┬───────────┬───────────┬───────────┐
 //   │ slot u32 │ older u32 │ newer u32 │ extra u32 │   slot: index into the host's table of handles
-//   └──────────┴───────────┴───────────┴───────────┘   extra: a destructor's allocation node
-//   16         20          24          28          32
+//   └──────────┴───────────┴───────────┴───────────┘   extra: a destructor's allocation node, or an
+//   16         20          24          28          32         open group's reserved close marker
 //
 // A destructor node always stands right after (newer than) its allocation,
 // whose `dtor` bit is set: nothing is ever inserted between two nodes, and
 // realloc keeps a node's place. A close marker carries its group's slot but
-// is not on the callback list.
+// is not on the callback list. Its block is taken when the group opens (in
+// no list until the group closes), so that closing, releasing or unwinding a
+// group never needs memory.
 
 export const HEADER: u32 = 16;
 export const NODE_PREV: u32 = 0;

@@ -11,14 +11,16 @@ import {
   chainError,
   checkU32,
   describe,
+  functionName,
   isU32,
   STATUS_LIMIT,
   SuppressedError,
   statusError,
 } from "./errors.js";
 import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind } from "./handles.js";
-import { Heap, type HeapOptions } from "./heap.js";
+import { HEAP_OPTIONS, Heap, type HeapOptions } from "./heap.js";
 import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
+import { readOptions, type Snapshot } from "./options.js";
 import { ArenaState, type TraceEvent, type TraceFunction } from "./state.js";
 
 /** A byte offset into `heap.memory.buffer` where an allocation's payload starts. */
@@ -71,6 +73,10 @@ export interface ArenaStats {
   reservedBytes: number;
 }
 
+/** The names {@link ArenaOptions} may have. */
+const ARENA_OPTIONS = ["name", "minAlign", "maxBytes", "trace", "poison"] as const;
+const ALLOC_OPTIONS = ["align", "zero", "name", "onRelease"] as const;
+
 const HEADER = 16;
 const META_DTOR = 1 << 14;
 /** The core's answer to free() of an allocation whose destructor must run first. */
@@ -103,12 +109,6 @@ function checkName(value: unknown, what: string): string | undefined {
   return value;
 }
 
-function checkOptions(value: unknown, what: string): void {
-  if (value !== undefined && (value === null || typeof value !== "object")) {
-    throw new ArenaError("EINVAL", `${what} must be an object, got ${describe(value)}`);
-  }
-}
-
 function checkFunction<T>(value: T, what: string): T {
   if (typeof value !== "function") throw new ArenaError("EINVAL", `${what} must be a function, got ${describe(value)}`);
   return value;
@@ -121,12 +121,11 @@ function checkBoolean(value: unknown, what: string): boolean | undefined {
   return value;
 }
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as PromiseLike<unknown>).then === "function"
-  );
+/** The `then` property of an object or function (undefined for other values); may throw (a getter). */
+function thenOf(value: unknown): unknown {
+  return (typeof value === "object" || typeof value === "function") && value !== null
+    ? (value as { then?: unknown }).then
+    : undefined;
 }
 
 function hex(ptr: number): string {
@@ -176,8 +175,12 @@ export class Arena {
   private epoch = 0;
   /** free() destructors running; with `unwinding`, a teardown asked for meanwhile waits for them. */
   private freeing = 0;
-  /** release() was called while a destructor or a group walk was running: tear down when they return. */
+  /** release() was called while a destructor, a group walk or a reset was running: tear down when they return. */
   private deferred = false;
+  /** reset() is running its actions: a reference they drop still counts, and the last one waits for the reset. */
+  private resetting = false;
+  /** Payloads whose destructor is running: not live for free(), but sizeOf and bytes still read them. */
+  private dying: Set<number> | undefined;
 
   private constructor(heap: Heap, state: ArenaState, trace: TraceFunction | undefined, poison: boolean) {
     this.heap = heap;
@@ -194,21 +197,29 @@ export class Arena {
   }
 
   /** Creates an arena on a private heap (options of both {@link Heap.create} and {@link Heap.createArena}). */
-  static async create(options: HeapOptions & ArenaOptions = {}): Promise<Arena> {
-    checkOptions(options, "options");
-    const { name, minAlign, maxBytes, ...heapOptions } = options;
-    const heap = await Heap.create(heapOptions);
-    return heap.createArena({ name, minAlign, maxBytes });
+  static async create(options?: HeapOptions & ArenaOptions): Promise<Arena> {
+    const all = readOptions(options, "options", [...new Set([...HEAP_OPTIONS, ...ARENA_OPTIONS])]);
+    const { name, minAlign, maxBytes, ...heapOptions } = all;
+    const heap = await Heap.fromSnapshot(heapOptions);
+    return Arena.fromSnapshot(heap, { name, minAlign, maxBytes }, heap.defaults);
   }
 
   /** @internal Use {@link Heap.createArena}. */
-  static onHeap(heap: Heap, options: ArenaOptions, inherited: { trace?: TraceFunction; poison?: boolean }): Arena {
-    checkOptions(options, "options");
+  static onHeap(heap: Heap, options: unknown, inherited: { trace?: TraceFunction; poison?: boolean }): Arena {
+    return Arena.fromSnapshot(heap, readOptions(options, "options", ARENA_OPTIONS), inherited);
+  }
+
+  /** An arena from options already read once (see src/options.ts). */
+  private static fromSnapshot(
+    heap: Heap,
+    options: Snapshot<(typeof ARENA_OPTIONS)[number]>,
+    inherited: { trace?: TraceFunction; poison?: boolean },
+  ): Arena {
     const name = checkName(options.name, "name") ?? "arena";
     const minAlign = options.minAlign === undefined ? 16 : checkAlign(options.minAlign, "minAlign", 8);
     const maxBytes = options.maxBytes === undefined ? 0xffffffff : checkU32(options.maxBytes, "maxBytes");
-    if (options.trace !== undefined) checkFunction(options.trace, "trace");
-    const trace = options.trace ?? inherited.trace;
+    const trace =
+      options.trace === undefined ? inherited.trace : checkFunction(options.trace as TraceFunction, "trace");
     const poison = checkBoolean(options.poison, "poison") ?? inherited.poison ?? false;
     const record = heap.core.createArena(31 - Math.clz32(minAlign), maxBytes, poison ? 2 : 0) >>> 0;
     if (record < STATUS_LIMIT) throw statusError(record, `createArena(${JSON.stringify(name)})`);
@@ -248,11 +259,11 @@ export class Arena {
     let name: string | undefined;
     let onRelease: ((ptr: Ptr) => unknown) | undefined;
     if (options !== undefined) {
-      checkOptions(options, "options");
-      if (options.align !== undefined) align = checkAlign(options.align, "align", 1);
-      zero = checkBoolean(options.zero, "zero") ? 1 : 0;
-      name = checkName(options.name, "name");
-      if (options.onRelease !== undefined) onRelease = checkFunction(options.onRelease, "onRelease");
+      const read = readOptions(options, "options", ALLOC_OPTIONS);
+      if (read.align !== undefined) align = checkAlign(read.align, "align", 1);
+      zero = checkBoolean(read.zero, "zero") ? 1 : 0;
+      name = checkName(read.name, "name");
+      if (read.onRelease !== undefined) onRelease = checkFunction(read.onRelease as (ptr: Ptr) => unknown, "onRelease");
     }
     const ptr =
       onRelease === undefined
@@ -283,8 +294,7 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(count, "count");
     checkU32(size, "size");
-    checkOptions(options, "options");
-    const zero = checkBoolean(options?.zero, "zero") ? 1 : 0;
+    const zero = checkBoolean(readOptions(options, "options", ["zero"]).zero, "zero") ? 1 : 0;
     const ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
     if (ptr < STATUS_LIMIT) throw statusError(ptr, `allocArray(${count}, ${size})`);
     if (this.trace !== undefined) this.emit("add", "alloc", "alloc", count * size, ptr);
@@ -412,14 +422,16 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     if (typeof action !== "function") checkFunction(action, "action");
     if (name !== undefined && typeof name !== "string") checkName(name, "name");
+    // Traced, the name is fixed before anything is registered, so add and rel events agree.
+    const label = this.trace === undefined ? name : (name ?? functionName(action));
     const heap = this.heap;
     const free = heap.freeSlots;
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
     const node = this.wasmAddAction(this.record, slot) >>> 0;
-    if (node < STATUS_LIMIT) throw statusError(node, `add(${action.name || "action"})`);
+    if (node < STATUS_LIMIT) throw statusError(node, `add(${functionName(action) || "action"})`);
     if (reuse) free.pop();
-    const handle = new ActionHandle(this.state, slot, node, action as (data: never) => unknown, data, name);
+    const handle = new ActionHandle(this.state, slot, node, action as (data: never) => unknown, data, label);
     heap.slots[slot] = handle;
     if (this.trace !== undefined) this.emit("add", "action", handle.name, 0, undefined);
     return handle;
@@ -506,26 +518,15 @@ export class Arena {
       }
     }
     // Groups stay nested: groups opened after this one and still open end here too, innermost first.
-    // All or nothing: if a marker cannot be had (ENOMEM), the markers already added go again.
+    // Each takes the close marker reserved when it opened, so none can fail once the first has not
+    // (the core's only refusal, EBUSY while releasing, holds for all of them alike).
     const open = this.state.openGroups;
-    const closing = open.slice(open.lastIndexOf(group)).reverse();
-    const before = open.slice();
-    let closed = 0;
-    try {
-      for (; closed < closing.length; closed++) this.addCloseMarker(closing[closed]);
-    } catch (error) {
-      for (let index = closed - 1; index >= 0; index--) {
-        this.core.removeCallback(this.record, closing[index].close);
-        closing[index].close = 0;
-      }
-      this.state.openGroups = before;
-      throw error;
-    }
+    for (const closing of open.slice(open.lastIndexOf(group)).reverse()) this.addCloseMarker(closing);
   }
 
-  /** Ends an open group with its close marker (it carries the group's slot but is no callback). */
+  /** Ends an open group with the close marker reserved when it opened (it carries the group's slot but is no callback). */
   private addCloseMarker(group: GroupHandle): void {
-    const node = this.core.addCallback(this.record, group.slot, Kind.Close) >>> 0;
+    const node = this.core.closeGroup(this.record, group.node) >>> 0;
     if (node < STATUS_LIMIT) throw statusError(node, `closeGroup(${JSON.stringify(group.name)})`);
     group.close = node;
     this.forgetOpen(group);
@@ -578,19 +579,44 @@ export class Arena {
     checkFunction(fn, "fn");
     const group = this.openGroup(name);
     let result: T;
+    let then: unknown;
     try {
       result = fn(this);
+      // Read once, here: a `then` getter that throws is fn's failure, and must unwind like one.
+      then = thenOf(result);
     } catch (error) {
       return this.unwind(group, error);
     }
-    if (isPromiseLike(result)) {
-      return Promise.resolve(result).then(
-        (value) => {
-          this.closeIfOpen(group);
-          return value;
-        },
-        (error) => this.unwind(group, error),
-      ) as T;
+    if (typeof then === "function") {
+      // The `then` already read is the one called: the thenable cannot answer differently twice.
+      return new Promise((resolve, reject) => {
+        // Only the first call counts, as with a promise's own resolving functions.
+        let settled = false;
+        const fulfilled = (value: unknown) => {
+          if (settled) return;
+          settled = true;
+          try {
+            this.closeIfOpen(group);
+            resolve(value);
+          } catch (error) {
+            reject(error);
+          }
+        };
+        const rejected = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          try {
+            this.unwind(group, error);
+          } catch (thrown) {
+            reject(thrown);
+          }
+        };
+        try {
+          then.call(result, fulfilled, rejected);
+        } catch (error) {
+          rejected(error);
+        }
+      }) as T;
     }
     this.closeIfOpen(group);
     return result;
@@ -604,7 +630,7 @@ export class Arena {
    * count), and releasing it earlier unregisters it. Analogue: talloc
    * children, APR subpools.
    */
-  createChild(options: ArenaOptions = {}): Arena {
+  createChild(options?: ArenaOptions): Arena {
     if (this.life === RELEASED) throw this.releasedError();
     if (this.life === RELEASING)
       throw new ArenaError("EBUSY", `createChild: arena ${JSON.stringify(this.name)} is releasing`);
@@ -653,12 +679,13 @@ export class Arena {
    * while a destructor or a group walk still runs on this arena's memory.
    */
   private dropReference(): boolean {
-    if (this.life !== LIVE) return false;
+    if (this.life !== LIVE && !this.resetting) return false;
     if (this.refs > 1) {
       this.refs--;
       return false;
     }
-    if (this.freeing > 0 || this.unwinding > 0) {
+    if (this.deferred) return false;
+    if (this.freeing > 0 || this.unwinding > 0 || this.resetting) {
       this.deferred = true;
       return false;
     }
@@ -714,14 +741,22 @@ export class Arena {
       throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is running ${running}`);
     }
     this.life = RELEASING;
+    this.resetting = true;
     this.core.beginRelease(this.record);
-    const outcome = this.drain(0, 0);
+    let outcome: Outcome;
+    try {
+      outcome = this.drain(0, 0);
+    } finally {
+      this.resetting = false;
+    }
     this.core.endRelease(this.record, 1);
     this.epoch++;
     this.life = LIVE;
     this.state.names = undefined;
     this.slow &= ~SLOW_NAMES;
     this.state.openGroups = [];
+    // An action that dropped the last reference (the devm put-in-action pattern) tears down now.
+    outcome = this.settle(outcome);
     if (outcome.hasThrown) throw outcome.thrown;
   }
 
@@ -914,10 +949,14 @@ export class Arena {
       const at = node >>> 2;
       const kind = words[at + Word.NodeMeta] & 15;
       if (kind === Kind.Alloc) {
+        // Detached before it is reported: whatever the tracer does (free it, allocate again), the
+        // block has left every list, so the walk never frees a block it did not take itself.
         const ptr = node + HEADER;
+        const epoch = this.epoch;
+        core.detach(this.record, ptr);
+        this.startDying(ptr);
         this.emit("rel", "alloc", this.state.names?.get(ptr) ?? "alloc", words[at + Word.NodeSize], ptr);
-        core.free(this.record, ptr);
-        this.state.names?.delete(ptr);
+        this.buried(ptr, epoch);
         continue;
       }
       const registration = slots[words[at + Word.NodeSlot]] as Callback | undefined;
@@ -936,6 +975,7 @@ export class Arena {
         return callback.action(callback.data as never);
       case Kind.Destructor: {
         const epoch = this.epoch;
+        this.startDying(callback.ptr);
         try {
           if (this.trace !== undefined) this.emitDying(callback, "rel");
           return callback.action(callback.ptr);
@@ -960,6 +1000,7 @@ export class Arena {
   private async runAsync(callback: Callback): Promise<unknown> {
     if (callback.role === Kind.Destructor) {
       const epoch = this.epoch;
+      this.startDying(callback.ptr);
       try {
         if (this.trace !== undefined) this.emitDying(callback, "rel");
         return await callback.action(callback.ptr);
@@ -996,6 +1037,7 @@ export class Arena {
     this.heap.freeSlot(destructor);
     const epoch = this.epoch;
     let outcome: Outcome = { thrown: undefined, hasThrown: false };
+    this.startDying(ptr);
     this.freeing++;
     try {
       if (this.trace !== undefined) this.emitDying(destructor, "del");
@@ -1010,8 +1052,15 @@ export class Arena {
     if (outcome.hasThrown) throw outcome.thrown;
   }
 
+  /** Its destructor is about to run: until it returns, sizeOf/bytes/readString of `ptr` still work. */
+  private startDying(ptr: number): void {
+    this.dying ??= new Set();
+    this.dying.add(ptr);
+  }
+
   /** Frees a dying allocation's block once its destructor has run, unless a reset or teardown took it meanwhile. */
   private buried(ptr: number, epoch: number): void {
+    this.dying?.delete(ptr);
     if (this.epoch !== epoch) return;
     this.core.dropDying(this.record, ptr);
     this.state.names?.delete(ptr);
@@ -1108,8 +1157,10 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(ptr, "ptr");
     const node = this.core.find(this.record, ptr) >>> 0;
-    if (!node) throw statusError(4, `${what}(${hex(ptr)})`);
-    return node;
+    if (node !== 0) return node;
+    // A dying allocation's block stays until its destructor returns (DESIGN §6).
+    if (this.dying?.has(ptr)) return ptr - HEADER;
+    throw statusError(4, `${what}(${hex(ptr)})`);
   }
 
   private emitDying(destructor: Destructor, op: "del" | "rel"): void {

@@ -18,6 +18,10 @@ export interface CoreExports {
   allocWithDestructor(arena: number, size: number, align: number, zero: number, slot: number): number;
   addCallback(arena: number, slot: number, kind: number): number;
   removeCallback(arena: number, node: number): number;
+  /** Closes a group with the close marker its open marker reserved: never ENOMEM. */
+  closeGroup(arena: number, open: number): number;
+  /** Makes a live plain allocation dying (not live, block kept) until dropDying. */
+  detach(arena: number, ptr: number): number;
   popCallback(arena: number): number;
   /** Pops up to 64 newest actions (none while the arena has groups); their slots are at batchBuffer(). */
   popActions(arena: number): number;

@@ -63,11 +63,25 @@ export function checkU32(value: unknown, what: string): number {
   return value;
 }
 
+/**
+ * A function's `name`, read so that it cannot throw: "" when the property is
+ * missing, not a string, or a getter that throws (user code must not be able
+ * to make a registration half succeed through its name).
+ */
+export function functionName(fn: unknown): string {
+  try {
+    const name = (fn as { name?: unknown }).name;
+    return typeof name === "string" ? name : "";
+  } catch {
+    return "";
+  }
+}
+
 /** A short, safe rendering of a bad argument for messages. */
 export function describe(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (typeof value === "function") return `function ${functionName(value) || "(anonymous)"}`;
   if (value === null || typeof value !== "object") return String(value);
   return Object.prototype.toString.call(value);
 }

@@ -7,6 +7,7 @@
 // or at the same address.
 
 import type { Arena } from "./arena.js";
+import { functionName } from "./errors.js";
 import type { ArenaState } from "./state.js";
 
 /** Node kinds of the core (assembly/layout.ts); a registration's role is its callback kind. */
@@ -69,7 +70,7 @@ export class ActionHandle {
 
   /** The action's name: the one given to `add`, else `action.name`. */
   get name(): string {
-    return this.label ?? this.action.name;
+    return this.label ?? functionName(this.action);
   }
 }
 

@@ -8,6 +8,7 @@ import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, statusError } from "./errors.js";
 import type { Callback } from "./handles.js";
 import { reportOf } from "./introspect.js";
+import { readOptions, type Snapshot } from "./options.js";
 import type { ArenaState, TraceFunction } from "./state.js";
 
 /** Options of {@link Heap.create}. */
@@ -30,6 +31,9 @@ export interface HeapOptions {
 }
 
 const WASM_MAX_PAGES = 65536;
+/** The names {@link HeapOptions} may have. @internal */
+export const HEAP_OPTIONS = ["initialPages", "maxPages", "debug", "trace", "poison", "onLeak"] as const;
+type HeapSnapshot = Snapshot<(typeof HEAP_OPTIONS)[number]>;
 
 /** One WebAssembly memory and the core that manages it; create arenas on it with {@link Heap.createArena}. */
 export class Heap {
@@ -42,22 +46,32 @@ export class Heap {
   /** Free slot numbers, reused newest first. @internal */
   readonly freeSlots: number[] = [];
   private words: Uint32Array;
-  private readonly defaults: { trace?: TraceFunction; poison?: boolean };
+  /** What arenas on this heap inherit. @internal */
+  readonly defaults: { trace?: TraceFunction; poison?: boolean };
   private readonly leaks: FinalizationRegistry<ArenaState>;
 
-  private constructor(memory: WebAssembly.Memory, core: CoreExports, options: HeapOptions) {
+  private constructor(
+    memory: WebAssembly.Memory,
+    core: CoreExports,
+    defaults: { trace?: TraceFunction; poison?: boolean },
+    onLeak: (report: string) => void,
+  ) {
     this.memory = memory;
     this.core = core;
     this.words = new Uint32Array(memory.buffer);
-    this.defaults = { trace: options.trace, poison: options.poison };
-    const onLeak = options.onLeak ?? warnLeak;
+    this.defaults = defaults;
     this.leaks = new FinalizationRegistry((state) => {
       if (!state.released) onLeak(reportOf(state));
     });
   }
 
   /** Creates a heap: a fresh memory and core instance (the kernel's analogue: one device's resource pool). */
-  static async create(options: HeapOptions = {}): Promise<Heap> {
+  static async create(options?: HeapOptions): Promise<Heap> {
+    return Heap.fromSnapshot(readOptions(options, "options", HEAP_OPTIONS));
+  }
+
+  /** Heap.create from options already read once (see src/options.ts). @internal */
+  static async fromSnapshot(options: HeapSnapshot): Promise<Heap> {
     const maxPages = options.maxPages === undefined ? WASM_MAX_PAGES : checkU32(options.maxPages, "maxPages");
     const initialPages = options.initialPages === undefined ? 1 : checkU32(options.initialPages, "initialPages");
     if (maxPages < 1 || maxPages > WASM_MAX_PAGES) {
@@ -76,15 +90,20 @@ export class Heap {
         throw new ArenaError("EINVAL", `${key} must be a function, got ${describe(options[key])}`);
       }
     }
+    const defaults = {
+      trace: options.trace as TraceFunction | undefined,
+      poison: options.poison as boolean | undefined,
+    };
+    const onLeak = (options.onLeak as ((report: string) => void) | undefined) ?? warnLeak;
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
     const core = await instantiateCore(memory, options.debug === true);
     const status = core.init(maxPages);
     if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
-    return new Heap(memory, core, options);
+    return new Heap(memory, core, defaults, onLeak);
   }
 
   /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
-  createArena(options: ArenaOptions = {}): Arena {
+  createArena(options?: ArenaOptions): Arena {
     return Arena.onHeap(this, options, this.defaults);
   }
 

@@ -213,6 +213,8 @@ export class Model {
   readonly children: ChildEntity[] = [];
   life: "live" | "releasing" | "released" = "live";
   refs = 1;
+  /** reset() is running its actions: a release() they call still drops a reference. */
+  resetting = false;
   /** releaseGroup walks under way (reset waits for them). */
   unwinding = 0;
   /** Destructors run by free() under way. */
@@ -454,7 +456,7 @@ export class Model {
           const size = decode(op.size);
           if (!isU32Value(count) || !isU32Value(size)) throw fail("EINVAL");
           const options = op.options !== undefined ? decode(op.options) : { zero: zeroArg(op.zero) };
-          if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("EINVAL");
+          if (badOptions(options, ["zero"])) throw fail("EINVAL");
           const zero = (options as { zero?: unknown } | undefined)?.zero;
           if (zero !== undefined && typeof zero !== "boolean") throw fail("EINVAL");
           if (this.life === "releasing") throw fail("EBUSY");
@@ -615,8 +617,7 @@ export class Model {
     let name = "alloc";
     let dtor: Behaviour | undefined;
     if (op.options !== undefined) {
-      const options = decode(op.options);
-      if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("EINVAL");
+      if (badOptions(decode(op.options), ["align", "zero", "name", "onRelease"])) throw fail("EINVAL");
     } else {
       const align = op.align === undefined ? undefined : decode(op.align);
       if (align !== undefined) {
@@ -702,8 +703,7 @@ export class Model {
 
   /** readString: the text, when the model knows the bytes; else "pattern" (the harness checks those itself). */
   private readString(ptr: unknown): string {
-    this.sizeOf(ptr);
-    const a = this.liveAt(ptr as number) as AllocEntity;
+    const a = this.readable(ptr);
     if (a.data === undefined) return "pattern";
     if (a.text !== undefined) return renderString(a.text);
     const end = a.data.indexOf(0);
@@ -757,11 +757,16 @@ export class Model {
   }
 
   private sizeOf(ptr: unknown): number {
+    return this.readable(ptr).size;
+  }
+
+  /** A live allocation, or one whose destructor is running (its memory stays valid until it returns). */
+  private readable(ptr: unknown): AllocEntity {
     this.alive();
     if (!isU32Value(ptr)) throw fail("EINVAL");
-    const a = this.liveAt(ptr);
+    const a = this.liveAt(ptr) ?? this.allocs.find((d) => d.state === "dying" && d.ptr === ptr);
     if (a === undefined) throw fail("EBADPTR");
-    return a.size;
+    return a;
   }
 
   // ---- actions -----------------------------------------------------------------
@@ -1211,12 +1216,13 @@ export class Model {
    * where the design is silent").
    */
   private release(): void {
-    if (this.life !== "live") return;
+    if (this.life !== "live" && !this.resetting) return;
     if (this.refs > 1) {
       this.refs--;
       return;
     }
-    if (this.freeing > 0 || this.unwinding > 0) {
+    if (this.deferred) return;
+    if (this.freeing > 0 || this.unwinding > 0 || this.resetting) {
       this.deferred = true;
       return;
     }
@@ -1244,9 +1250,13 @@ export class Model {
     // Like release(), but it cannot wait: a running destructor or group walk makes it EBUSY.
     if (this.life === "releasing" || this.unwinding > 0 || this.freeing > 0) throw fail("EBUSY");
     this.life = "releasing";
-    const error = this.drainAll();
+    this.resetting = true;
+    let error = this.drainAll();
+    this.resetting = false;
     this.endRelease();
     this.life = "live";
+    // The last reference dropped by an action of the reset: the teardown runs as the reset returns.
+    error = chain(error, this.settle());
     if (error !== undefined) throw new Thrown(error);
   }
 
@@ -1329,6 +1339,16 @@ export function childLiveBytes(c: ChildEntity): number {
   let sum = 0;
   for (const a of c.allocs) if (a.state === "live") sum += a.size;
   return sum;
+}
+
+/**
+ * Whether an options argument is refused (DESIGN §3): not undefined and not
+ * an object, or an object with an own enumerable name the call does not know.
+ */
+function badOptions(options: unknown, names: readonly string[]): boolean {
+  if (options === undefined) return false;
+  if (typeof options !== "object" || options === null) return true;
+  return Object.keys(options).some((key) => !names.includes(key));
 }
 
 /** The zero option an alloc spec passes when it has no raw options (undefined when absent). */

@@ -308,11 +308,18 @@ export class RealSystem {
         else {
           const at = contentMismatch(new Uint8Array(this.heap.memory.buffer, ptr, c.size), c);
           if (at >= 0) suffix = ` corrupt@${at}`;
+          // Readable (DESIGN §6) but no longer live: free() of it must be EBADPTR (and, if that
+          // breaks, the failure is reported anyway, so freeing it for real does no harm).
           try {
-            this.arena.sizeOf(ptr);
+            if (this.arena.sizeOf(ptr) !== c.size) suffix += " sizeOf-differs";
+          } catch (e) {
+            suffix += ` sizeOf:${renderThrown(e)}`;
+          }
+          try {
+            this.arena.free(ptr);
             suffix += " still-live";
           } catch (e) {
-            if (!(e instanceof ArenaError && e.code === "EBADPTR")) suffix += ` sizeOf:${renderThrown(e)}`;
+            if (!(e instanceof ArenaError && e.code === "EBADPTR")) suffix += ` free:${renderThrown(e)}`;
           }
         }
         this.runEffects("dtor", `a${id}`, b, suffix);
