@@ -67,7 +67,7 @@ describe("a double free after the block was reused", () => {
     ok(heap);
   });
 
-  it("sizeOf, bytes, view, realloc and readString of a quarantined pointer are EBADPTR", async () => {
+  it("sizeOf, bytes, realloc and readString of a quarantined pointer are EBADPTR", async () => {
     const { heap, arena } = await setup({}, { quarantine: 4096 });
     const p = arena.alloc(32);
     arena.free(p);
