@@ -1,7 +1,7 @@
 // The invariant checker of the debug build: walks the free runs and every
 // live arena (chunks, release list, callback list, free lists, bitmaps) and
-// returns 0, or the number of the first rule broken (listed in CHECK_RULES
-// of src/debug.ts, kept in step with the numbers below).
+// returns 0, or the number of the first rule broken (the numbers below, each
+// described in CHECK_RULES of src/debug.ts; a test keeps the two in step).
 
 import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_GROUPS, CB_EXTRA, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_GROUP,
@@ -12,7 +12,9 @@ import {
   NODE_NEXT, NODE_PREV, NODE_SIZE, OWNER_FOREIGN, OWNER_LARGE, OWNER_META, PAGE_BITS, PAGE_SIZE, metaAlignLog2,
   metaClass, metaKind,
 } from "./layout";
-import { firstPage, freeRuns, knownPages, ownerOf, pageLimit, startOf } from "./chunks";
+import {
+  firstPage, freeRuns, knownPages, mapCapacity, mapRun, mapRunPages, ownerMap, ownerOf, pageLimit, startOf,
+} from "./chunks";
 import { capacityOfNode, field, findLive, isLive, minAlignLog2 } from "./nodes";
 import { liveArenas } from "./arena";
 
@@ -20,6 +22,16 @@ import { liveArenas } from "./arena";
 export function check(): u32 {
   // Pages grown by someone else and not yet seen by the core are not its business.
   const pages = min(knownPages, pageLimit);
+  // The maps describe every page; once they have left the static pages, they sit in a
+  // META run of their own at the top of the core's memory (assembly/chunks.ts).
+  if (mapCapacity < pages) return 9;
+  if (mapRun) {
+    const first = <u32>(mapRun >> PAGE_BITS);
+    if (ownerMap != mapRun || first + mapRunPages != pages || <u64>mapRunPages << PAGE_BITS < <u64>mapCapacity * 6) {
+      return 10;
+    }
+    for (let page = first; page < pages; page++) if (ownerOf(page) != OWNER_META || startOf(page) != first) return 10;
+  }
   let freePages: u32 = 0;
   let run = freeRuns;
   let prev: usize = 0;

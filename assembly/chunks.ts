@@ -9,13 +9,30 @@
 //
 // The maps start small (enough for 64 MiB of memory, inside page 0 for a
 // typical build) so that a heap costs one page before its first allocation.
-// Embedded in a program that has its own allocator (initEmbedded), the core
-// owns only the pages it grows: the maps start in a run of their own, and
-// pages grown by anyone else are marked FOREIGN when the core next grows.
-// When memory grows past their reach they move to a META run twice as large,
-// carved from the growth itself, and the old run is freed:
+// When memory grows past their reach they move to a META run at the top of
+// memory, with room for at least twice as many pages, and from then on they
+// stay on top: every growth copies them to its own last pages (into a larger
+// run when it passes their reach again) and frees their old run, which
+// coalesces with the free run below it and with the new pages above it. Free
+// memory is never cut in two by the maps, and growth asks only for what the
+// free run at the top (the old map run included) lacks:
+//
+//   before   ┌────────┬──────────┬──────┬──────┐
+//            │ static │ runs ... │ free │ maps │
+//            └────────┴──────────┴──────┴──────┘
+//                                              └ have: memory.size() before growing
+//   after    ┌────────┬──────────┬─────────────────────────────┬──────┐
+//            │ static │ runs ... │ free: old free + old maps + │ maps │
+//            │        │          │ new pages, one run          │      │
+//            └────────┴──────────┴─────────────────────────────┴──────┘
 //
 //   META map run:  ┌ u32 owner x cap ┬ u16 start x cap ┐   (no chunk head: the maps start at the run)
+//
+// Embedded in a program that has its own allocator (initForeignPages), the
+// core owns only the pages it grows: the maps start in a run of their own on
+// top of the program's pages, and pages grown by anyone else are marked
+// FOREIGN when the core next grows (that growth then merges with nothing
+// below it, but the maps still move to its top).
 import {
   CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, ENOMEM, OK, OWNER_FOREIGN, OWNER_META, PAGE_BITS, PAGE_LIMIT, PAGE_SIZE,
 } from "./layout";
@@ -26,9 +43,9 @@ export let firstPage: u32 = 0;
 export let pageLimit: u32 = 0;
 /** Pages the maps can describe; memory never grows past it without moving them. */
 export let mapCapacity: u32 = 0;
-/** The META run holding the maps, 0 while they sit after the static data. */
-let mapRun: usize = 0;
-let mapRunPages: u32 = 0;
+/** The META run holding the maps, 0 while they sit after the static data; when set, it ends at knownPages. */
+export let mapRun: usize = 0;
+export let mapRunPages: u32 = 0;
 /** Pages of memory the core has accounted for; any above were grown by someone else. */
 export let knownPages: u32 = 0;
 const INITIAL_MAP_PAGES: u32 = 1024;
@@ -102,13 +119,11 @@ function claimForeign(upTo: u32): void {
   if (upTo > knownPages) knownPages = upTo;
 }
 
-/** Moves the maps into pages [at, at+pages) with room for `capacity` pages, and frees their old run. */
+/** Copies the maps into pages [at, at+pages), with room for `capacity` pages; the caller frees their old run. */
 function moveMaps(at: u32, pages: u32, capacity: u32): void {
   const run = pageBase(at);
   memory.copy(run, ownerMap, <usize>mapCapacity << 2);
   memory.copy(run + (<usize>capacity << 2), startMap, <usize>mapCapacity << 1);
-  const oldRun = mapRun;
-  const oldPages = mapRunPages;
   ownerMap = run;
   startMap = run + (<usize>capacity << 2);
   mapCapacity = capacity;
@@ -118,7 +133,6 @@ function moveMaps(at: u32, pages: u32, capacity: u32): void {
     setOwner(page, OWNER_META);
     setStart(page, at);
   }
-  if (oldRun) freeRun(<u32>(oldRun >> PAGE_BITS), oldPages);
 }
 
 /** Unlinks a free run from the heap's list. */
@@ -157,30 +171,45 @@ export function freeRun(start: u32, count: u32): void {
 }
 
 /**
- * Grows memory by at least `count` usable pages (more when allowed, to grow
- * less often), moving the maps first when the growth would pass their reach.
+ * Grows memory until a free run of `count` pages exists (growing more when
+ * allowed, to grow less often). Once the maps have left the static pages,
+ * every growth moves them to its last pages: the old map run, the free run
+ * below it and the new pages coalesce, and growth asks only for what they lack.
  */
 function growPages(count: u32): bool {
   const have = memoryPages();
   if (have >= pageLimit) return false;
-  if (have > knownPages && have <= mapCapacity) claimForeign(have);
+  // Pages at the top of memory that the growth will merge with: the map run (it ends at
+  // knownPages and moves up) and the free run right below it. None when others grew memory.
+  let merge: u32 = 0;
+  if (knownPages == have) {
+    const top = have - mapRunPages;
+    merge = mapRunPages;
+    if (top > firstPage && ownerOf(top - 1) == 0) merge += top - startOf(top - 1);
+  }
+  const extra = count > merge ? count - merge : 0;
   let capacity = mapCapacity;
-  let mapPages: u32 = 0;
-  if (<u64>have + count > <u64>capacity) {
-    capacity = <u32>min<u64>(<u64>pageLimit, max<u64>(<u64>capacity << 1, <u64>have + count + 8));
+  let mapPages = mapRunPages;
+  if (have + extra + mapPages > capacity) {
+    capacity = min(pageLimit, max(capacity << 1, have + extra + 8));
     mapPages = (capacity * MAP_BYTES_PER_PAGE + PAGE_SIZE - 1) >> PAGE_BITS;
   }
-  const need = count + mapPages;
+  const need = extra + mapPages;
   if (pageLimit - have < need) return false;
   let grown = min(max(need, have >> 2), capacity - have);
   if (memory.grow(<i32>grown) < 0) {
     grown = need;
     if (memory.grow(<i32>grown) < 0) return false;
   }
-  if (mapPages) moveMaps(have, mapPages, capacity);
+  const end = have + grown;
+  const oldRun = mapRun;
+  const oldPages = mapRunPages;
+  if (mapPages) moveMaps(end - mapPages, mapPages, capacity);
   claimForeign(have);
-  knownPages = have + grown;
-  freeRun(have + mapPages, grown - mapPages);
+  knownPages = end;
+  // The new pages first, then the old map run: it coalesces with the free runs on both sides.
+  if (end - mapPages > have) freeRun(have, end - mapPages - have);
+  if (oldRun) freeRun(<u32>(oldRun >> PAGE_BITS), oldPages);
   return true;
 }
 
@@ -191,24 +220,13 @@ function firstFit(count: u32): usize {
   return run;
 }
 
-/** Pages of the free run that ends where memory ends (0 when there is none, or when others grew memory since). */
-function tailFreePages(): u32 {
-  const end = knownPages;
-  if (end != memoryPages() || end <= firstPage || ownerOf(end - 1) != 0) return 0;
-  return end - startOf(end - 1);
-}
-
 /** Takes `count` contiguous pages owned by `owner` (first fit, growing memory if needed); 0 when out of memory. */
 export function takeRun(count: u32, owner: u32): usize {
   let run = firstFit(count);
   if (!run) {
-    // Growth merges with a free run that ends where memory ends: grow only what it lacks.
-    const tail = tailFreePages();
-    if (tail && growPages(count - tail)) run = firstFit(count);
-    if (!run) {
-      if (!growPages(count)) return 0;
-      run = firstFit(count);
-    }
+    if (!growPages(count)) return 0;
+    run = firstFit(count);
+    if (!run) return 0;
   }
   const start = <u32>(run >> PAGE_BITS);
   const have = load<u32>(run, CHUNK_PAGES);

@@ -56,7 +56,9 @@ export const GRANULE_MASK: u32 = (1 << GRANULE_BITS) - 1;
 export const BITMAP_BYTES: u32 = PAGE_SIZE >> GRANULE_BITS >> 3;
 export const CHUNK_DATA: u32 = CHUNK_HEAD + BITMAP_BYTES;
 
-// The page maps, placed right after the static data, one entry per page:
+// The page maps, one entry per page: right after the static data while they
+// reach far enough (64 MiB of memory), then in a META run of their own at the
+// top of memory, moved to the last pages of every growth (assembly/chunks.ts):
 //
 //   owner map: u32 per page    0 = free or static, META = arena records and maps,
 //                              FOREIGN = grown by someone else (the embedding program's

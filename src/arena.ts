@@ -149,6 +149,51 @@ function hex(ptr: number): string {
   return `0x${ptr.toString(16)}`;
 }
 
+/** Options of {@link Arena.releaseAsync}. */
+export interface ReleaseAsyncOptions {
+  /** When it aborts, stop awaiting actions' promises (the one pending counts as having thrown `signal.reason`). */
+  signal?: AbortSignal;
+}
+
+const RELEASE_ASYNC_OPTIONS = ["signal"] as const;
+
+/** The signal of one releaseAsync and whether a promise has been given up on (its reason is thrown once). */
+interface Abort {
+  readonly signal: AbortSignal;
+  gaveUp: boolean;
+}
+
+/**
+ * `await`s an action's result in releaseAsync, unless `abort` says to give
+ * up: the first promise given up on (still pending when the signal aborts,
+ * or returned after it did) rejects with `signal.reason`; later ones are not
+ * awaited at all. Their own later rejections are dropped: nobody waits for
+ * them any more.
+ */
+async function awaitUnlessAborted(value: unknown, abort: Abort | undefined): Promise<unknown> {
+  if (abort === undefined || typeof thenOf(value) !== "function") return value;
+  const promise = Promise.resolve(value);
+  const signal = abort.signal;
+  const giveUp = () => {
+    promise.catch(() => {});
+    if (abort.gaveUp) return undefined;
+    abort.gaveUp = true;
+    throw signal.reason;
+  };
+  if (signal.aborted) return giveUp();
+  let onAbort = () => {};
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const first = await Promise.race([promise.then((result) => ({ result })), aborted]);
+    return first === undefined ? giveUp() : first.result;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
 /** What a release collected from the actions it ran. */
 interface Outcome {
   thrown: unknown;
@@ -744,10 +789,20 @@ export class Arena {
 
   /**
    * Like {@link Arena.release}, awaiting each action's promise newest-first;
-   * errors chained as AsyncDisposableStack does.
+   * errors chained as AsyncDisposableStack does. With `signal`, a way out of
+   * an action whose promise never settles: once the signal aborts, the
+   * promise being awaited is given up (it counts as having thrown
+   * `signal.reason`, a destructor's memory is freed), and the actions left
+   * still run, newest first, but their promises are not awaited. Every
+   * action still runs exactly once and all memory comes back. A timeout:
+   * `releaseAsync({ signal: AbortSignal.timeout(ms) })`.
    */
-  async releaseAsync(): Promise<void> {
-    if (this.dropReference()) await this.teardownAsync();
+  async releaseAsync(options?: ReleaseAsyncOptions): Promise<void> {
+    const { signal } = readOptions(options, "options", RELEASE_ASYNC_OPTIONS);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new ArenaError("EINVAL", `signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    if (this.dropReference()) await this.teardownAsync(signal === undefined ? undefined : { signal, gaveUp: false });
   }
 
   /** Same as {@link Arena.releaseAsync}, for `await using`. */
@@ -829,13 +884,13 @@ export class Arena {
     if (outcome.hasThrown) throw outcome.thrown;
   }
 
-  /** @internal Like teardown(), awaiting each action. */
-  async teardownAsync(): Promise<void> {
+  /** @internal Like teardown(), awaiting each action (until `abort.signal` aborts). */
+  async teardownAsync(abort?: Abort): Promise<void> {
     this.beginTeardown();
     let outcome: Outcome = { thrown: undefined, hasThrown: false };
     for (let callback = this.next(0, 0); callback !== undefined; callback = this.next(0, 0)) {
       try {
-        await this.runAsync(callback);
+        await this.runAsync(callback, abort);
       } catch (error) {
         outcome = { thrown: chainError(outcome.thrown, outcome.hasThrown, error), hasThrown: true };
       }
@@ -1026,13 +1081,13 @@ export class Arena {
   }
 
   /** Like run(), awaiting destructors and child teardowns before their memory goes. */
-  private async runAsync(callback: Callback): Promise<unknown> {
+  private async runAsync(callback: Callback, abort: Abort | undefined): Promise<unknown> {
     if (callback.role === Kind.Destructor) {
       const epoch = this.epoch;
       this.startDying(callback.ptr);
       try {
         if (this.trace !== undefined) this.emitDying(callback, "rel");
-        return await callback.action(callback.ptr);
+        return await awaitUnlessAborted(callback.action(callback.ptr), abort);
       } finally {
         this.buried(callback.ptr, epoch);
       }
@@ -1040,9 +1095,10 @@ export class Arena {
     if (callback.role === Kind.Child) {
       if (this.trace !== undefined) this.emit("rel", "child", callback.name, 0, undefined);
       callback.child.parentLink = undefined;
-      return callback.child.teardownAsync();
+      // The child gives up on its own actions when the same signal aborts.
+      return callback.child.teardownAsync(abort);
     }
-    return this.run(callback);
+    return awaitUnlessAborted(this.run(callback), abort);
   }
 
   /** Allocates with a destructor node for `onRelease`; the payload or a status. */

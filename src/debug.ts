@@ -1,8 +1,9 @@
 // What the numbers heap.check() returns mean: one line per rule of the debug
-// core's invariant checker (assembly/check.ts), kept in step with it. The
-// numbers come in groups: 1-8 the heap's free pages and arena list, 20-24 an
-// arena's chunks, 30-49 its release and callback lists, 51-57 its free lists
-// and bump range, 60-68 its quarantine, 70-72 every block held once.
+// core's invariant checker (assembly/check.ts), kept in step with it by a
+// test. The numbers come in groups: 1-10 the heap's free pages, arena list
+// and page maps, 20-24 an arena's chunks, 30-49 its release and callback
+// lists, 51-57 its free lists and bump range, 60-68 its quarantine, 70-72
+// every block held once.
 
 /** The rules {@link Heap.check} verifies, by the number it returns when one is broken. */
 export const CHECK_RULES: Readonly<Record<number, string>> = Object.freeze({
@@ -14,6 +15,8 @@ export const CHECK_RULES: Readonly<Record<number, string>> = Object.freeze({
   6: "two free runs touch (they were not merged)",
   7: "the pages of the maps, the free runs and the arenas' chunks do not add up to every page",
   8: "the list of live arenas is not doubly linked",
+  9: "the page maps describe fewer pages than the core knows",
+  10: "the page maps, once moved, are not one META run ending where the core's memory ends, large enough for them",
   20: "an arena's chunk list is not doubly linked",
   21: "a small chunk is not one page, or has a payload",
   22: "a page of a large run is not owned by its arena as large, or its start map is wrong",

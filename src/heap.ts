@@ -6,7 +6,7 @@
 import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, statusError } from "./errors.js";
-import type { Callback } from "./handles.js";
+import { type Callback, Kind } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
 import type { ArenaState, TraceFunction } from "./state.js";
@@ -63,7 +63,16 @@ export class Heap {
     this.words = new Uint32Array(memory.buffer);
     this.defaults = defaults;
     this.leaks = new FinalizationRegistry((state) => {
-      if (!state.released) onLeak(reportOf(state));
+      if (state.released) return;
+      try {
+        onLeak(reportOf(state));
+      } catch (error) {
+        // Like a tracer's: reported, but it must not keep the memory from coming back.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+      this.reclaim(state);
     });
   }
 
@@ -129,6 +138,29 @@ export class Heap {
   check(): number {
     if (!this.core.check) throw new ArenaError("EINVAL", "check() needs a heap created with { debug: true }");
     return this.core.check();
+  }
+
+  /**
+   * Gives back the memory of an arena garbage-collected without release().
+   * Its actions and destructors are dropped without running: a finalizer runs
+   * at a moment nobody chose, where running user code is what `using` and
+   * release() exist to avoid. Its children are unlinked, not torn down: each
+   * is reported and reclaimed in its turn once nothing references it.
+   */
+  private reclaim(state: ArenaState): void {
+    const core = this.core;
+    const record = state.record;
+    core.beginRelease(record);
+    for (let slot = core.popCallback(record); slot >= 0; slot = core.popCallback(record)) {
+      const registration = this.slots[slot];
+      if (registration === undefined) continue;
+      this.freeSlot(registration);
+      if (registration.role === Kind.Child) registration.child.parentLink = undefined;
+    }
+    core.endRelease(record, 0);
+    state.released = true;
+    state.names = undefined;
+    state.openGroups = [];
   }
 
   /** Releases a registration's slot for reuse; its handle goes stale. @internal */

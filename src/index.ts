@@ -1,6 +1,13 @@
 // managed-arena: a WebAssembly-backed arena allocator with managed release
 // lists, modelled on the Linux kernel's devres / drm_managed.
-export { type AllocOptions, Arena, type ArenaOptions, type ArenaStats, type Ptr } from "./arena.js";
+export {
+  type AllocOptions,
+  Arena,
+  type ArenaOptions,
+  type ArenaStats,
+  type Ptr,
+  type ReleaseAsyncOptions,
+} from "./arena.js";
 export { CHECK_RULES } from "./debug.js";
 export {
   ArenaError,

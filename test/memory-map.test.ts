@@ -399,6 +399,30 @@ describe("renderMemoryMap", () => {
     expect(legend(renderMemoryMap(heap, { arenas: [quiet] })).map((e) => e.name)).toEqual(["quiet"]);
   });
 
+  it("draws the page maps in the last pages once growth has moved them, with the free pages below in one run", async () => {
+    const heap = await Heap.create();
+    const arena = heap.createArena({ name: "big" });
+    arena.alloc(8 * 1024 * 1024);
+    arena.alloc(64 * 1024 * 1024); // past the reach of the maps in the static page
+    arena.release();
+    const svg = renderMemoryMap(heap);
+    checkWellFormed(svg);
+    const bytes = heap.memory.buffer.byteLength;
+    expectTiling(svg, bytes);
+    expect(svg).toContain("the page maps have moved to a META run");
+    const drawn = segments(svg).sort((a, b) => a.start - b.start);
+    const maps = drawn.filter((s) => s.kind === "page-map");
+    expect(maps).toHaveLength(2); // owner map, start map
+    expect(maps[0].start % PAGE).toBe(0);
+    // Nothing but the maps and their spare room above them; one free run right below them.
+    expect(
+      drawn.filter((s) => s.start >= maps[0].start).every((s) => s.kind === "page-map" || s.kind === "spare"),
+    ).toBe(true);
+    const free = drawn.filter((s) => s.kind === "free-pages");
+    expect(free).toHaveLength(1);
+    expect(free[0].end).toBe(maps[0].start);
+  });
+
   it("draws pages grown by someone else as foreign, before and after the core grows past them", async () => {
     const heap = await Heap.create();
     const arena = heap.createArena({ name: "a" });

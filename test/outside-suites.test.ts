@@ -3,8 +3,9 @@
 // pool tests), adversarial inputs and a new user found. Each failed before
 // its fix; the numbers are the defects' numbers in the issue that listed them.
 import { describe, expect, it } from "vitest";
-import { Arena, ArenaError, Heap } from "../src/index.js";
-import { bad, expectCode, expectCodeAsync } from "./helpers.js";
+import { Arena, ArenaError, Heap, SuppressedError } from "../src/index.js";
+import { bad, expectCode, expectCodeAsync, type Suppressed } from "./helpers.js";
+import { collectUntil } from "./helpers3.js";
 
 describe("5. options are read once, own properties only, every name known", () => {
   it("a polluted Object.prototype changes nothing", async () => {
@@ -378,6 +379,198 @@ describe("3. group(fn) unwinds after fn ran out of memory", () => {
     a.releaseGroup(outer);
     expect(ran).toBeGreaterThan(100);
     expect(a.stats()).toMatchObject({ actions: 0, groups: 0 });
+    expect(heap.check()).toBe(0);
+  });
+});
+
+describe("9. releaseAsync({ signal }): a way out of an action that never settles", () => {
+  const never = () => new Promise(() => {});
+
+  it("a timeout gives up the hanging action; older actions still run and the memory comes back", async () => {
+    const heap = await Heap.create({ debug: true, maxPages: 8 });
+    const a = heap.createArena();
+    const order: string[] = [];
+    a.add(() => order.push("oldest"));
+    a.add(async () => {
+      order.push("older async");
+    });
+    a.alloc(200_000);
+    a.add(() => {
+      order.push("hangs");
+      return never();
+    });
+    a.add(() => order.push("newest"));
+    let thrown: unknown;
+    try {
+      await a.releaseAsync({ signal: AbortSignal.timeout(30) });
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as Error).name).toBe("TimeoutError");
+    expect(order).toEqual(["newest", "hangs", "older async", "oldest"]);
+    expect(a.released).toBe(true);
+    expect(heap.check()).toBe(0);
+    // The 200 KB came back: a new arena gets them without growing memory past maxPages.
+    const b = heap.createArena();
+    expect(b.alloc(200_000)).toBeGreaterThan(0);
+  });
+
+  it("after the abort, later promises are not awaited, and the reason is thrown once in the chain", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const order: string[] = [];
+    const older = new Error("older, sync");
+    a.add(() => {
+      order.push("older");
+      throw older;
+    });
+    a.add(() => {
+      order.push("never awaited");
+      return never();
+    });
+    const controller = new AbortController();
+    a.add(() => {
+      order.push("hangs");
+      setTimeout(() => controller.abort(new Error("user gave up")), 5);
+      return never();
+    });
+    let thrown: unknown;
+    try {
+      await a.releaseAsync({ signal: controller.signal });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(order).toEqual(["hangs", "never awaited", "older"]);
+    expect(thrown).toBeInstanceOf(SuppressedError);
+    expect((thrown as Suppressed).error).toBe(older);
+    expect(((thrown as Suppressed).suppressed as Error).message).toBe("user gave up");
+    expect(a.released).toBe(true);
+  });
+
+  it("a signal that never aborts changes nothing, and a destructor's memory stays valid until it settles", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const seen: number[] = [];
+    a.alloc(4, {
+      onRelease: async (p) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        seen.push(a.sizeOf(p));
+      },
+    });
+    await a.releaseAsync({ signal: new AbortController().signal });
+    expect(seen).toEqual([4]);
+    expect(heap.check()).toBe(0);
+  });
+
+  it("a destructor given up on has its memory freed, and a child arena gives up with its parent", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const child = a.createChild({ name: "child" });
+    child.alloc(8, { onRelease: never });
+    const signal = AbortSignal.abort(new Error("already"));
+    await expectRejects(() => a.releaseAsync({ signal }), "already");
+    expect(child.released).toBe(true);
+    expect(a.released).toBe(true);
+    expect(heap.check()).toBe(0);
+  });
+
+  it("a bad signal or option is EINVAL and releases nothing", async () => {
+    const heap = await Heap.create();
+    const a = heap.createArena();
+    await expectCodeAsync(() => a.releaseAsync(bad({ signal: {} })), "EINVAL");
+    await expectCodeAsync(() => a.releaseAsync(bad({ timeout: 5 })), "EINVAL");
+    await expectCodeAsync(() => a.releaseAsync(bad(null)), "EINVAL");
+    expect(a.released).toBe(false);
+    await a.releaseAsync();
+    expect(a.released).toBe(true);
+  });
+});
+
+async function expectRejects(fn: () => Promise<unknown>, message: string): Promise<void> {
+  let thrown: unknown;
+  try {
+    await fn();
+  } catch (error) {
+    thrown = error;
+  }
+  expect((thrown as Error | undefined)?.message).toBe(message);
+}
+
+describe("10. an arena garbage-collected without release() gives its memory back", () => {
+  /** Fills an arena of its own with `bytes` of allocations, an action and a destructor, and drops it. */
+  function leak(heap: Heap, ran: string[], bytes: number): void {
+    const arena = heap.createArena({ name: "leaked" });
+    arena.alloc(bytes);
+    arena.add(() => ran.push("action"));
+    arena.alloc(16, { onRelease: () => ran.push("destructor") });
+    const child = arena.createChild({ name: "orphan" });
+    child.alloc(bytes);
+    child.add(() => ran.push("child action"));
+  }
+
+  it("its pages come back to the heap, its actions are dropped without running, its children follow", async () => {
+    const reports: string[] = [];
+    const heap = await Heap.create({ debug: true, maxPages: 24, onLeak: (report) => reports.push(report) });
+    const ran: string[] = [];
+    // Each round leaks about 9 pages (two arenas of 4 pages and more): without reclaiming, the third fails.
+    for (let round = 0; round < 6; round++) {
+      leak(heap, ran, 4 * 65536 - 4096);
+      const back = await collectUntil(() => reports.length >= 2 * (round + 1), 100);
+      expect(back, `round ${round}: the leaked arena and its child were not both reported`).toBe(true);
+      expect(heap.check()).toBe(0);
+    }
+    expect(ran).toEqual([]);
+    expect(reports.filter((r) => r.includes('"orphan"')).length).toBeGreaterThanOrEqual(6);
+    const survivor = heap.createArena();
+    expect(survivor.alloc(8 * 65536)).toBeGreaterThan(0);
+    expect(heap.check()).toBe(0);
+  });
+
+  it("an onLeak that throws does not keep the memory from coming back", async () => {
+    let calls = 0;
+    const heap = await Heap.create({
+      debug: true,
+      maxPages: 16,
+      onLeak: () => {
+        calls++;
+        throw new Error("reporter broke");
+      },
+    });
+    const errors: unknown[] = [];
+    const onError = (error: unknown) => errors.push(error);
+    process.on("uncaughtException", onError);
+    try {
+      for (let round = 0; round < 4; round++) {
+        heap.createArena().alloc(5 * 65536);
+        expect(await collectUntil(() => calls > round, 100)).toBe(true);
+      }
+      await collectUntil(() => errors.length >= 4, 5);
+    } finally {
+      process.off("uncaughtException", onError);
+    }
+    expect(heap.check()).toBe(0);
+    expect(heap.createArena().alloc(5 * 65536)).toBeGreaterThan(0);
+  });
+});
+
+describe("DESIGN §3: realloc(ptr, 0)", () => {
+  it("keeps a live zero-size allocation in ptr's place in release order; free frees it", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const first = a.alloc(40, { name: "first" });
+    const p = a.alloc(100, { name: "shrunk" });
+    a.add(function newer() {});
+    const q = a.realloc(p, 0);
+    expect(a.sizeOf(q)).toBe(0);
+    expect(a.resources().map((r) => `${r.kind} ${r.name} ${r.size}`)).toEqual([
+      "action newer 0",
+      "alloc shrunk 0",
+      "alloc first 40",
+    ]);
+    expect(a.stats()).toMatchObject({ allocations: 2, liveBytes: 40 });
+    a.free(q);
+    expectCode(() => a.free(q), "EBADPTR");
+    expect(a.sizeOf(first)).toBe(40);
     expect(heap.check()).toBe(0);
   });
 });
