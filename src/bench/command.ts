@@ -1,6 +1,6 @@
 // `managed-arena bench`: measures managed-arena against its peers in this
 // process and prints a table of ratios, the memory and size figures, and the
-// goals of issue 5 with met / missed.
+// goals (ratios, memory per allocation, wasm size) with met / missed.
 
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -8,7 +8,7 @@ import type { Command } from "../cli/main.js";
 import { measure } from "./engine.js";
 import { footprint } from "./footprint.js";
 import { assemble, renderMarkdown, renderSvg, renderText } from "./report.js";
-import { plan } from "./scenarios.js";
+import { LIST, plan, SCENARIO_IDS } from "./scenarios.js";
 
 const help = `usage: managed-arena bench [--quick] [--json | --markdown] [--svg FILE] [--rounds N] [--time MS] [--only TEXT]
 
@@ -19,12 +19,14 @@ pooled samples reported:
   wasm peers (raw exports, same JS->wasm boundary): AssemblyScript's bump
   allocator (stub runtime) and TLSF (minimal runtime); JS peers: an array of
   closures run in reverse, the native DisposableStack (Node 24+, else n/a),
-  and the seed's O(n) free search (drmm_kfree) written in JS.
+  and a doubly linked list whose free searches it from the newest record,
+  O(n), as drmm_kfree does ("${LIST}").
 
-Scenarios: alloc+free pairs (16 B, 64 B, 1 KiB, mixed); free with 100 versus
-100,000 live; add+release of actions; release of 1,000,000 allocations versus
-making them; realloc growth; group unwinding; memory per 16-byte allocation;
-wasm size; time to instantiate. Then the goals of issue 5, met or missed.
+Then memory per 16-byte allocation and wasm size, and the goals (time
+ratios against the peers, bytes per allocation, wasm size), met or missed.
+
+scenarios (--only TEXT runs those whose id contains TEXT):
+${SCENARIO_IDS.map(([id, measures]) => `  ${id.padEnd(18)} ${measures}`).join("\n")}
 
 options:
   --quick       4 short rounds (about 10 s) instead of 9 (about 70 s)
@@ -33,7 +35,7 @@ options:
   --svg FILE    also write a bar chart of the goals (SVG) to FILE
   --rounds N    rounds over all tasks (default 9, --quick 4)
   --time MS     time budget of each task in each round (default 150, --quick 25)
-  --only TEXT   only the scenarios whose id contains TEXT (for profiling)`;
+  --only TEXT   only the scenarios whose id contains TEXT (ids above; for profiling)`;
 
 interface Options {
   quick: boolean;

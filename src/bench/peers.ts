@@ -114,6 +114,6 @@ export class SeedList {
       this.count--;
       return;
     }
-    throw new Error(`seed: free of unknown pointer ${data}`);
+    throw new Error(`JS list: free of unknown pointer ${data}`);
   }
 }

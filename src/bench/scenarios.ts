@@ -23,9 +23,32 @@ export const TLSF = "TLSF";
 export const BUMP = "bump";
 export const CLOSURES = "JS closures";
 export const STACK = "DisposableStack";
-export const SEED = "seed O(n) free";
+/** A doubly linked list in JS whose free searches it from the newest record (`drmm_kfree`). */
+export const LIST = "JS list, O(n) free";
 export const TLSF_CLOSURES = "TLSF + JS closures";
 export const TLSF_STACK = "TLSF + DisposableStack";
+
+/**
+ * Every scenario's id (what `bench --only TEXT` matches) and what it
+ * measures, in the order plan() builds them; `bench --help` lists them, and
+ * plan() checks that it built exactly these.
+ */
+export const SCENARIO_IDS: readonly (readonly [id: string, measures: string])[] = [
+  ["alloc-free-16", "alloc+free pairs of 16 B"],
+  ["alloc-free-64", "alloc+free pairs of 64 B"],
+  ["alloc-free-1024", "alloc+free pairs of 1 KiB"],
+  ["alloc-free-mixed", "alloc+free pairs of 1 B-4 KiB, freed in random order"],
+  ["free-live-100", "free+alloc of 16 B with 100 live"],
+  ["free-live-100000", "free+alloc of 16 B with 100,000 live"],
+  ["add-release-1000", "add+release of actions, 1,000 per owner"],
+  ["add-release-10", "add+release of actions, 10 per owner"],
+  ["make-1m", "making 1,000,000 allocations of 16 B"],
+  ["release-1m", "releasing 1,000,000 allocations of 16 B"],
+  ["realloc-doubling", "realloc 16 B -> 64 KiB, doubling"],
+  ["realloc-stepping", "realloc 16 B -> 1 KiB, +16 B steps"],
+  ["group-unwind", "unwinding a group that failed"],
+  ["instantiate", "Heap.create() / instantiating a peer"],
+];
 
 /** What a row of the results table measures. */
 export interface Scenario {
@@ -446,7 +469,7 @@ export async function plan(settings: Settings): Promise<Plan> {
       for (let j = SMALL; j < LARGE; j++) free(live[j]);
     };
     for (const c of cases) {
-      scenarios.push({ id: c.id, label: c.label, unit: "free+alloc pair", peers: [ARENA, TLSF, SEED] });
+      scenarios.push({ id: c.id, label: c.label, unit: "free+alloc pair", peers: [ARENA, TLSF, LIST] });
       const seed = new SeedList();
       const seedLive = new Uint32Array(c.live);
       for (let j = 0; j < c.live; j++) seedLive[j] = seed.alloc(CHURN_SIZE);
@@ -454,7 +477,7 @@ export async function plan(settings: Settings): Promise<Plan> {
       const tlsfCursor: Cursor = { indices: c.indices, at: 0 };
       const seedCursor: Cursor = { indices: c.indices, at: 0 };
       const large = c.live === LARGE;
-      // The seed's O(n) free takes ~n/2 steps: fewer operations per call keep samples short.
+      // The list's O(n) free takes ~n/2 steps: fewer operations per call keep samples short.
       const seedOps = large ? 8 : BATCH;
       tasks.push(
         {
@@ -475,14 +498,14 @@ export async function plan(settings: Settings): Promise<Plan> {
         },
         {
           scenario: c.id,
-          peer: SEED,
+          peer: LIST,
           ops: seedOps,
           iterations: large ? 16 : undefined,
           fn: () => seedChurn(seed, seedLive, seedCursor, seedOps),
         },
       );
       checks.push(() => {
-        if (seed.count !== c.live) throw new Error(`${SEED}: ${seed.count} live, expected ${c.live}`);
+        if (seed.count !== c.live) throw new Error(`${LIST}: ${seed.count} live, expected ${c.live}`);
       });
     }
     checks.push(() => {
@@ -704,6 +727,8 @@ export async function plan(settings: Settings): Promise<Plan> {
     );
   }
 
+  const ids = scenarios.map((s) => s.id).join(", ");
+  if (ids !== SCENARIO_IDS.map(([id]) => id).join(", ")) throw new Error(`plan: SCENARIO_IDS do not match ${ids}`);
   return {
     scenarios,
     tasks,

@@ -13,6 +13,7 @@ import {
   type FuzzIO,
   type FuzzOptions,
   fuzz,
+  HANG_SECONDS,
   OPTIONAL_CHECKS,
   processIO,
   type WorkerTarget,
@@ -50,7 +51,7 @@ type Parsed = { options: FuzzOptions; inProcess: boolean } | { error: string };
 
 /** Parses the command's arguments. */
 export function parseArgs(args: readonly string[]): Parsed {
-  const options: FuzzOptions = { profile: "mixed", skip: [], without: [], hangSeconds: 10 };
+  const options: FuzzOptions = { profile: "mixed", skip: [], without: [], hangSeconds: HANG_SECONDS };
   let inProcess = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -164,7 +165,7 @@ export async function runFuzz(args: readonly string[], io: FuzzIO, target?: Work
     io.err(`managed-arena fuzz: ${parsed.error}\n\n${help}`);
     return 2;
   }
-  return fuzz({ ...parsed.options, target: parsed.inProcess ? undefined : target }, io);
+  return fuzz({ ...parsed.options, inProcess: parsed.inProcess, target: parsed.inProcess ? undefined : target }, io);
 }
 
 export const command: Command = {

@@ -206,8 +206,36 @@ export interface FuzzOptions {
   /** Effect ops left out of the callbacks' behaviours. */
   without: string[];
   hangSeconds: number;
+  /** --in-process was given (the printed commands repeat it; `target` says where the job runs). */
+  inProcess?: boolean;
   /** Where to run the job: a worker target, or in-process when undefined. */
   target?: WorkerTarget;
+}
+
+/** The default of --hang-seconds. */
+export const HANG_SECONDS = 10;
+
+/** Scenarios per round: fewer for a small --ops budget, so that it spreads over more seeds. */
+function runsPerRound(ops: number | undefined): number {
+  return ops !== undefined && ops < 2000 ? 5 : 25;
+}
+
+/**
+ * The arguments of `managed-arena fuzz` that run the round of `seed` again
+ * as this run did: the seed, and every option that changes what the round
+ * generates or checks, or how it runs (--ops sets the scenarios per round).
+ * --seconds is left out: the round runs first, so any budget reaches it.
+ */
+export function roundArgs(options: FuzzOptions, seed: number): string[] {
+  const args = ["--seed", String(seed)];
+  if (options.ops !== undefined) args.push("--ops", String(options.ops));
+  if (options.profile !== "mixed") args.push("--profile", options.profile);
+  if (options.fault !== undefined) args.push("--inject-fault", options.fault);
+  for (const name of options.skip) args.push("--skip-check", name);
+  for (const op of options.without) args.push("--without-effect", op);
+  if (options.hangSeconds !== HANG_SECONDS) args.push("--hang-seconds", String(options.hangSeconds));
+  if (options.inProcess) args.push("--in-process");
+  return args;
 }
 
 export interface FuzzIO {
@@ -311,9 +339,11 @@ function reportFailure(result: JobResult, options: FuzzOptions, io: FuzzIO): num
   failure.scenario.commands.forEach((spec, i) => {
     io.out(`  ${String(i + 1).padStart(3)}. ${showSpec(spec)}`);
   });
-  io.out(`the same round again: npx managed-arena fuzz --seed ${failure.seed}`);
+  io.out(`the same round again: npx managed-arena fuzz ${roundArgs(options, failure.seed).join(" ")}`);
   io.out(`replay file: ${file}`);
-  io.out(`replay with: npx managed-arena fuzz --replay ${basename(file)}`);
+  // The replay file holds the config (with any injected fault), the commands and the skipped checks.
+  const hang = options.hangSeconds !== HANG_SECONDS ? ` --hang-seconds ${options.hangSeconds}` : "";
+  io.out(`replay with: npx managed-arena fuzz --replay ${basename(file)}${hang}`);
   return 1;
 }
 
@@ -399,7 +429,7 @@ export async function fuzz(options: FuzzOptions, io: FuzzIO): Promise<number> {
     skip: options.skip,
     without: options.without,
     maxCommands: 50,
-    runsPerRound: options.ops !== undefined && options.ops < 2000 ? 5 : 25,
+    runsPerRound: runsPerRound(options.ops),
   };
   const display = progressDisplay({ ...options, seconds: job.seconds }, io);
   let result: JobResult;

@@ -6,10 +6,17 @@
 // handle each entity got, and the byte pattern written into each allocation,
 // so that contents can be verified without trusting the allocator.
 
-import type { AllocOptions, Arena, ArenaOptions, Ptr } from "../arena.js";
-import { ArenaError } from "../errors.js";
-import type { ActionHandle, GroupHandle } from "../handles.js";
-import { Heap } from "../heap.js";
+// The library through its public entry: the bundled bin leaves it unbundled (scripts/build.mjs).
+import {
+  type ActionHandle,
+  type AllocOptions,
+  type Arena,
+  ArenaError,
+  type ArenaOptions,
+  type GroupHandle,
+  Heap,
+  type Ptr,
+} from "../index.js";
 import { ARENA_NAME, type Entry, effectText } from "./model.js";
 import { type Behaviour, type Effect, type HandleArg, type Op, VIEW_TYPES } from "./spec.js";
 import {

@@ -1,15 +1,16 @@
 // `managed-arena inspect`: sets up arenas on a fresh heap (the built-in
-// scenario, or a user's script), prints each arena's report() and draws the
-// heap's linear memory with renderMemoryMap().
+// scenario, or a user's script, which may make heaps of its own), prints each
+// arena's report() and draws each heap's linear memory with renderMemoryMap().
 
 import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Arena } from "../arena.js";
 import type { Command } from "../cli/main.js";
-import { type ChildLink, Kind } from "../handles.js";
-import { Heap } from "../heap.js";
-import { renderMemoryMap } from "../memory-map.js";
+import type { ChildLink } from "../handles.js";
+// The library through its public entry, which the bundled bin leaves unbundled
+// (scripts/build.mjs): a script that imports "managed-arena" gets this very
+// module, so its Heap, Arena and ArenaError are the ones used here.
+import { Arena, Heap, renderMemoryMap } from "../index.js";
 import { builtInScenario } from "./scenario.js";
 
 const help = `usage: managed-arena inspect [--svg FILE] [--script FILE] [--arena NAME] [--bytes-per-row N]
@@ -26,11 +27,15 @@ ring; a "scratch" arena with 64-byte alignment; and an arena released before
 the picture was taken (its pages are free again).
 
 options:
-  --svg FILE          write the memory map to FILE ("-": to stdout, the reports then go to stderr)
+  --svg FILE          write the memory map to FILE ("-": to stdout, the reports then go to stderr);
+                      when arenas live on several heaps, one picture per heap: FILE for the
+                      first, then FILE with -heap2, -heap3, ... before its extension
   --script FILE       an ES module whose default export, async (heap) => {...}, sets up
-                      arenas on the heap it is given (heap.createArena(...)) instead of the
-                      built-in scenario; it may return arenas to report on
-  --arena NAME        highlight the arena named NAME (and its children) in the picture
+                      arenas instead of the built-in scenario: on the heap it is given
+                      (heap.createArena(...)) or on heaps of its own (Heap.create(),
+                      Arena.create()); it may return arenas to report on. It runs on the
+                      library it imports ("managed-arena"), which is the one this command uses
+  --arena NAME        highlight the arena named NAME (and its children) in the picture of its heap
   --bytes-per-row N   bytes of memory per row of the picture, a power of two in 256..65536
                       (default 4096: 16 rows per 64 KiB page)`;
 
@@ -70,10 +75,6 @@ function parse(args: string[]): Options | string {
 /** A script that cannot be used as one (not found, no default export): reported without a stack. */
 class UsageError extends Error {}
 
-function isArenaOf(value: unknown, heap: Heap): value is Arena {
-  return typeof value === "object" && value !== null && (value as Arena).heap === heap && "state" in value;
-}
-
 /** Runs a user's script on `heap`; resolves to the arenas it returned, if any. */
 async function runScript(file: string, heap: Heap): Promise<Arena[]> {
   let module: { default?: unknown };
@@ -87,22 +88,56 @@ async function runScript(file: string, heap: Heap): Promise<Arena[]> {
   }
   const result: unknown = await module.default(heap);
   const values = Array.isArray(result) ? result : [result];
-  return values.filter((value): value is Arena => isArenaOf(value, heap));
+  return values.filter((value): value is Arena => value instanceof Arena);
+}
+
+/**
+ * Runs `setUp` while recording every arena created with Heap#createArena on
+ * any heap (Arena.create() too, which calls it); children are reached
+ * through their parents. Resolves to the arenas created, in order.
+ */
+async function recording(setUp: () => Arena[] | Promise<Arena[]>): Promise<{ created: Arena[]; returned: Arena[] }> {
+  const created: Arena[] = [];
+  const original = Heap.prototype.createArena;
+  Heap.prototype.createArena = function (this: Heap, options) {
+    const arena = original.call(this, options);
+    created.push(arena);
+    return arena;
+  };
+  try {
+    return { created, returned: await setUp() };
+  } finally {
+    Heap.prototype.createArena = original;
+  }
+}
+
+/** The child arenas registered in `arena`, in slot order. */
+function childrenOf(arena: Arena): Arena[] {
+  const children: Arena[] = [];
+  for (const registration of arena.heap.slots) {
+    const child = (registration as Partial<ChildLink> | undefined)?.child;
+    if (child instanceof Arena && registration?.owner === arena.state) children.push(child);
+  }
+  return children;
 }
 
 /** Every live arena reachable from `roots` through child links, parents first. */
-function withChildren(roots: readonly Arena[], heap: Heap): Arena[] {
+function withChildren(roots: readonly Arena[]): Arena[] {
   const all: Arena[] = [];
   const visit = (arena: Arena) => {
     if (arena.released || all.includes(arena)) return;
     all.push(arena);
-    for (const registration of heap.slots) {
-      if (registration?.role === Kind.Child && registration.owner === arena.state)
-        visit((registration as ChildLink).child);
-    }
+    for (const child of childrenOf(arena)) visit(child);
   };
   for (const root of roots) visit(root);
   return all;
+}
+
+/** FILE for the first heap, FILE with -heapN before its extension for the N-th. */
+function svgFile(file: string, index: number): string {
+  if (index === 0) return file;
+  const extension = extname(file);
+  return join(dirname(file), `${basename(file, extension)}-heap${index + 1}${extension}`);
 }
 
 async function run(args: string[]): Promise<number> {
@@ -112,17 +147,12 @@ async function run(args: string[]): Promise<number> {
     return 2;
   }
   const heap = await Heap.create();
-  // Every arena the scenario creates on the heap, in order: a name lives on the JS side only.
-  const created: Arena[] = [];
-  const createArena = heap.createArena.bind(heap);
-  heap.createArena = (arenaOptions) => {
-    const arena = createArena(arenaOptions);
-    created.push(arena);
-    return arena;
-  };
+  let created: Arena[];
   let returned: Arena[];
   try {
-    returned = options.script === undefined ? builtInScenario(heap) : await runScript(options.script, heap);
+    ({ created, returned } = await recording(() =>
+      options.script === undefined ? builtInScenario(heap) : runScript(options.script, heap),
+    ));
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`managed-arena inspect: ${error.message}`);
@@ -133,16 +163,28 @@ async function run(args: string[]): Promise<number> {
     return 1;
   }
   const roots = [...created, ...returned.filter((arena) => !created.includes(arena))].filter((a) => !a.released);
-  const arenas = withChildren(roots, heap);
+  const arenas = withChildren(roots);
+  // Heaps with a live arena: the one given to the script first, then in the order their first arena was made.
+  const heaps = [...new Set([heap, ...arenas.map((arena) => arena.heap)])].filter((h) =>
+    arenas.some((arena) => arena.heap === h),
+  );
+  if (heaps.length === 0) heaps.push(heap);
   const log = options.svg === "-" ? console.error : console.log;
-  const reports = roots.filter((arena) => !arenas.some((parent) => isChildOf(parent, arena, heap)));
-  log(reports.length === 0 ? "no live arena on the heap" : reports.map((arena) => arena.report()).join("\n\n"));
+  const reports = roots.filter((arena) => !arenas.some((parent) => childrenOf(parent).includes(arena)));
+  const sections = heaps.map((h, i) => {
+    const text = reports
+      .filter((arena) => arena.heap === h)
+      .map((arena) => arena.report())
+      .join("\n\n");
+    return heaps.length > 1 ? `heap ${i + 1} of ${heaps.length}:\n\n${text}` : text;
+  });
+  log(reports.length === 0 ? "no live arena on the heap" : sections.join("\n\n"));
 
   if (options.svg === undefined) {
     log("\n(pass --svg FILE to draw the memory map)");
     return 0;
   }
-  let target: Heap | Arena = heap;
+  let targets: (Heap | Arena)[] = heaps;
   if (options.arena !== undefined) {
     const found = arenas.find((arena) => arena.name === options.arena);
     if (found === undefined) {
@@ -150,26 +192,28 @@ async function run(args: string[]): Promise<number> {
       console.error(`managed-arena inspect: no live arena named ${JSON.stringify(options.arena)} (have: ${names})`);
       return 2;
     }
-    target = found;
+    targets = [found];
+  } else if (options.svg === "-" && heaps.length > 1) {
+    console.error(
+      `managed-arena inspect: arenas live on ${heaps.length} heaps and --svg - writes one picture: pick one with --arena NAME`,
+    );
+    return 2;
   }
-  const svg = renderMemoryMap(target, { arenas, bytesPerRow: options.bytesPerRow });
-  if (options.svg === "-") process.stdout.write(svg);
-  else {
-    writeFileSync(options.svg, svg);
-    const pages = heap.memory.buffer.byteLength / 65536;
-    log(`\nwrote ${options.svg}: ${arenas.length} arenas on ${pages} pages of linear memory`);
+  for (const [i, target] of targets.entries()) {
+    const on = target instanceof Arena ? target.heap : target;
+    const drawn = arenas.filter((arena) => arena.heap === on);
+    const svg = renderMemoryMap(target, { arenas: drawn, bytesPerRow: options.bytesPerRow });
+    if (options.svg === "-") {
+      process.stdout.write(svg);
+      continue;
+    }
+    const file = svgFile(options.svg, i);
+    writeFileSync(file, svg);
+    const pages = on.memory.buffer.byteLength / 65536;
+    const count = `${drawn.length} arena${drawn.length === 1 ? "" : "s"}`;
+    log(`${i === 0 ? "\n" : ""}wrote ${file}: ${count} on ${pages} pages of linear memory`);
   }
   return 0;
-}
-
-/** True when `child` is registered as a child of `parent` (so parent's report() shows it). */
-function isChildOf(parent: Arena, child: Arena, heap: Heap): boolean {
-  return heap.slots.some(
-    (registration) =>
-      registration?.role === Kind.Child &&
-      registration.owner === parent.state &&
-      (registration as ChildLink).child === child,
-  );
 }
 
 /** The `inspect` subcommand. */

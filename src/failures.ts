@@ -1,0 +1,115 @@
+// Messages of the errors the core reports only as a status: on the error
+// path (never on a hot path) the facade looks at the heap to say more than
+// the code does. ENOMEM says which limit was hit, the arena's maxBytes or the
+// heap's maxPages, with the numbers; EBADPTR names the arena whose live
+// allocation the pointer is, when it is one of another arena of the heap.
+// For that, each heap keeps a map from arena record (what the core's page
+// owner map holds) to the arena's state, in step with creation and teardown.
+
+import { ArenaError, statusError } from "./errors.js";
+import type { Heap } from "./heap.js";
+import { Word } from "./introspect.js";
+import type { ArenaState } from "./state.js";
+
+/** Status codes of the core (assembly/layout.ts). */
+const ENOMEM = 3;
+const EBADPTR = 4;
+const PAGE = 65536;
+/** The owner map's mark on every page of a large run, beside the arena record. */
+const OWNER_LARGE = 1;
+
+/** Per heap (by its memory): the maxPages it was created with, and its live arenas by record. */
+const heaps = new WeakMap<WebAssembly.Memory, { maxPages: number; arenas: Map<number, ArenaState> }>();
+
+/** A new heap's memory and its maxPages. @internal */
+export function noteHeap(memory: WebAssembly.Memory, maxPages: number): void {
+  heaps.set(memory, { maxPages, arenas: new Map() });
+}
+
+/** An arena was created (its record is live in the core). @internal */
+export function noteArena(state: ArenaState): void {
+  heaps.get(state.heap.memory)?.arenas.set(state.record, state);
+}
+
+/** An arena was torn down (its record is free for reuse). @internal */
+export function forgetArena(state: ArenaState): void {
+  const arenas = heaps.get(state.heap.memory)?.arenas;
+  if (arenas?.get(state.record) === state) arenas.delete(state.record);
+}
+
+/** What the failed call asked for: the pointer it took, the size it wanted (realloc: both). */
+export interface Request {
+  ptr?: number;
+  size?: number;
+}
+
+/**
+ * The ArenaError for `status`, returned by the core to a call on the arena of
+ * `state` (what: the call, as shown), saying which limit an ENOMEM hit and
+ * whose allocation an EBADPTR pointer is. @internal
+ */
+export function arenaError(state: ArenaState, status: number, what: string, request: Request = {}): ArenaError {
+  if (status === ENOMEM) {
+    const words = state.heap.u32();
+    const at = state.record >>> 2;
+    const live = words[at + Word.LiveBytes];
+    const max = words[at + Word.MaxBytes];
+    if (request.size !== undefined) {
+      const held = request.ptr === undefined ? 0 : sizeIn(state, request.ptr);
+      const more = request.size - held;
+      if (more > 0 && live + more > max) {
+        return new ArenaError(
+          "ENOMEM",
+          `${what}: arena ${JSON.stringify(state.name)} would go over its maxBytes ${max} ` +
+            `(liveBytes ${live}, this call needs ${more} more)`,
+        );
+      }
+    }
+    return heapError(state.heap, status, what);
+  }
+  if (status === EBADPTR && request.ptr !== undefined) {
+    const owner = ownerOf(state, request.ptr);
+    if (owner !== undefined) {
+      return statusError(status, what, `it is a live allocation of arena ${JSON.stringify(owner.name)}`);
+    }
+  }
+  return statusError(status, what);
+}
+
+/** The ArenaError for `status` returned by the core to a call on `heap` (no arena's limit involved). @internal */
+export function heapError(heap: Heap, status: number, what: string): ArenaError {
+  const maxPages = heaps.get(heap.memory)?.maxPages;
+  if (status !== ENOMEM || maxPages === undefined) return statusError(status, what);
+  const pages = heap.memory.buffer.byteLength / PAGE;
+  return new ArenaError(
+    "ENOMEM",
+    `${what}: the heap cannot grow past its maxPages ${maxPages} (it has ${pages} pages of 64 KiB)`,
+  );
+}
+
+/** The requested size of `ptr` if it is a live allocation of the arena of `state`, else 0. */
+function sizeIn(state: ArenaState, ptr: number): number {
+  const node = state.heap.core.find(state.record, ptr) >>> 0;
+  return node === 0 ? 0 : state.heap.u32()[(node >>> 2) + Word.NodeSize];
+}
+
+/**
+ * The other arena of the heap of which `ptr` is the start of a live
+ * allocation, if any: the page's owner in the core's owner map, confirmed by
+ * the core's own lookup in that arena.
+ */
+function ownerOf(state: ArenaState, ptr: number): ArenaState | undefined {
+  const arenas = heaps.get(state.heap.memory)?.arenas;
+  if (arenas === undefined || arenas.size < 2) return undefined;
+  const core = state.heap.core;
+  const info = core.mapInfo() >>> 2;
+  const words = state.heap.u32();
+  const ownerMap = words[info];
+  const mapCapacity = words[info + 3];
+  const page = Math.floor(ptr / PAGE);
+  if (page >= mapCapacity) return undefined;
+  const record = words[(ownerMap >>> 2) + page] & ~OWNER_LARGE;
+  const owner = arenas.get(record >>> 0);
+  if (owner === undefined || owner === state) return undefined;
+  return core.find(owner.record, ptr) >>> 0 === 0 ? undefined : owner;
+}
