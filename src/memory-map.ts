@@ -160,7 +160,8 @@ export interface MemoryModel {
   arenas: ArenaInfo[];
 }
 
-interface MapInfo {
+/** @internal */
+export interface MapInfo {
   ownerMap: number;
   startMap: number;
   firstPage: number;
@@ -226,8 +227,8 @@ function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? "" : word === "child" ? "ren" : "s"}`;
 }
 
-/** The core's page-map addresses and counters. */
-function readMapInfo(heap: Heap, words: Uint32Array): MapInfo {
+/** The core's page-map addresses and counters. @internal */
+export function readMapInfo(heap: Heap, words: Uint32Array): MapInfo {
   const at = heap.core.mapInfo() >>> 2;
   return {
     ownerMap: words[at],
