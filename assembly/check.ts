@@ -5,7 +5,7 @@
 
 import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_GROUPS, CB_EXTRA, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_GROUP,
-  KIND_POPPED, KIND_QUARANTINED, META_DTOR, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_LIVE_BYTES,
+  KIND_POPPED, KIND_DYING, KIND_QUARANTINED, META_DTOR, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_LIVE_BYTES,
   A_LIVE_NEXT, A_LIVE_PREV, A_PEAK_BYTES, A_QUARANTINE_BYTES, A_QUARANTINE_HEAD, A_QUARANTINE_LIMIT,
   A_QUARANTINE_TAIL, A_RESERVED, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
   CHUNK_PREV, CLASSES, FLAG_QUARANTINE, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS, NODE_META,
@@ -91,7 +91,9 @@ function checkArena(arena: usize): u32 {
       const node = <usize>load<u32>(run, CHUNK_PAYLOAD) - HEADER;
       const meta = load<u32>(node, NODE_META);
       const kind = metaKind(meta);
-      if ((kind != KIND_ALLOC && kind != KIND_QUARANTINED) || metaClass(meta) != LARGE_CLASS) return 23;
+      // A large run holds a live allocation, a quarantined one, or one whose destructor is running.
+      if ((kind != KIND_ALLOC && kind != KIND_QUARANTINED && kind != KIND_DYING) || metaClass(meta) != LARGE_CLASS)
+        return 23;
       if (kind == KIND_QUARANTINED) quarantinedRuns++;
     }
     reserved += <u64>count << PAGE_BITS;

@@ -20,7 +20,7 @@ export const CHECK_RULES: Readonly<Record<number, string>> = Object.freeze({
   20: "an arena's chunk list is not doubly linked",
   21: "a small chunk is not one page, or has a payload",
   22: "a page of a large run is not owned by its arena as large, or its start map is wrong",
-  23: "a large run's block is not a large allocation (live or quarantined)",
+  23: "a large run's block is not a large allocation (live, quarantined, or dying while its destructor runs)",
   24: "an arena's reservedBytes is not the size of its chunks",
   30: "an arena's release list does not end",
   31: "a node's next link is not the node after it in the release list",
