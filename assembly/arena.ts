@@ -18,6 +18,8 @@ import {
   bitMask, bitWord, capacityOfNode, clearLive, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive,
   minAlignLog2, releaseSmallBlock, replaceNode, setField, takeBlock, takeSmallBlock, unlinkCallback, unlinkNode,
 } from "./nodes";
+import { A_QUARANTINE_LIMIT, FLAG_QUARANTINE } from "./layout";
+import { drainQuarantine, retireBlock } from "./nodes";
 
 let recycled: usize = 0;
 let metaCur: usize = 0;
@@ -51,6 +53,19 @@ export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize
   if (liveArenas) setField(liveArenas, A_LIVE_PREV, <u32>arena);
   liveArenas = arena;
   return arena;
+}
+
+/**
+ * Sets how many bytes of freed blocks the arena holds back from reuse (see
+ * "the quarantine" in nodes.ts); 0 turns the quarantine off. Lowering the
+ * limit lets the oldest blocks go at once. Returns OK.
+ */
+export function setQuarantine(arena: usize, limit: u32): u32 {
+  setField(arena, A_QUARANTINE_LIMIT, limit);
+  const flags = field(arena, A_FLAGS) & ~FLAG_QUARANTINE;
+  setField(arena, A_FLAGS, limit ? flags | FLAG_QUARANTINE : flags);
+  drainQuarantine(arena, limit);
+  return OK;
 }
 
 /** EBUSY while the arena is releasing, else OK. */
@@ -174,14 +189,14 @@ export function allocArray(arena: usize, count: u32, size: u32, align: u32, zero
   return alloc(arena, <u32>bytes, align, zero);
 }
 
-/** Takes a live allocation out of the counts and returns its block. */
+/** Takes a live allocation out of the counts and returns its block (through the quarantine, if any). */
 @inline function freeNode(arena: usize, node: usize): void {
   const size = load<u32>(node, NODE_SIZE);
   unlinkNode(arena, node);
   bump(arena, A_ALLOCATIONS, -1);
   setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - size);
   if (poisoned(arena)) memory.fill(node + HEADER, POISON_FREED, size);
-  dropBlock(arena, node);
+  retireBlock(arena, node);
 }
 
 /**
@@ -189,9 +204,10 @@ export function allocArray(arena: usize, count: u32, size: u32, align: u32, zero
  * `arena`, EDTOR (nothing changed) when it has a destructor to run first.
  */
 export function free(arena: usize, ptr: usize): u32 {
-  // The common call (a small allocation without a destructor, arena not poisoned) runs straight
-  // through; the bitmap word is read once, and cleared before any other store so that it need not
-  // be read again. `|` rather than `||`: both operands are cheap, and one branch predicts better.
+  // The common call (a small allocation without a destructor, arena neither poisoned nor
+  // quarantining) runs straight through; the bitmap word is read once, and cleared before any
+  // other store so that it need not be read again. `|` rather than `||`: both operands are
+  // cheap, and one branch predicts better.
   const page = <u32>(ptr >> PAGE_BITS);
   if ((ptr & GRANULE_MASK) | <u32>(page >= mapCapacity)) return EBADPTR;
   if (ownerOf(page) != <u32>arena) return freeOther(arena, ptr);
@@ -201,7 +217,7 @@ export function free(arena: usize, ptr: usize): u32 {
   if (!(bits & mask)) return EBADPTR;
   const node = ptr - HEADER;
   const meta = load<u32>(node, NODE_META);
-  if ((meta & META_DTOR) | (field(arena, A_FLAGS) & FLAG_POISON)) return freeFound(arena, node);
+  if ((meta & META_DTOR) | (field(arena, A_FLAGS) & (FLAG_POISON | FLAG_QUARANTINE))) return freeFound(arena, node);
   store<u32>(word, bits & ~mask);
   unlinkNode(arena, node);
   bump(arena, A_ALLOCATIONS, -1);
@@ -216,7 +232,7 @@ function freeOther(arena: usize, ptr: usize): u32 {
   return node ? freeFound(arena, node) : EBADPTR;
 }
 
-/** free() of a live node off the straight path: a destructor to run first, a poisoned arena, a large run. */
+/** free() of a live node off the straight path: a destructor to run first, poison, a quarantine, a large run. */
 function freeFound(arena: usize, node: usize): u32 {
   if (load<u32>(node, NODE_META) & META_DTOR) return EDTOR;
   freeNode(arena, node);
@@ -261,7 +277,7 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
   replaceNode(arena, node, moved);
   if (meta & META_DTOR) store<u32>(load<u32>(moved, NODE_NEXT), <u32>moved, CB_EXTRA);
   if (size <= SMALL_MAX) markLive(payload);
-  dropBlock(arena, node);
+  retireBlock(arena, node);
   addLiveBytes(arena, <u32>live);
   return payload;
 }
@@ -460,7 +476,7 @@ export function dropDying(arena: usize, ptr: usize): u32 {
   if (ptr < <usize>firstPage << PAGE_BITS || (ownerOf(<u32>(ptr >> PAGE_BITS)) & ~1) != <u32>arena) return EBADPTR;
   if (metaKind(load<u32>(node, NODE_META)) != KIND_DYING) return EBADPTR;
   if (poisoned(arena)) memory.fill(ptr, POISON_FREED, load<u32>(node, NODE_SIZE));
-  dropBlock(arena, node);
+  retireBlock(arena, node);
   return OK;
 }
 
@@ -508,8 +524,8 @@ function poisonChunks(arena: usize): void {
 /**
  * Ends a release begun by beginRelease once the host has popped every
  * callback: every chunk goes back to the heap at once, however many
- * allocations it held. With `keep` the arena stays usable (reset);
- * otherwise its record is recycled.
+ * allocations it held, quarantined blocks included. With `keep` the arena
+ * stays usable (reset), its options kept; otherwise its record is recycled.
  */
 export function endRelease(arena: usize, keep: u32): void {
   assert(field(arena, A_CB_HEAD) == 0, "release ended with callbacks left");
@@ -521,7 +537,8 @@ export function endRelease(arena: usize, keep: u32): void {
     const maxBytes = field(arena, A_MAX_BYTES);
     const next = field(arena, A_LIVE_NEXT);
     const prev = field(arena, A_LIVE_PREV);
-    memory.fill(arena, 0, ARENA_SIZE);
+    // Everything but the quarantine limit, the record's last word (layout.ts).
+    memory.fill(arena, 0, A_QUARANTINE_LIMIT);
     setField(arena, A_PEAK_BYTES, peak);
     setField(arena, A_FLAGS, flags);
     setField(arena, A_MAX_BYTES, maxBytes);

@@ -1,14 +1,16 @@
 // The invariant checker of the debug build: walks the free runs and every
 // live arena (chunks, release list, callback list, free lists, bitmaps) and
-// returns 0, or the number of the first rule broken (the numbers below).
+// returns 0, or the number of the first rule broken (the numbers below, each
+// described in CHECK_RULES of src/debug.ts; a test keeps the two in step).
 
 import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_GROUPS, CB_EXTRA, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_GROUP,
-  KIND_POPPED,
-  META_DTOR, A_CHUNKS, A_CUR, A_END, A_FREE, A_HEAD, A_LIVE_BYTES, A_LIVE_NEXT,
-  A_LIVE_PREV, A_PEAK_BYTES, A_RESERVED, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
-  CHUNK_PREV, CLASSES, FREE_LISTS, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS, NODE_META, NODE_NEXT,
-  NODE_PREV, NODE_SIZE, OWNER_FOREIGN, OWNER_LARGE, OWNER_META, PAGE_BITS, PAGE_SIZE, metaAlignLog2, metaClass, metaKind,
+  KIND_POPPED, KIND_DYING, KIND_QUARANTINED, META_DTOR, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_LIVE_BYTES,
+  A_LIVE_NEXT, A_LIVE_PREV, A_PEAK_BYTES, A_QUARANTINE_BYTES, A_QUARANTINE_HEAD, A_QUARANTINE_LIMIT,
+  A_QUARANTINE_TAIL, A_RESERVED, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
+  CHUNK_PREV, CLASSES, FLAG_QUARANTINE, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS, NODE_META,
+  NODE_NEXT, NODE_PREV, NODE_SIZE, OWNER_FOREIGN, OWNER_LARGE, OWNER_META, PAGE_BITS, PAGE_SIZE, metaAlignLog2,
+  metaClass, metaKind,
 } from "./layout";
 import {
   firstPage, freeRuns, knownPages, mapCapacity, mapRun, mapRunPages, ownerMap, ownerOf, pageLimit, startOf,
@@ -72,6 +74,7 @@ function checkArena(arena: usize): u32 {
   const minLog2 = minAlignLog2(arena);
   let reserved: u64 = 0;
   let bits: u32 = 0;
+  let quarantinedRuns: u32 = 0;
   let run = <usize>field(arena, A_CHUNKS);
   let prev: usize = 0;
   while (run) {
@@ -87,7 +90,11 @@ function checkArena(arena: usize): u32 {
       }
       const node = <usize>load<u32>(run, CHUNK_PAYLOAD) - HEADER;
       const meta = load<u32>(node, NODE_META);
-      if (metaKind(meta) != KIND_ALLOC || metaClass(meta) != LARGE_CLASS) return 23;
+      const kind = metaKind(meta);
+      // A large run holds a live allocation, a quarantined one, or one whose destructor is running.
+      if ((kind != KIND_ALLOC && kind != KIND_QUARANTINED && kind != KIND_DYING) || metaClass(meta) != LARGE_CLASS)
+        return 23;
+      if (kind == KIND_QUARANTINED) quarantinedRuns++;
     }
     reserved += <u64>count << PAGE_BITS;
     prev = run;
@@ -155,9 +162,8 @@ function checkArena(arena: usize): u32 {
     node = load<u32>(node, CB_OLDER);
   }
   if (callbacks != actions + groups + children + destructors) return 45;
-  for (let cls: u32 = 0; cls < FREE_LISTS; cls++) {
+  for (let cls: u32 = 0; cls < CLASSES; cls++) {
     node = load<u32>(arena + A_FREE + (cls << 2));
-    if (node && cls >= CLASSES) return 50;
     guard = limit;
     while (node) {
       if (guard-- == 0) return 51;
@@ -173,6 +179,8 @@ function checkArena(arena: usize): u32 {
   const end = field(arena, A_END);
   if (cur > end) return 56;
   if (end && ownerOf((end - 1) >> PAGE_BITS) != <u32>arena) return 57;
+  const quarantine = checkQuarantine(arena, limit, quarantinedRuns);
+  if (quarantine) return quarantine;
   const twice = markBlocks(arena, true);
   markBlocks(arena, false);
   return twice;
@@ -180,8 +188,8 @@ function checkArena(arena: usize): u32 {
 
 // ---- every block owned once ------------------------------------------------
 //
-// A block may stand in one place only: the release list, a free list, or an
-// open group's reserved close marker; never twice, never in the bump range
+// A block may stand in one place only: the release list, a free list, an
+// open group's reserved close marker, or the quarantine; never twice, never in the bump range
 // still to be handed out, and its bytes never reach another allocation's
 // start. The walk marks blocks with a bit of the meta word the core never
 // uses, then a second walk clears it: check() leaves memory as it found it.
@@ -205,6 +213,9 @@ function markBlocks(arena: usize, set: bool): u32 {
       if (!broken) broken = visit(arena, node, set);
       node = load<u32>(node, NODE_PREV);
     }
+  }
+  for (node = field(arena, A_QUARANTINE_HEAD); node; node = load<u32>(node, NODE_PREV)) {
+    if (!broken) broken = visit(arena, node, set);
   }
   return broken;
 }
@@ -241,5 +252,48 @@ function anyLive(from: usize, to: usize): bool {
     granule += count;
   }
   return false;
+}
+
+/**
+ * Checks an arena's quarantine (rules 60-68): the flag agrees with the limit;
+ * the queue ends; every block in it lies in the arena's chunks (a large one
+ * is its run's block), is of kind quarantined (so it is in no free list and
+ * not in the release list, whose walks accept no such kind) and is not live;
+ * the tail is its last block; the byte count is what its blocks count (size
+ * plus header each) and within the limit; and every large run whose block
+ * is quarantined (counted by the chunk walk) is in it.
+ */
+function checkQuarantine(arena: usize, guardLimit: u32, quarantinedRuns: u32): u32 {
+  const limit = field(arena, A_QUARANTINE_LIMIT);
+  if (((field(arena, A_FLAGS) & FLAG_QUARANTINE) != 0) != (limit != 0)) return 60;
+  const minMask = (<usize>1 << minAlignLog2(arena)) - 1;
+  let bytes: u64 = 0;
+  let runs: u32 = 0;
+  let last: usize = 0;
+  let guard = guardLimit;
+  let node = <usize>field(arena, A_QUARANTINE_HEAD);
+  while (node) {
+    if (guard-- == 0) return 61;
+    const page = <u32>(node >> PAGE_BITS);
+    if (page < firstPage || page >= knownPages) return 62;
+    const owner = ownerOf(page);
+    const meta = load<u32>(node, NODE_META);
+    const cls = metaClass(meta);
+    if (cls == LARGE_CLASS) {
+      if (owner != (<u32>arena | OWNER_LARGE) || startOf(page) != page) return 62;
+      if (<usize>load<u32>(node & ~(<usize>PAGE_SIZE - 1), CHUNK_PAYLOAD) != node + HEADER) return 62;
+      runs++;
+    } else if (owner != <u32>arena || ((node + HEADER) & minMask) != 0) return 62;
+    if (metaKind(meta) != KIND_QUARANTINED || (cls >= CLASSES && cls != LARGE_CLASS)) return 63;
+    if (cls != LARGE_CLASS && isLive(node + HEADER)) return 64;
+    bytes += <u64>load<u32>(node, NODE_SIZE) + HEADER;
+    last = node;
+    node = load<u32>(node, NODE_PREV);
+  }
+  if (last != <usize>field(arena, A_QUARANTINE_TAIL)) return 65;
+  if (bytes != <u64>field(arena, A_QUARANTINE_BYTES)) return 66;
+  if (bytes > <u64>limit) return 67;
+  if (runs != quarantinedRuns) return 68;
+  return 0;
 }
 

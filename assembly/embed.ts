@@ -32,7 +32,7 @@ export function init(maxPages: u32): u32 {
 
 export {
   createArena, alloc, allocWithDestructor, allocArray, free, find, realloc, addAction, addCallback, removeCallback,
-  popCallback, popRange, takeDestructor, dropDying, beginRelease, endRelease,
+  popCallback, popRange, takeDestructor, dropDying, beginRelease, endRelease, setQuarantine,
 } from "./arena";
 export { check } from "./check";
 export {

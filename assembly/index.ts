@@ -1,7 +1,7 @@
 // The release core: every operation the facade calls, nothing else.
 export {
   init, createArena, alloc, allocWithDestructor, allocArray, free, find, realloc, addAction, addCallback, removeCallback, popCallback, popRange,
-  takeDestructor, detach, dropDying, beginRelease, endRelease, popActions, batchBuffer, closeGroup,
+  takeDestructor, detach, dropDying, beginRelease, endRelease, popActions, batchBuffer, closeGroup, setQuarantine,
 } from "./arena";
 
 import { firstPage, freeRuns, knownPages, mapCapacity, ownerMap, startMap } from "./chunks";

@@ -82,8 +82,9 @@ export const OWNER_FOREIGN: u32 = 4;
 //   0          4          8          12         16
 //
 //   prev   older node in the release list (0: oldest); for a free block, the
-//          next block of its free list
-//   next   newer node (0: newest)
+//          next block of its free list; for a quarantined block, the next
+//          newer block of the quarantine (0: the newest)
+//   next   newer node (0: newest); stale in a free or quarantined block
 //   size   requested size in bytes
 //   meta   ┌ kind:4 ┬ class:6 ┬ alignLog2:4 ┬ dtor:1 ┬ unused:17 ┐
 //          0        4         10            14       15
@@ -93,7 +94,12 @@ export const OWNER_FOREIGN: u32 = 4;
 // destructor is running: in no list, not live, block still reserved); a free
 // block (on its class's free list); a popped action (a whole release took it
 // off the callback list and will run it: it keeps its place in the release
-// list, so that the host can still list it in order, until its chunk goes).
+// list, so that the host can still list it in order, until its chunk goes);
+// a quarantined block (a freed allocation held back from reuse, in the
+// arena's quarantine queue: in no other list, not live; see the arena record).
+// A block is in at most one list, and its kind says which: the release list
+// (allocations and callback nodes), a free list (free), the quarantine
+// (quarantined); a dying block is in none.
 //
 // A callback node's payload is a record threaded on a second list, so that
 // release walks callbacks only, never plain allocations:
@@ -132,6 +138,7 @@ export const KIND_CLOSE: u32 = 5;
 export const KIND_CHILD: u32 = 6;
 export const KIND_DYING: u32 = 7;
 export const KIND_POPPED: u32 = 8;
+export const KIND_QUARANTINED: u32 = 9;
 export const KIND_MASK: u32 = 15;
 export const CLASS_SHIFT: u32 = 4;
 export const CLASS_MASK: u32 = 63;
@@ -160,8 +167,9 @@ export const META_DTOR: u32 = 1 << 14;
 // 640, ...) up to SMALL_MAX. Larger allocations get a run of their own.
 
 export const SMALL_MAX: u32 = 32768;
+/** Size classes of small blocks, and so free lists per arena. */
 export const CLASSES: u32 = 60;
-export const FREE_LISTS: u32 = 64;
+/** The class recorded in the meta word of a large run's block (no free list has it). */
 export const LARGE_CLASS: u32 = 63;
 
 /** The smallest class whose capacity holds `size` (size <= SMALL_MAX). */
@@ -190,16 +198,33 @@ export const LARGE_CLASS: u32 = 63;
 //   ├────────┼─────────┼────────┼──────┼──────┴───────┴──────────┴───────────┴───────────┴──────────┘
 //   0        4         8        12     16     20      24         28          32          36
 //   ┌─────────────┬─────────┬────────┬──────────┬──────────┬──────────┬────────────────────────────┐
-//   │ allocations │ actions │ groups │ children │ liveNext │ livePrev │ free lists: 64 x u32 ...   │
+//   │ allocations │ actions │ groups │ children │ liveNext │ livePrev │ free lists: 60 x u32 ...   │
 //   └─────────────┴─────────┴────────┴──────────┴──────────┴──────────┴────────────────────────────┘
-//   40            44        48       52         56         60         64                         320
+//   40            44        48       52         56         60         64                         304
+//   ┌───────────────┬───────────────┬──────────────────┬──────────────────┐
+//   │ quarantine    │ quarantine    │ quarantine bytes │ quarantine limit │
+//   │ head (oldest) │ tail (newest) │                  │                  │
+//   └───────────────┴───────────────┴──────────────────┴──────────────────┘
+//   304             308             312                316                320
 //
 //   head      newest node of the release list
 //   cbHead    newest action (the callback list)
 //   chunks    newest chunk owned; cur/end: the bump range in the newest small chunk
-//   flags     bit 0 RELEASING, bit 1 POISON; bits 8..11 log2(minAlign)
+//   flags     bit 0 RELEASING, bit 1 POISON, bit 2 QUARANTINE; bits 8..11 log2(minAlign)
 //   actions/groups/children   callback nodes of each kind (destructors are not counted)
 //   liveNext/livePrev   the heap's list of live arenas (for check())
+//   free lists   one per size class, linked through `prev`
+//   quarantine   freed allocations held back from reuse (the `quarantine` option), oldest
+//                first, linked through `prev` from head to tail; bytes: what they count,
+//                each its requested size plus HEADER; limit: the most bytes it may hold,
+//                0 = off. Once a free makes bytes exceed the limit, the oldest go to their
+//                free lists (or their runs to the heap) until it does not; a block that
+//                alone counts more than the limit is never held. A whole release or reset
+//                drops the quarantine with the chunks.
+//
+// The four quarantine words are the last four of what were 64 free-list words,
+// of which only CLASSES (60) were ever used: the record stays 320 bytes (204 per
+// META page), and no offset before them moved.
 
 export const A_HEAD: u32 = 0;
 export const A_CB_HEAD: u32 = 4;
@@ -218,10 +243,16 @@ export const A_CHILDREN: u32 = 52;
 export const A_LIVE_NEXT: u32 = 56;
 export const A_LIVE_PREV: u32 = 60;
 export const A_FREE: u32 = 64;
-export const ARENA_SIZE: u32 = A_FREE + (FREE_LISTS << 2);
+export const A_QUARANTINE_HEAD: u32 = A_FREE + (CLASSES << 2);
+export const A_QUARANTINE_TAIL: u32 = A_QUARANTINE_HEAD + 4;
+export const A_QUARANTINE_BYTES: u32 = A_QUARANTINE_HEAD + 8;
+export const A_QUARANTINE_LIMIT: u32 = A_QUARANTINE_HEAD + 12;
+export const ARENA_SIZE: u32 = A_QUARANTINE_HEAD + 16;
 
 export const FLAG_RELEASING: u32 = 1;
 export const FLAG_POISON: u32 = 2;
+/** Set exactly when the quarantine limit is not 0: free() then leaves its straight path. */
+export const FLAG_QUARANTINE: u32 = 4;
 /** Poison bytes: fresh payloads (not zeroed) and freed ones, as the kernel's slab poisoning. */
 export const POISON_FRESH: u8 = 0x5a;
 export const POISON_FREED: u8 = 0x6b;

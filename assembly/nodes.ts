@@ -4,11 +4,12 @@
 // primitives every public call is built from: link, unlink, replace.
 
 import {
-  A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_RESERVED,
-  ALIGN_MASK, CB_NEWER, CB_OLDER, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV,
-  GRANULE_BITS, GRANULE_MASK, HEADER, KIND_ALLOC, KIND_FREE, KIND_MASK, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
-  NODE_META, NODE_NEXT, NODE_PREV, OWNER_LARGE, PAGE_BITS, PAGE_SIZE, SMALL_MAX, alignUp, capacityOf, classOf,
-  makeMeta, metaAlignLog2, metaClass, metaKind,
+  A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_QUARANTINE_BYTES, A_QUARANTINE_HEAD,
+  A_QUARANTINE_LIMIT, A_QUARANTINE_TAIL, A_RESERVED, ALIGN_MASK, CB_NEWER, CB_OLDER, CHUNK_DATA, CHUNK_HEAD,
+  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV, GRANULE_BITS, GRANULE_MASK, HEADER, KIND_ALLOC, KIND_FREE,
+  KIND_MASK, KIND_QUARANTINED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE,
+  OWNER_LARGE, PAGE_BITS, PAGE_SIZE, SMALL_MAX, alignUp, capacityOf, classOf, makeMeta, metaAlignLog2, metaClass,
+  metaKind,
 } from "./layout";
 import { freeRun, mapCapacity, ownerOf, pageBase, pageLimit, startOf, takeRun } from "./chunks";
 
@@ -215,6 +216,66 @@ export function dropBlock(arena: usize, node: usize): void {
   }
   if (metaKind(meta) == KIND_ALLOC) clearLive(node + HEADER);
   releaseSmallBlock(arena, node, meta);
+}
+
+// ---- the quarantine --------------------------------------------------------
+//
+// With a quarantine limit (the `quarantine` option), an allocation's block
+// does not go back to its free list (or its run to the heap) when the
+// allocation is freed: it waits at the tail of a FIFO in the arena record,
+// kind quarantined, live bit clear, so that free() of a stale pointer to it
+// is EBADPTR like any pointer that is not live, rather than freeing whoever
+// would otherwise have been handed the block next. Only blocks that held an
+// allocation go there (free, a realloc that moved, a destructor's block once
+// it returns, a group walk); callback nodes and blocks never handed out do
+// not. Nothing here allocates: the queue is linked through the blocks'
+// headers, and its counts are four words of the record.
+//
+// Each block counts its requested size plus its header (HEADER + NODE_SIZE,
+// which cannot wrap: alloc checked header + padding + size), not its
+// capacity: the host can say exactly which blocks are held, and the code
+// stays small (the release core must stay within 8 KiB).
+
+/**
+ * Gives back the block of an allocation just taken out of every list and
+ * count: to the quarantine when the arena has one and the block fits in it,
+ * else at once (dropBlock). The block just quarantined never leaves in the
+ * same call: only older ones make room for it.
+ */
+export function retireBlock(arena: usize, node: usize): void {
+  const limit = field(arena, A_QUARANTINE_LIMIT);
+  const charge = load<u32>(node, NODE_SIZE) + HEADER;
+  // Off (limit 0), or a block larger than the whole quarantine: holding it would push out every other block.
+  if (charge > limit) {
+    dropBlock(arena, node);
+    return;
+  }
+  const meta = load<u32>(node, NODE_META);
+  // A small allocation's bit is set, a dying one's already clear; a large run has no bitmap.
+  if (metaClass(meta) != LARGE_CLASS) clearLive(node + HEADER);
+  store<u32>(node, (meta & ~(KIND_MASK | META_DTOR)) | KIND_QUARANTINED, NODE_META);
+  store<u32>(node, 0, NODE_PREV);
+  const tail = <usize>field(arena, A_QUARANTINE_TAIL);
+  if (tail) store<u32>(tail, <u32>node, NODE_PREV);
+  else setField(arena, A_QUARANTINE_HEAD, <u32>node);
+  setField(arena, A_QUARANTINE_TAIL, <u32>node);
+  // Quarantined blocks are disjoint memory below 4 GiB: their charges cannot sum past 2^32-1.
+  setField(arena, A_QUARANTINE_BYTES, field(arena, A_QUARANTINE_BYTES) + charge);
+  drainQuarantine(arena, limit);
+}
+
+/** Lets the oldest quarantined blocks go (to free lists, runs to the heap) until at most `limit` bytes stay. */
+export function drainQuarantine(arena: usize, limit: u32): void {
+  let bytes = field(arena, A_QUARANTINE_BYTES);
+  while (bytes > limit) {
+    const node = <usize>field(arena, A_QUARANTINE_HEAD);
+    const newer = load<u32>(node, NODE_PREV);
+    setField(arena, A_QUARANTINE_HEAD, newer);
+    if (!newer) setField(arena, A_QUARANTINE_TAIL, 0);
+    bytes -= load<u32>(node, NODE_SIZE) + HEADER;
+    dropBlock(arena, node);
+  }
+  setField(arena, A_QUARANTINE_BYTES, bytes);
 }
 
 /** Payload bytes a live node can hold without moving. */

@@ -44,6 +44,20 @@ export interface ArenaOptions {
   trace?: TraceFunction;
   /** Fill freed payloads with 0x6b and fresh non-zeroed ones with 0x5a; default: the heap's (or the parent's). */
   poison?: boolean;
+  /**
+   * A debugging aid, as AddressSanitizer's quarantine: bytes of freed
+   * allocations to hold back from reuse (a u32; default: the heap's or the
+   * parent's, else 0 = off). A freed block (by free, a realloc that moves,
+   * a destructor's free, a group release) waits in a first-in first-out
+   * queue, counting its size plus 16 bytes; once more than this many bytes
+   * wait, the oldest are reused again. While a block waits, a stale
+   * pointer to it is EBADPTR everywhere (a double free after the memory was
+   * reused is caught instead of freeing the new owner). Held blocks count in
+   * `reservedBytes`, not in `liveBytes`, and are held even when the heap
+   * runs out of memory; a block counting more than the limit is not held.
+   * `release()` and `reset()` drop them with the rest.
+   */
+  quarantine?: number;
 }
 
 /** Options of {@link Arena.alloc}. */
@@ -77,8 +91,11 @@ export interface ArenaStats {
 }
 
 /** The names {@link ArenaOptions} may have. */
-const ARENA_OPTIONS = ["name", "minAlign", "maxBytes", "trace", "poison"] as const;
+const ARENA_OPTIONS = ["name", "minAlign", "maxBytes", "trace", "poison", "quarantine"] as const;
 const ALLOC_OPTIONS = ["align", "zero", "name", "onRelease"] as const;
+
+/** What an arena inherits from its heap or parent when its own options do not say. @internal */
+export type Inherited = { trace?: TraceFunction; poison?: boolean; quarantine?: number };
 
 const HEADER = 16;
 const META_DTOR = 1 << 14;
@@ -202,6 +219,7 @@ export class Arena {
   private readonly core: CoreExports;
   private readonly trace: TraceFunction | undefined;
   private readonly poison: boolean;
+  private readonly quarantine: number;
   private life = LIVE;
   /**
    * 0 on the hot path; else SLOW_* bits. One field read tells alloc and
@@ -230,7 +248,13 @@ export class Arena {
   /** Payloads whose destructor is running: not live for free(), but sizeOf and bytes still read them. */
   private dying: Set<number> | undefined;
 
-  private constructor(heap: Heap, state: ArenaState, trace: TraceFunction | undefined, poison: boolean) {
+  private constructor(
+    heap: Heap,
+    state: ArenaState,
+    trace: TraceFunction | undefined,
+    poison: boolean,
+    quarantine: number,
+  ) {
     this.heap = heap;
     this.state = state;
     this.record = state.record;
@@ -238,6 +262,7 @@ export class Arena {
     this.name = state.name;
     this.trace = trace;
     this.poison = poison;
+    this.quarantine = quarantine;
     this.slow = trace === undefined ? 0 : SLOW_TRACE;
     this.wasmAlloc = heap.core.alloc;
     this.wasmFree = heap.core.free;
@@ -255,7 +280,7 @@ export class Arena {
   }
 
   /** @internal Use {@link Heap.createArena}. */
-  static onHeap(heap: Heap, options: unknown, inherited: { trace?: TraceFunction; poison?: boolean }): Arena {
+  static onHeap(heap: Heap, options: unknown, inherited: Inherited): Arena {
     return Arena.fromSnapshot(heap, readOptions(options, "options", ARENA_OPTIONS), inherited);
   }
 
@@ -263,7 +288,7 @@ export class Arena {
   private static fromSnapshot(
     heap: Heap,
     options: Snapshot<(typeof ARENA_OPTIONS)[number]>,
-    inherited: { trace?: TraceFunction; poison?: boolean },
+    inherited: Inherited,
   ): Arena {
     const name = checkName(options.name, "name") ?? "arena";
     const minAlign = options.minAlign === undefined ? 16 : checkAlign(options.minAlign, "minAlign", 8);
@@ -271,10 +296,13 @@ export class Arena {
     const trace =
       options.trace === undefined ? inherited.trace : checkFunction(options.trace as TraceFunction, "trace");
     const poison = checkBoolean(options.poison, "poison") ?? inherited.poison ?? false;
+    const quarantine =
+      options.quarantine === undefined ? (inherited.quarantine ?? 0) : checkU32(options.quarantine, "quarantine");
     const record = heap.core.createArena(31 - Math.clz32(minAlign), maxBytes, poison ? 2 : 0) >>> 0;
     if (record < STATUS_LIMIT) throw heapError(heap, record, `createArena(${JSON.stringify(name)})`);
+    if (quarantine !== 0) heap.core.setQuarantine(record, quarantine);
     const state = new ArenaState(heap, record, name, trace);
-    const arena = new Arena(heap, state, trace, poison);
+    const arena = new Arena(heap, state, trace, poison, quarantine);
     heap.watch(arena, state);
     return arena;
   }
@@ -685,7 +713,8 @@ export class Arena {
     if (this.life === RELEASED) throw this.releasedError();
     if (this.life === RELEASING)
       throw new ArenaError("EBUSY", `createChild: arena ${JSON.stringify(this.name)} is releasing`);
-    const child = Arena.onHeap(this.heap, options, { trace: this.trace, poison: this.poison });
+    const inherited = { trace: this.trace, poison: this.poison, quarantine: this.quarantine };
+    const child = Arena.onHeap(this.heap, options, inherited);
     const heap = this.heap;
     const free = heap.freeSlots;
     const reuse = free.length > 0;

@@ -31,6 +31,8 @@ export interface CoreExports {
   dropDying(arena: number, ptr: number): number;
   beginRelease(arena: number): number;
   endRelease(arena: number, keep: number): void;
+  /** Sets how many bytes of freed blocks the arena holds back from reuse (0: off); returns OK. */
+  setQuarantine(arena: number, limit: number): number;
   /** Address of seven u32 describing the page maps (assembly/index.ts), for pictures of memory. */
   mapInfo(): number;
   /** Debug build only: 0, or the number of the first invariant broken. */

@@ -2,7 +2,8 @@
 // path (never on a hot path) the facade looks at the heap to say more than
 // the code does. ENOMEM says which limit was hit, the arena's maxBytes or the
 // heap's maxPages, with the numbers; EBADPTR names the arena whose live
-// allocation the pointer is, when it is one of another arena of the heap.
+// allocation the pointer is, when it is one of another arena of the heap, or
+// says that it is a freed block the arena's quarantine holds.
 // For that, each heap keeps a map from arena record (what the core's page
 // owner map holds) to the arena's state, in step with creation and teardown.
 
@@ -68,6 +69,9 @@ export function arenaError(state: ArenaState, status: number, what: string, requ
     return heapError(state.heap, status, what);
   }
   if (status === EBADPTR && request.ptr !== undefined) {
+    if (quarantined(state, request.ptr)) {
+      return statusError(status, what, "it was freed, and its block is held in the quarantine (a stale pointer)");
+    }
     const owner = ownerOf(state, request.ptr);
     if (owner !== undefined) {
       return statusError(status, what, `it is a live allocation of arena ${JSON.stringify(owner.name)}`);
@@ -91,6 +95,20 @@ export function heapError(heap: Heap, status: number, what: string): ArenaError 
 function sizeIn(state: ArenaState, ptr: number): number {
   const node = state.heap.core.find(state.record, ptr) >>> 0;
   return node === 0 ? 0 : state.heap.u32()[(node >>> 2) + Word.NodeSize];
+}
+
+/** Byte offset of the quarantine's oldest block in an arena record (assembly/layout.ts). */
+const QUARANTINE_HEAD = 304;
+
+/** Whether `ptr` is the payload of a block in the quarantine of the arena of `state` (a walk: error path only). */
+function quarantined(state: ArenaState, ptr: number): boolean {
+  const words = state.heap.u32();
+  // Bounded like check()'s walks (a block takes at least 16 bytes of the arena's chunks), should memory be broken.
+  let steps = (words[(state.record >>> 2) + Word.Reserved] >>> 4) + 1;
+  for (let node = words[(state.record + QUARANTINE_HEAD) >>> 2]; node !== 0 && steps-- > 0; node = words[node >>> 2]) {
+    if (node + 16 === ptr) return true;
+  }
+  return false;
 }
 
 /**

@@ -21,6 +21,7 @@ export const Kind = {
   Child: 6,
   Dying: 7,
   Popped: 8,
+  Quarantined: 9,
 } as const;
 
 let generations = 0;

@@ -3,7 +3,7 @@
 // function and data cannot live in linear memory, so an action node stores a
 // slot number and the slot table here holds its handle.
 
-import { Arena, type ArenaOptions } from "./arena.js";
+import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, statusError } from "./errors.js";
 import { forgetArena, noteArena, noteHeap } from "./failures.js";
@@ -24,6 +24,8 @@ export interface HeapOptions {
   trace?: TraceFunction;
   /** Default `poison` of every arena on this heap. */
   poison?: boolean;
+  /** Default `quarantine` of every arena on this heap (bytes of freed blocks held back from reuse; default 0, off). */
+  quarantine?: number;
   /**
    * Called with an arena's report() when the arena is garbage-collected
    * without its last release(); default: one console.warn per leaked arena.
@@ -33,7 +35,7 @@ export interface HeapOptions {
 
 const WASM_MAX_PAGES = 65536;
 /** The names {@link HeapOptions} may have. @internal */
-export const HEAP_OPTIONS = ["initialPages", "maxPages", "debug", "trace", "poison", "onLeak"] as const;
+export const HEAP_OPTIONS = ["initialPages", "maxPages", "debug", "trace", "poison", "quarantine", "onLeak"] as const;
 type HeapSnapshot = Snapshot<(typeof HEAP_OPTIONS)[number]>;
 
 /** One WebAssembly memory and the core that manages it; create arenas on it with {@link Heap.createArena}. */
@@ -48,13 +50,13 @@ export class Heap {
   readonly freeSlots: number[] = [];
   private words: Uint32Array;
   /** What arenas on this heap inherit. @internal */
-  readonly defaults: { trace?: TraceFunction; poison?: boolean };
+  readonly defaults: Inherited;
   private readonly leaks: FinalizationRegistry<ArenaState>;
 
   private constructor(
     memory: WebAssembly.Memory,
     core: CoreExports,
-    defaults: { trace?: TraceFunction; poison?: boolean },
+    defaults: Inherited,
     onLeak: (report: string) => void,
   ) {
     this.memory = memory;
@@ -103,6 +105,7 @@ export class Heap {
     const defaults = {
       trace: options.trace as TraceFunction | undefined,
       poison: options.poison as boolean | undefined,
+      quarantine: options.quarantine === undefined ? undefined : checkU32(options.quarantine, "quarantine"),
     };
     const onLeak = (options.onLeak as ((report: string) => void) | undefined) ?? warnLeak;
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
@@ -133,7 +136,8 @@ export class Heap {
   /**
    * Debug heaps only: walks every arena and the free pages and verifies
    * headers, alignment, links, maps and counts. Returns 0 when every
-   * invariant holds, else the number of the first one broken.
+   * invariant holds, else the number of the first one broken (its meaning:
+   * `CHECK_RULES[number]`).
    */
   check(): number {
     if (!this.core.check) throw new ArenaError("EINVAL", "check() needs a heap created with { debug: true }");

@@ -8,6 +8,7 @@ export {
   type Ptr,
   type ReleaseAsyncOptions,
 } from "./arena.js";
+export { CHECK_RULES } from "./debug.js";
 export {
   ArenaError,
   type ArenaErrorCode,

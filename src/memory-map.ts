@@ -63,7 +63,8 @@ const NODE_SIZE = 8;
 const NODE_META = 12;
 const META_DTOR = 1 << 14;
 const LARGE_CLASS = 63;
-const FREE_LISTS = 64;
+/** Size classes, so free lists per arena; the record's quarantine words follow them. */
+const CLASSES = 60;
 const ARENA_SIZE = 320;
 const RECORDS_PER_PAGE = Math.floor((PAGE - CHUNK_HEAD) / ARENA_SIZE);
 const OWNER_META = 2;
@@ -82,6 +83,7 @@ const A = {
   liveNext: 56,
   livePrev: 60,
   free: 64,
+  quarantineHead: 304,
 } as const;
 
 /** The payload capacity of size class `cls` (assembly/layout.ts capacityOf). */
@@ -158,7 +160,8 @@ export interface MemoryModel {
   arenas: ArenaInfo[];
 }
 
-interface MapInfo {
+/** @internal */
+export interface MapInfo {
   ownerMap: number;
   startMap: number;
   firstPage: number;
@@ -224,8 +227,8 @@ function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? "" : word === "child" ? "ren" : "s"}`;
 }
 
-/** The core's page-map addresses and counters. */
-function readMapInfo(heap: Heap, words: Uint32Array): MapInfo {
+/** The core's page-map addresses and counters. @internal */
+export function readMapInfo(heap: Heap, words: Uint32Array): MapInfo {
   const at = heap.core.mapInfo() >>> 2;
   return {
     ownerMap: words[at],
@@ -440,7 +443,7 @@ function orderArenas(
   return ordered;
 }
 
-/** Every node of an arena's release list and free lists. */
+/** Every node of an arena's release list, free lists and quarantine. */
 function nodesOf(record: number, words: Uint32Array, size: number, firstPage: number): NodeInfo[] {
   const nodes: NodeInfo[] = [];
   const seen = new Set<number>();
@@ -458,10 +461,13 @@ function nodesOf(record: number, words: Uint32Array, size: number, firstPage: nu
     });
   };
   for (let n = words[(record + A.head) >>> 2]; n && valid(n); n = words[(n + NODE_PREV) >>> 2]) read(n, false);
-  for (let cls = 0; cls < FREE_LISTS; cls++) {
+  for (let cls = 0; cls < CLASSES; cls++) {
     for (let n = words[(record + A.free + cls * 4) >>> 2]; n && valid(n); n = words[(n + NODE_PREV) >>> 2]) {
       read(n, true);
     }
+  }
+  for (let n = words[(record + A.quarantineHead) >>> 2]; n && valid(n); n = words[(n + NODE_PREV) >>> 2]) {
+    read(n, false);
   }
   return nodes;
 }
@@ -489,6 +495,11 @@ function blockSegments(run: PageRun, name: string, node: NodeInfo, end: number, 
   const at = `at ${hex(ptr)}`;
   if (node.free) {
     const what = `free block of ${JSON.stringify(name)}: class ${node.cls}, ${capacityOf(node.cls)} B, ${at}`;
+    run.segments.push(seg(node.node, end, "free", arena, what));
+    return;
+  }
+  if (node.kind === Kind.Quarantined) {
+    const what = `quarantined block of ${JSON.stringify(name)}: ${node.size} B freed, held back from reuse, ${at}`;
     run.segments.push(seg(node.node, end, "free", arena, what));
     return;
   }

@@ -115,9 +115,10 @@ describe("managed-arena fuzz", () => {
   it("prints a command that runs the failing round again, with every option that shapes the round", async () => {
     const io = capture();
     // Traced arenas only (a quarter of the sequences): the failure comes in a later round, not the first.
+    // (Which seed does that depends on the generators: seed 2 since the quarantine joined the configs.)
     const args = [
       ["--ops", "1500"],
-      ["--seed", "1"],
+      ["--seed", "2"],
       ["--profile", "edges"],
       ["--skip-check", "reclaim"],
       ["--without-effect", "reset"],
@@ -127,7 +128,7 @@ describe("managed-arena fuzz", () => {
     expect(await runFuzz(args.flat(), io, await workerTarget())).toBe(1);
     const first = failureOf(io.lines);
     expect(first.seed).toBeDefined();
-    expect(first.seed).not.toBe("1");
+    expect(first.seed).not.toBe("2");
 
     const again = capture();
     expect(await runFuzz(first.args, again, await workerTarget())).toBe(1);
@@ -145,9 +146,10 @@ describe("managed-arena fuzz", () => {
 
   it("--in-process is repeated too, and the printed command fails the same way in-process", async () => {
     const io = capture();
-    expect(await runFuzz(["--ops", "1500", "--seed", "6", "--inject-fault", "utf8", "--in-process"], io)).toBe(1);
+    // A seed whose first round passes (it depends on the generators, as above).
+    expect(await runFuzz(["--ops", "1500", "--seed", "2", "--inject-fault", "utf8", "--in-process"], io)).toBe(1);
     const first = failureOf(io.lines);
-    expect(first.seed).not.toBe("6");
+    expect(first.seed).not.toBe("2");
     const again = capture();
     expect(await runFuzz(first.args, again)).toBe(1);
     expect(failureOf(again.lines).report).toEqual(first.report);

@@ -574,3 +574,16 @@ describe("DESIGN §3: realloc(ptr, 0)", () => {
     expect(heap.check()).toBe(0);
   });
 });
+
+describe("check() inside the destructor of a large allocation", () => {
+  it("holds: a large run whose allocation is dying is no broken invariant", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const codes: number[] = [];
+    const big = a.alloc(100_000, { onRelease: () => codes.push(heap.check()) });
+    a.free(big);
+    a.alloc(100_000, { onRelease: () => codes.push(heap.check()) });
+    a.release();
+    expect(codes).toEqual([0, 0]);
+  });
+});

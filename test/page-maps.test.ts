@@ -14,31 +14,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Arena, ArenaError, Heap, type Ptr } from "../src/index.js";
+import { type MapInfo, readMapInfo } from "../src/memory-map.js";
 
 const PAGE = 65536;
 const MiB = 1 << 20;
 /** Bytes of a large run that are not payload: chunk head, node header, alignment slack. */
 const LARGE_OVERHEAD = 64;
 
-interface MapInfo {
-  ownerMap: number;
-  firstPage: number;
-  mapCapacity: number;
-  freeRuns: number;
-  knownPages: number;
-}
-
-/** The core's page-map addresses and counters (assembly/index.ts mapInfo). */
+/** The core's page-map addresses and counters (assembly/index.ts mapInfo), as the memory map reads them. */
 function mapInfo(heap: Heap): MapInfo {
-  const words = heap.u32();
-  const at = heap.core.mapInfo() >>> 2;
-  return {
-    ownerMap: words[at],
-    firstPage: words[at + 2],
-    mapCapacity: words[at + 3],
-    freeRuns: words[at + 4],
-    knownPages: words[at + 6],
-  };
+  return readMapInfo(heap, heap.u32());
 }
 
 /** Pages of the META run that holds the maps (assembly/chunks.ts), 0 while they sit in the static pages. */
@@ -302,8 +287,7 @@ describe("page maps: taking pages from a free run", () => {
     const info = mapInfo(heap);
     const words = heap.u32();
     const owner = (page: number) => words[(info.ownerMap >>> 2) + page];
-    const start = (page: number) =>
-      new Uint16Array(heap.memory.buffer)[(info.ownerMap + info.mapCapacity * 4) / 2 + page];
+    const start = (page: number) => new Uint16Array(heap.memory.buffer)[info.startMap / 2 + page];
     expect(start(taken + 1)).toBe(taken + 1);
     expect(start(whole.first + whole.pages - 1)).toBe(taken + 1);
     expect(owner(taken)).not.toBe(0);

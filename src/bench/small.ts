@@ -95,9 +95,11 @@ export async function measureSmall(ids: readonly string[]): Promise<SmallFigures
 
 /**
  * Bytes of memory.buffer not in the heap's free runs. The free runs are
- * read as src/memory-map.ts reads them: their list starts at mapInfo()'s
- * fifth word, each run's chunk head holds `next` at 0 and its page count at 8
- * (assembly/chunks.ts, assembly/layout.ts).
+ * read as src/memory-map.ts reads them (the CLI may use the library only
+ * through its public entry, so not through memory-map's readMapInfo): their
+ * list starts at the fifth word of the core's mapInfo(), each run's chunk
+ * head holds `next` at 0 and its page count at 8 (assembly/chunks.ts,
+ * assembly/layout.ts).
  */
 export function inUseBytes(heap: Heap): number {
   const words = heap.u32();

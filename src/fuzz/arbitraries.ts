@@ -428,6 +428,7 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           realloc: 4,
           free: 7,
           badFree: 1,
+          reuse: 3,
           sizeOf: 2,
           bytes: 1,
           write: 1,
@@ -468,6 +469,7 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           edgeRealloc: 3,
           free: 3,
           badFree: 8,
+          reuse: 2,
           badSizeOf: 4,
           badBytes: 3,
           dup: 2,
@@ -504,6 +506,7 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           arrayEdge: 1,
           realloc: 6,
           free: 5,
+          reuse: 2,
           dup: 2,
           longStrdup: 2,
           add: 5,
@@ -527,6 +530,7 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           alloc: 6,
           allocDtor: 6,
           free: 4,
+          reuse: 1,
           realloc: 1,
           strdup: 1,
           readString: 1,
@@ -737,6 +741,7 @@ function specArbitraries(s: Shape): Record<string, fc.Arbitrary<Spec>> {
     release: fc.record({ t: fc.constant("release" as const), dispose: fc.boolean() }),
     reset: fc.constant<Spec>({ t: "reset" }),
     stats: fc.constant<Spec>({ t: "stats" }),
+    reuse: fc.record({ t: fc.constant("reuse" as const), pick: fc.nat(7) }),
   };
 }
 
@@ -769,6 +774,11 @@ export function configArbitrary(profile: Profile, differential: boolean | "somet
     minAlign: fc.constantFrom(8, 16, 16, 16, 32, 64, 256, 4096),
     maxBytes,
     poison: fc.oneof(w(fc.constant(false), 3), w(fc.constant(true), 1)),
+    // One in four holds freed blocks back from reuse: from a block or two to more than the heap.
+    quarantine: fc.oneof(
+      w(fc.constant(0), 3),
+      w(fc.constantFrom(16, 32, 100, 256, 1024, 4096, 40_000, 300_000, U32_MAX), 1),
+    ),
     // Traced scenarios take the facade's slow paths and log every event: one in four keeps throughput up.
     trace: fc.oneof(w(fc.constant(false), 3), w(fc.constant(true), 1)),
     differential:

@@ -41,6 +41,11 @@ export interface FuzzConfig {
   poison?: boolean;
   /** The fuzzed arena has a tracer; the model predicts every event (op, kind, name, size, ptr, arena) in order. */
   trace?: boolean;
+  /**
+   * The fuzzed arena's (and so its children's) `quarantine` option: the model predicts which freed
+   * blocks are held, and a pointer handed out over one of them is a failure.
+   */
+  quarantine?: number;
   /** Test hook: a deliberate error in the model (see Model.stats), or "hang" (see RealSystem.exec). */
   fault?: string;
 }
@@ -328,6 +333,13 @@ export function resolve(spec: Spec, m: Model, r: RealSystem): Op {
       return { t: "reset", text: "reset()" };
     case "stats":
       return { t: "stats", text: "stats()" };
+    case "reuse": {
+      // One of the last few pointers a free made stale, newest first: its block may have been reused already.
+      const retired = m.retired;
+      if (retired.length === 0) return skip();
+      const r = retired[retired.length - 1 - (spec.pick % Math.min(retired.length, 8))];
+      return { t: "reuse", ptr: r.ptr, size: r.size, text: `reuse(${r.ptr} freed a${r.id}, ${r.size})` };
+    }
   }
 }
 
@@ -372,6 +384,16 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
       if (size !== a.size) problems.push(`sizeOf(${a.ptr}) of a${a.id} is ${size}, expected ${a.size}`);
       const at = r.mismatch(a.id, !full);
       if (at >= 0) problems.push(`a${a.id} at ${a.ptr} (size ${a.size}) lost its contents at byte ${at}`);
+    }
+    if (r.poisoned) {
+      // Nothing writes a quarantined block: it keeps the 0x6b its free wrote (sampled unless `full`).
+      for (const h of m.quarantined()) {
+        const bytes = new Uint8Array(r.heap.memory.buffer, h.ptr, h.size);
+        const head = full ? bytes : bytes.subarray(0, 256);
+        let at = head.findIndex((b) => b !== 0x6b);
+        if (at < 0 && !full && h.size > 256) at = bytes.subarray(h.size - 64).findIndex((b) => b !== 0x6b);
+        if (at >= 0) problems.push(`quarantined a${h.id} at ${h.ptr} (size ${h.size}) lost its 0x6b poison`);
+      }
     }
     for (const x of m.actions) {
       const h = r.actions.get(x.id);

@@ -71,6 +71,13 @@ export interface AllocEntity {
   text?: string;
 }
 
+/** A pointer a single free made stale: the allocation it was, and its size then. */
+export interface Retired {
+  id: number;
+  ptr: number;
+  size: number;
+}
+
 export interface ActionEntity {
   kind: "action";
   id: number;
@@ -116,6 +123,8 @@ export interface ModelConfig {
   maxBytes: number;
   /** The fuzzed arena has a tracer: every trace event is predicted, in order, among the calls and actions. */
   trace?: boolean;
+  /** The fuzzed arena's quarantine option in bytes (0 or absent: off). */
+  quarantine?: number;
   /** Test hook: a deliberate error in the model, to exercise the failure path of the fuzzer. */
   fault?: string;
 }
@@ -203,6 +212,17 @@ export class Model {
   readonly pageLimit: number;
   readonly fault: string | undefined;
   readonly traced: boolean;
+  /** The quarantine limit in bytes; 0: off. */
+  readonly quarantineLimit: number;
+  /**
+   * Blocks the quarantine holds, oldest first: freed by one free (free, a realloc that moved, a
+   * destructor, a group walk), each counting its size + 16, the oldest let go while they count more
+   * than the limit, a block counting more than the limit never held (README, ArenaOptions).
+   */
+  private held: Retired[] = [];
+  private heldBytes = 0;
+  /** The last pointers a single free made stale (whether or not held), oldest first: for `reuse`. */
+  readonly retired: Retired[] = [];
   /** The pointer a traced allocation reported in its add event: the call's result must carry the same. */
   private tracedPtr: number | undefined;
   /** The release list, oldest first; close markers included. */
@@ -242,6 +262,7 @@ export class Model {
     this.pageLimit = Math.min(config.maxPages, 65535);
     this.fault = config.fault;
     this.traced = config.trace === true;
+    this.quarantineLimit = config.quarantine ?? 0;
   }
 
   // ---- checking the real log ------------------------------------------------
@@ -349,6 +370,9 @@ export class Model {
       for (const a of c.allocs) if (a.state === "live" && overlaps(a.ptr, a.size)) throw bad(`overlaps a${a.id}`);
     }
     for (const f of this.foreign) if (overlaps(f.ptr, f.size)) throw bad(`overlaps the other arena's ${f.ptr}`);
+    for (const h of this.held) {
+      if (overlaps(h.ptr, h.size)) throw bad(`reuses the block of a${h.id} at ${h.ptr}, freed and still quarantined`);
+    }
     return ptr;
   }
 
@@ -594,6 +618,20 @@ export class Model {
       case "stats":
         this.call(op.text, () => this.statsLine());
         return;
+      case "reuse": {
+        // Without a quarantine (or once the block left it) the new allocation may get the block and
+        // the stale free then frees it; while the block is held, takePtr refuses it and free is EBADPTR.
+        const line = `${op.text}: alloc(${op.size})`;
+        this.call(line, () => {
+          this.alive();
+          return this.allocCore(op.size, this.minAlignLog2, undefined, "alloc", line);
+        });
+        this.call(`${op.text}: free(${op.ptr})`, () => {
+          this.free(op.ptr);
+          return "ok";
+        });
+        return;
+      }
     }
   }
 
@@ -719,8 +757,12 @@ export class Model {
     if (HEADER + 2 ** a.alignLog2 - 1 + size > U32_MAX) throw fail("EOVERFLOW");
     if (this.liveBytes() - a.size + size > this.maxBytes) throw fail("ENOMEM");
     if (this.refused(this.pagesFor(size, a.alignLog2), `${text} -> ENOMEM`)) throw fail("ENOMEM");
+    const from = a.ptr;
+    const old = a.size;
     a.ptr = this.takePtr(size, a.alignLog2, a);
     a.size = size;
+    // Moved: the old block is freed once the new one holds the contents.
+    if (a.ptr !== from) this.retire(a.id, from, old);
     // The harness writes a fresh pattern over a reallocated block.
     a.data = undefined;
     a.text = undefined;
@@ -737,6 +779,7 @@ export class Model {
     this.trace("del", "alloc", a.name, a.size, a.ptr);
     if (a.dtor === undefined) {
       a.state = "dead";
+      this.retire(a.id, a.ptr, a.size);
       return;
     }
     a.state = "dying";
@@ -750,6 +793,7 @@ export class Model {
     } finally {
       a.state = "dead";
       this.freeing--;
+      this.retire(a.id, a.ptr, a.size);
     }
     // A release() the destructor asked for happens now that it has returned; no error is lost.
     error = chain(error, this.settle());
@@ -944,6 +988,27 @@ export class Model {
     }
   }
 
+  /** A block of the fuzzed arena freed alone: into the quarantine, if it has one and the block fits. */
+  private retire(id: number, ptr: number, size: number): void {
+    this.retired.push({ id, ptr, size });
+    if (this.retired.length > 16) this.retired.shift();
+    const charge = size + HEADER;
+    if (charge > this.quarantineLimit) return;
+    this.held.push({ id, ptr, size });
+    this.heldBytes += charge;
+    // `fault` "quarantine": a model that holds every block it has, as if the limit were twice as much.
+    const limit = this.fault === "quarantine" ? 2 * this.quarantineLimit : this.quarantineLimit;
+    while (this.heldBytes > limit) {
+      const oldest = this.held.shift() as Retired;
+      this.heldBytes -= oldest.size + HEADER;
+    }
+  }
+
+  /** Blocks the quarantine holds now, oldest first. */
+  quarantined(): readonly Retired[] {
+    return this.held;
+  }
+
   private allocById(id: number): AllocEntity {
     const a = this.allocs.find((x) => x.id === id);
     if (a === undefined) throw new Error(`model: no allocation a${id}`);
@@ -1057,6 +1122,7 @@ export class Model {
           this.list.splice(i, 1);
           n.e.state = "dead";
           this.trace("rel", "alloc", n.e.name, n.e.size, n.e.ptr);
+          this.retire(n.e.id, n.e.ptr, n.e.size);
         } else if (n.k !== "close") break;
         i--;
       }
@@ -1268,6 +1334,9 @@ export class Model {
     }
     this.list = [];
     this.openGroups = [];
+    // The quarantine goes with the chunks.
+    this.held = [];
+    this.heldBytes = 0;
   }
 
   /** Whole release: every callback, newest first; plain allocations stay until the end (memory goes by chunks). */
@@ -1304,6 +1373,7 @@ export class Model {
             this.run("dtor", `a${n.e.id}`, n.e.dtor ?? PLAIN);
           } finally {
             n.e.state = "dead";
+            this.retire(n.e.id, n.e.ptr, n.e.size);
           }
           break;
         case "group":

@@ -261,7 +261,7 @@ export function processIO(): FuzzIO {
   };
 }
 
-const FAULTS = ["liveBytes", "hang", "traceName", "utf8"];
+const FAULTS = ["liveBytes", "hang", "traceName", "utf8", "quarantine"];
 
 /** The contents of a replay file. */
 export interface ReplayFile extends ScenarioData {
@@ -372,6 +372,9 @@ export function readReplay(path: string): ReplayFile {
   if (typeof config.differential !== "boolean") fail("config.differential must be a boolean");
   if (config.poison !== undefined && typeof config.poison !== "boolean") fail("config.poison must be a boolean");
   if (config.trace !== undefined && typeof config.trace !== "boolean") fail("config.trace must be a boolean");
+  if (config.quarantine !== undefined && !int(config.quarantine, 0, U32_MAX)) {
+    fail("config.quarantine must be an integer in 0..2^32-1");
+  }
   if (config.fault !== undefined && !FAULTS.includes(config.fault)) fail(`unknown config.fault ${config.fault}`);
   if (!Array.isArray(file.commands)) return fail("no commands array");
   file.commands.forEach((spec, i) => {

@@ -183,7 +183,9 @@ export type Spec =
   | { t: "retain" }
   | { t: "release"; dispose?: boolean }
   | { t: "reset" }
-  | { t: "stats" };
+  | { t: "stats" }
+  /** `free(p); q = alloc(size); free(p)` for a recently freed p: alloc of its size, then free of p again. */
+  | { t: "reuse"; pick: number };
 
 // ---- resolved operations -------------------------------------------------
 
@@ -248,6 +250,8 @@ export type Op = { text: string } & (
   | { t: "release"; dispose: boolean }
   | { t: "reset" }
   | { t: "stats" }
+  /** alloc(size), then free(ptr): `ptr` is stale (freed, or moved by realloc) and `size` was its size. */
+  | { t: "reuse"; ptr: number; size: number }
 );
 
 // ---- rendering and validation of specs -------------------------------------
@@ -382,6 +386,7 @@ export function invalidSpec(v: unknown): string | undefined {
         return isPtrRef(v.ptr) && optArg(v.length);
       case "write":
       case "releaseChild":
+      case "reuse":
         return isNat(v.pick);
       case "dup":
         return isDupSource(v.source);

@@ -37,6 +37,8 @@ export interface SystemConfig {
   maxBytes: number;
   /** The fuzzed arena (and its children) poison fresh and freed payloads (0x5a, 0x6b). */
   poison?: boolean;
+  /** The fuzzed arena's (and its children's) quarantine option, in bytes (0 or absent: off). */
+  quarantine?: number;
   /** The fuzzed arena (and so its children) has a tracer that writes every event into the log. */
   trace?: boolean;
   /** Test hook: "hang" makes alloc of 1000 bytes or more spin forever (a stand-in for a core that loops). */
@@ -106,6 +108,10 @@ export class RealSystem {
   readonly debug: boolean;
   private readonly fault: string | undefined;
   private poison = false;
+  /** The fuzzed arena poisons freed payloads. */
+  get poisoned(): boolean {
+    return this.poison;
+  }
   private readonly foreignAction: ActionHandle;
   private readonly foreignGroup: GroupHandle;
   private readonly alien: Alien;
@@ -162,6 +168,7 @@ export class RealSystem {
     const heap = await Heap.create({ maxPages: config.maxPages, debug, onLeak: () => {} });
     const options: ArenaOptions = { name: ARENA_NAME, minAlign: config.minAlign };
     if (config.poison === true) options.poison = true;
+    if (config.quarantine !== undefined && config.quarantine !== 0) options.quarantine = config.quarantine;
     // Every event goes into the log of the command that caused it, at its place among the calls.
     let system: RealSystem | undefined;
     if (config.trace === true) {
@@ -758,6 +765,11 @@ export class RealSystem {
         return;
       case "stats":
         this.record(op.text, () => this.statsLine());
+        return;
+      case "reuse":
+        // The defect a quarantine catches: the stale free frees the new owner unless the block is held.
+        this.record(`${op.text}: alloc(${op.size})`, () => this.allocPlain(op.size));
+        this.record(`${op.text}: free(${op.ptr})`, () => this.freeChecked(op.ptr, undefined));
         return;
     }
   }
