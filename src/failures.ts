@@ -38,6 +38,11 @@ export function forgetArena(state: ArenaState): void {
   if (arenas?.get(state.record) === state) arenas.delete(state.record);
 }
 
+/** The live arena of `heap` whose record is `record`, if any. @internal */
+export function arenaAt(heap: Heap, record: number): ArenaState | undefined {
+  return heaps.get(heap.memory)?.arenas.get(record);
+}
+
 /** What the failed call asked for: the pointer it took, the size it wanted (realloc: both). */
 export interface Request {
   ptr?: number;

@@ -1,10 +1,20 @@
 // Handles: the host's half of every callback node. JS functions and data
 // cannot live in linear memory, so a callback node stores a slot number and
-// the heap's slot table holds one of these. A handle is a fresh object per
-// registration; its slot's entry is replaced when the slot is reused, so the
-// identity check `slots[slot] === handle` is the generation check: a stale
-// handle is detected and never confused with a newer node in the same slot
-// or at the same address.
+// the heap's slot table holds one of these. A group, destructor or child link
+// is a fresh object per registration; its slot's entry is replaced when the
+// slot is reused, so the identity check `slots[slot] === handle` is the
+// generation check: a stale handle is detected and never confused with a
+// newer node in the same slot or at the same address.
+//
+// Actions are the exception: there can be hundreds of thousands, and an
+// object per action held by the table lives through young-generation
+// collections and is promoted, which cost more than the action itself once
+// the count reaches ~100,000 (docs/benchmarks.md). So the table holds, in an
+// action's slot, its arena's tag (a small integer: no object, and no write
+// barrier when stored), and the action's function, data, name and
+// generation sit in the heap's columns (src/heap.ts). The ActionHandle that
+// add() returns is not kept by the arena; it is current while its slot holds
+// its arena's tag and its slot's generation is its own.
 
 import type { Arena } from "./arena.js";
 import { functionName } from "./errors.js";
@@ -35,14 +45,21 @@ export function nextGeneration(): number {
 // class: a derived constructor is not inlined into `add`, which costs more
 // than the registration itself on the hot path.
 
-/** An action registered with {@link Arena.add}; opaque, generation-checked. */
+/**
+ * An action registered with {@link Arena.add}; opaque, generation-checked.
+ * The arena does not keep it: it describes the registration, and is current
+ * while the heap's slot table still holds that registration (Heap.holds).
+ */
 export class ActionHandle {
   /** @internal */ readonly owner: ArenaState;
   /** @internal */ readonly slot: number;
   /** Registration number, unique per process; shown in messages. */
   readonly generation: number;
-  /** The callback node in linear memory; 0 once unregistered. @internal */
-  node: number;
+  /**
+   * The callback node in linear memory while registered; a whole release
+   * may have popped it (Kind.Popped) ahead of running it. @internal
+   */
+  readonly node: number;
   /** @internal */ readonly action: (data: never) => unknown;
   /** @internal */ readonly data: unknown;
   /** @internal */ readonly label: string | undefined;
@@ -51,14 +68,15 @@ export class ActionHandle {
   constructor(
     owner: ArenaState,
     slot: number,
+    generation: number,
     node: number,
     action: (data: never) => unknown,
     data: unknown,
-    label?: string,
+    label: string | undefined,
   ) {
     this.owner = owner;
     this.slot = slot;
-    this.generation = ++generations;
+    this.generation = generation;
     this.node = node;
     this.action = action;
     this.data = data;
@@ -161,7 +179,20 @@ export class ChildLink {
   }
 }
 
-/** Any registration held in a heap's slot table. @internal */
+/**
+ * What a heap's slot table holds in the slot of every action of one arena
+ * (the actions themselves are in the heap's columns): the arena's record / 4,
+ * unique among the heap's live arenas, and a small integer (records are
+ * 4-byte aligned offsets below 2^32) that V8 stores without boxing. @internal
+ */
+export type ActionTag = number;
+
+/** The action tag of the arena whose record is `record`. @internal */
+export function actionTag(record: number): ActionTag {
+  return record >>> 2;
+}
+
+/** A callback taken out of the slot table to run (an action as a handle read from the columns). @internal */
 export type Callback = ActionHandle | GroupHandle | Destructor | ChildLink;
-/** What every registration has. @internal */
-export type Registration = Callback;
+/** What a heap's slot table holds in a slot in use: an action's arena tag, or the registration. @internal */
+export type Registration = ActionTag | GroupHandle | Destructor | ChildLink;

@@ -1,13 +1,16 @@
 // A Heap is one instance of the core with its own WebAssembly.Memory, shared
-// by many arenas. It also keeps the host's half of every action: the JS
-// function and data cannot live in linear memory, so an action node stores a
-// slot number and the slot table here holds its handle.
+// by many arenas. It also keeps the host's half of every callback: the JS
+// function and data cannot live in linear memory, so a callback node stores a
+// slot number, and the slot table here holds its registration. An action's
+// function, data, name and generation are kept in columns by slot, so that
+// registering one leaves no object behind for the garbage collector
+// (src/handles.ts).
 
 import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
-import { ArenaError, checkU32, describe, statusError } from "./errors.js";
-import { forgetArena, noteArena, noteHeap } from "./failures.js";
-import { type Callback, Kind } from "./handles.js";
+import { ArenaError, checkU32, describe, functionName, statusError } from "./errors.js";
+import { arenaAt, forgetArena, noteArena, noteHeap } from "./failures.js";
+import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
 import type { ArenaState, TraceFunction } from "./state.js";
@@ -44,10 +47,26 @@ export class Heap {
   readonly memory: WebAssembly.Memory;
   /** The core's raw exports: the facade calls them directly, never through wrappers. @internal */
   readonly core: CoreExports;
-  /** Registrations of live callback nodes by slot; undefined where the slot is free. @internal */
-  readonly slots: (Callback | undefined)[] = [];
+  /**
+   * Registrations of live callback nodes by slot; undefined where the slot
+   * is free. An action's slot holds its arena's tag (a number, see
+   * src/handles.ts); the action is in the columns below. @internal
+   */
+  readonly slots: (Registration | undefined)[] = [];
   /** Free slot numbers, reused newest first. @internal */
   readonly freeSlots: number[] = [];
+  /**
+   * Columns by slot, meaningful where the slot holds an action tag: the
+   * action's function, data and the name given to add (undefined elsewhere,
+   * so that nothing released stays reachable), and its generation. All four
+   * have the same length, extended (extendColumns) before an action takes a
+   * slot beyond it, so that add and release store within bounds and the
+   * arrays stay packed. @internal
+   */
+  readonly actionFns: (((data: never) => unknown) | undefined)[] = [];
+  /** @internal */ readonly actionData: unknown[] = [];
+  /** @internal */ readonly actionLabels: (string | undefined)[] = [];
+  /** @internal */ actionGenerations = new Float64Array(0);
   private words: Uint32Array;
   /** What arenas on this heap inherit. @internal */
   readonly defaults: Inherited;
@@ -156,10 +175,8 @@ export class Heap {
     const record = state.record;
     core.beginRelease(record);
     for (let slot = core.popCallback(record); slot >= 0; slot = core.popCallback(record)) {
-      const registration = this.slots[slot];
-      if (registration === undefined) continue;
-      this.freeSlot(registration);
-      if (registration.role === Kind.Child) registration.child.parentLink = undefined;
+      const registration = this.take(slot, state);
+      if (registration?.role === Kind.Child) registration.child.parentLink = undefined;
     }
     core.endRelease(record, 0);
     forgetArena(state);
@@ -170,9 +187,82 @@ export class Heap {
 
   /** Releases a registration's slot for reuse; its handle goes stale. @internal */
   freeSlot(handle: Callback): void {
-    this.slots[handle.slot] = undefined;
-    this.freeSlots.push(handle.slot);
-    handle.node = 0;
+    const slot = handle.slot;
+    if (handle instanceof ActionHandle) {
+      this.actionFns[slot] = undefined;
+      this.actionData[slot] = undefined;
+      this.actionLabels[slot] = undefined;
+    } else {
+      handle.node = 0;
+    }
+    this.slots[slot] = undefined;
+    this.freeSlots.push(slot);
+  }
+
+  /**
+   * Unregisters what the slot, one of `owner`'s, holds and returns it (an
+   * action as a handle read from the columns); undefined for a free slot.
+   * @internal
+   */
+  take(slot: number, owner: ArenaState): Callback | undefined {
+    const registration = this.slots[slot];
+    if (registration === undefined) return undefined;
+    const callback = typeof registration === "number" ? this.actionAt(slot, owner, 0) : registration;
+    this.freeSlot(callback);
+    return callback;
+  }
+
+  /** A handle of the action registered in `slot` by `owner` (its node given, or 0). @internal */
+  actionAt(slot: number, owner: ArenaState, node: number): ActionHandle {
+    return new ActionHandle(
+      owner,
+      slot,
+      this.actionGenerations[slot],
+      node,
+      this.actionFns[slot] as (data: never) => unknown,
+      this.actionData[slot],
+      this.actionLabels[slot],
+    );
+  }
+
+  /** True while `handle`'s registration is the one in its slot (the generation check). @internal */
+  holds(handle: Callback): boolean {
+    const slot = handle.slot;
+    if (handle instanceof ActionHandle) {
+      return this.slots[slot] === handle.owner.actionTag && this.actionGenerations[slot] === handle.generation;
+    }
+    return this.slots[slot] === handle;
+  }
+
+  /** The name of the registration in `slot` (an action's: the one given to add, else `action.name`). @internal */
+  nameAt(slot: number): string | undefined {
+    const registration = this.slots[slot];
+    if (registration === undefined) return undefined;
+    if (typeof registration !== "number") return registration.name;
+    return this.actionLabels[slot] ?? functionName(this.actionFns[slot] as (data: never) => unknown);
+  }
+
+  /** The arena whose registration `slot` holds; undefined for a free slot. @internal */
+  ownerAt(slot: number): ArenaState | undefined {
+    const registration = this.slots[slot];
+    if (typeof registration !== "number") return registration?.owner;
+    // An action's tag is its arena's record / 4; live arenas are known by record (src/failures.ts).
+    return arenaAt(this, registration * 4);
+  }
+
+  /** Makes every column hold slot `slot` (capacity doubles, new entries empty). @internal */
+  extendColumns(slot: number): void {
+    const old = this.actionGenerations;
+    let capacity = Math.max(64, old.length);
+    while (capacity <= slot) capacity *= 2;
+    const generations = new Float64Array(capacity);
+    generations.set(old);
+    this.actionGenerations = generations;
+    for (let i = old.length; i < capacity; i++) {
+      this.actionFns.push(undefined);
+      this.actionData.push(undefined);
+      this.actionLabels.push(undefined);
+    }
   }
 
   /**

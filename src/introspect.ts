@@ -40,22 +40,24 @@ const HEADER = 16;
 
 /** The resources of an arena, newest first (destructors and close markers are part of their allocation / group). @internal */
 export function resourcesOf(state: ArenaState): Resource[] {
-  const words = state.heap.u32();
-  const slots = state.heap.slots;
+  const heap = state.heap;
+  const words = heap.u32();
+  const slots = heap.slots;
   const waiting = waitingOf(state);
   const resources: Resource[] = [];
   for (let node = words[(state.record >>> 2) + Word.Head]; node; node = words[(node >>> 2) + Word.NodePrev]) {
     const at = node >>> 2;
     const kind = words[at + Word.NodeMeta] & 15;
-    const popped = kind === Kind.Popped ? slots[words[at + Word.NodeSlot]] : undefined;
-    if (popped !== undefined && waiting.has(popped)) resources.push({ kind: "action", name: popped.name, size: 0 });
-    else if (kind === Kind.Alloc) {
+    const slot = words[at + Word.NodeSlot];
+    if (kind === Kind.Popped && waiting.has(slot)) {
+      resources.push({ kind: "action", name: heap.nameAt(slot) as string, size: 0 });
+    } else if (kind === Kind.Alloc) {
       const ptr = node + HEADER;
       resources.push({ kind: "alloc", name: state.names?.get(ptr) ?? "alloc", size: words[at + Word.NodeSize], ptr });
     } else if (kind === Kind.Action || kind === Kind.Group || kind === Kind.Child) {
-      const registration = slots[words[at + Word.NodeSlot]] as Registration;
+      const registration = slots[slot] as Registration;
       const size = kind === Kind.Child ? liveBytesOf((registration as ChildLink).child.state) : 0;
-      const name = registration.name;
+      const name = heap.nameAt(slot) as string;
       resources.push({ kind: kind === Kind.Action ? "action" : kind === Kind.Group ? "group" : "child", name, size });
     }
   }
@@ -63,11 +65,11 @@ export function resourcesOf(state: ArenaState): Resource[] {
 }
 
 /**
- * The actions a batched release popped and has yet to run (ArenaState.
- * waiting): their nodes stay in the release list as popped nodes, each
- * listed while its handle is one of these.
+ * The slots of the actions a batched release popped and has yet to run
+ * (ArenaState.waiting): their nodes stay in the release list as popped
+ * nodes, each listed while its slot is one of these.
  */
-function waitingOf(state: ArenaState): Set<Registration> {
+function waitingOf(state: ArenaState): Set<number> {
   return new Set(state.poppedCount === 0 ? [] : state.waiting());
 }
 
@@ -118,7 +120,8 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
   for (let node = words[at + Word.Head]; node; node = state.heap.u32()[(node >>> 2) + Word.NodePrev]) {
     const header = state.heap.u32();
     const kind = header[(node >>> 2) + Word.NodeMeta] & 15;
-    const registration = slots[header[(node >>> 2) + Word.NodeSlot]];
+    const slot = header[(node >>> 2) + Word.NodeSlot];
+    const registration = slots[slot];
     if (kind === Kind.Alloc) {
       const ptr = node + HEADER;
       const hasDestructor = (header[(node >>> 2) + Word.NodeMeta] & (1 << 14)) !== 0;
@@ -126,11 +129,11 @@ function describeArena(state: ArenaState, indent: string, lines: string[], total
         `${indent}  alloc ${JSON.stringify(state.names?.get(ptr) ?? "alloc")} ` +
           `${bytes(header[(node >>> 2) + Word.NodeSize])} at 0x${ptr.toString(16)}${hasDestructor ? " (destructor)" : ""}`,
       );
-    } else if (registration && (kind === Kind.Action || (kind === Kind.Popped && waiting.has(registration)))) {
-      lines.push(`${indent}  action ${quoted(registration.name)}`);
+    } else if (registration && (kind === Kind.Action || (kind === Kind.Popped && waiting.has(slot)))) {
+      lines.push(`${indent}  action ${quoted(state.heap.nameAt(slot) as string)}`);
     } else if (kind === Kind.Group && registration) {
       lines.push(
-        `${indent}  group ${JSON.stringify(registration.name)}${(registration as GroupHandle).close ? "" : " (open)"}`,
+        `${indent}  group ${JSON.stringify((registration as GroupHandle).name)}${(registration as GroupHandle).close ? "" : " (open)"}`,
       );
     } else if (kind === Kind.Child && registration) {
       describeArena((registration as ChildLink).child.state, `${indent}  `, lines, totals);

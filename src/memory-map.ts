@@ -15,7 +15,7 @@
 
 import type { Arena } from "./arena.js";
 import { ArenaError, describe, isU32, shownName } from "./errors.js";
-import { type ChildLink, Kind, type Registration } from "./handles.js";
+import { Kind } from "./handles.js";
 import type { Heap } from "./heap.js";
 import type { ArenaState } from "./state.js";
 
@@ -264,9 +264,8 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
   // Parents, from the child links in the slot table.
   const parentOf = new Map<number, number>();
   for (const registration of heap.slots) {
-    if (registration?.role === Kind.Child) {
-      const link = registration as ChildLink;
-      parentOf.set(link.child.state.record, link.owner.record);
+    if (typeof registration === "object" && registration.role === Kind.Child) {
+      parentOf.set(registration.child.state.record, registration.owner.record);
     }
   }
   const arenas = orderArenas(records, parentOf, known, words);
@@ -518,9 +517,10 @@ function blockSegments(run: PageRun, name: string, node: NodeInfo, end: number, 
     return;
   }
   const kind = CALLBACK_KINDS[node.kind] ?? `node kind ${node.kind}`;
-  const registration = ctx.heap.slots[ctx.words[(node.node + CB_SLOT) >>> 2]] as Registration | undefined;
-  const shown = registration?.name === "" ? shownName("") : JSON.stringify(registration?.name);
-  const label = registration && registration.owner.record === arena ? ` ${shown}` : "";
+  const slot = ctx.words[(node.node + CB_SLOT) >>> 2];
+  const registered = ctx.heap.nameAt(slot);
+  const shown = registered === "" ? shownName("") : JSON.stringify(registered);
+  const label = ctx.heap.ownerAt(slot)?.record === arena ? ` ${shown}` : "";
   run.segments.push(seg(node.node, ptr, "header", arena, `header of ${kind}${label} (${name})`));
   const recordEnd = Math.min(ptr + CB_BYTES, end);
   run.segments.push(seg(ptr, recordEnd, "callback", arena, `${kind}${label} of ${JSON.stringify(name)} ${at}`));
@@ -1130,10 +1130,11 @@ export function renderMemoryMap(target: Heap | Arena, options: MemoryMapOptions 
     if (!isArena(arena)) throw new ArenaError("EINVAL", `arenas must hold arenas, got ${describe(arena)}`);
     add(arena.state);
   }
-  for (const registration of heap.slots) {
+  for (let slot = 0; slot < heap.slots.length; slot++) {
+    const registration = heap.slots[slot];
     if (registration === undefined) continue;
-    add(registration.owner);
-    if (registration.role === Kind.Child) add((registration as ChildLink).child.state);
+    add(heap.ownerAt(slot));
+    if (typeof registration === "object" && registration.role === Kind.Child) add(registration.child.state);
   }
 
   const model = modelMemory(heap, known);

@@ -3,7 +3,7 @@
 // still be garbage-collected, and the leak reporter (a FinalizationRegistry
 // holding this state) can still describe an arena whose facade is gone.
 
-import type { ActionHandle, GroupHandle } from "./handles.js";
+import { type ActionTag, actionTag, type GroupHandle } from "./handles.js";
 import type { Heap } from "./heap.js";
 
 /** One trace event, as the kernel's drm_dbg_drmres ADD/DEL/REL lines. */
@@ -37,13 +37,17 @@ export class ArenaState {
   openGroups: GroupHandle[] = [];
   released = false;
   readonly trace: TraceFunction | undefined;
+  /** What the heap's slot table holds in the slot of each of this arena's actions. */
+  readonly actionTag: ActionTag;
   /**
-   * Actions a whole release popped from the core ahead of running them
-   * (Arena.drainAll), in run order: the first poppedCount entries. Each
-   * gives up its slot just before it runs, so those still registered are
-   * the ones waiting (not run, removed or released yet).
+   * The slots of the actions a whole release popped from the core ahead of
+   * running them (Arena.drainAll), in run order: the first poppedCount
+   * entries. Each gives up its slot just before it runs, so those whose slot
+   * still holds this arena's actionTag are the ones waiting (not run,
+   * removed or released yet): while this arena releases, no slot can be
+   * given to another of its actions.
    */
-  popped: ActionHandle[] | undefined;
+  popped: number[] | undefined;
   poppedCount = 0;
 
   constructor(heap: Heap, record: number, name: string, trace: TraceFunction | undefined) {
@@ -51,16 +55,17 @@ export class ArenaState {
     this.record = record;
     this.name = name;
     this.trace = trace;
+    this.actionTag = actionTag(record);
   }
 
-  /** Popped actions still registered and waiting to run, newest first: they count as registered. */
-  waiting(): ActionHandle[] {
-    const waiting: ActionHandle[] = [];
+  /** Slots of the popped actions still registered and waiting to run, newest first: they count as registered. */
+  waiting(): number[] {
+    const waiting: number[] = [];
     const popped = this.popped;
     if (popped === undefined) return waiting;
     const slots = this.heap.slots;
     for (let i = 0; i < this.poppedCount; i++) {
-      if (slots[popped[i].slot] === popped[i]) waiting.push(popped[i]);
+      if (slots[popped[i]] === this.actionTag) waiting.push(popped[i]);
     }
     return waiting;
   }

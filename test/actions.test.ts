@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { type ActionHandle, Arena, ArenaError, Heap, SuppressedError } from "../src/index.js";
 import { bad, capture, exhaust, exhaustActions, expectCode, type Suppressed, thrownOrder } from "./helpers.js";
+import { collectUntil } from "./helpers3.js";
 
 async function debugArena() {
   const heap = await Heap.create({ debug: true });
@@ -696,3 +697,105 @@ describe("after release", () => {
     other.release();
   });
 });
+
+describe("the heap keeps actions without an object per action", () => {
+  // The slot table holds an action's function and data in columns, not the handle add() returned
+  // (src/handles.ts): what a registration keeps alive, and what a release skips, must not change.
+
+  it("a registered action keeps its data alive without its handle, and lets it go once run or removed", async () => {
+    const { heap, arena } = await debugArena();
+    const seen: number[] = [];
+    // Which data objects were collected. (Not WeakRef.deref(): it keeps its target alive for the
+    // rest of the job, and collectUntil() calls gc() in the job that asked.) Registering, removing
+    // and releasing happen in plain functions: an async function's frame could keep a local (a data
+    // object, a handle) alive across the awaits below.
+    const collected = new Set<number>();
+    const registry = new FinalizationRegistry<number>((n) => collected.add(n));
+    addFour(arena, seen, registry);
+    await collectUntil(() => false, 3);
+    expect([...collected]).toEqual([]);
+    dropTwo(arena);
+    expect(seen).toEqual([2]);
+    expect(await collectUntil(() => collected.has(2) && collected.has(3))).toBe(true);
+    expect([...collected].sort()).toEqual([2, 3]);
+    arena.release();
+    expect(seen).toEqual([2, 1, 0]);
+    expect(await collectUntil(() => collected.size === 4)).toBe(true);
+    expect(heap.check()).toBe(0);
+  });
+
+  it("a popped action removed by an earlier one stays skipped when another arena takes its slot", async () => {
+    // Release pops up to 64 actions before running them. The newest removes an older one of the
+    // batch, whose slot another arena's add() then takes: that slot is not this arena's any more.
+    const { heap, arena } = await debugArena();
+    const other = heap.createArena();
+    const log: string[] = [];
+    const handles: ActionHandle[] = [];
+    let theirs: ActionHandle | undefined;
+    for (let i = 0; i < 10; i++) {
+      handles.push(
+        arena.add(() => {
+          log.push(`a${i}`);
+          if (i !== 9) return;
+          arena.removeAction(handles[5]);
+          theirs = other.add(() => log.push("theirs"));
+          expect(theirs.generation).toBeGreaterThan(handles[5].generation);
+          expect(arena.hasAction(handles[5])).toBe(false);
+          expect(other.hasAction(theirs)).toBe(true);
+          expect(arena.stats().actions).toBe(8);
+          expect(arena.resources().map((r) => r.name)).toEqual(["", "", "", "", "", "", "", ""]);
+        }),
+      );
+    }
+    arena.release();
+    expect(log).toEqual(["a9", "a8", "a7", "a6", "a4", "a3", "a2", "a1", "a0"]);
+    expect(other.stats().actions).toBe(1);
+    expect(other.hasAction(theirs as ActionHandle)).toBe(true);
+    other.release();
+    expect(log.at(-1)).toBe("theirs");
+    expect(heap.check()).toBe(0);
+  });
+
+  it("200,000 actions in one arena run newest first, each once, with their data", async () => {
+    const heap = await Heap.create();
+    for (let round = 0; round < 2; round++) {
+      const arena = heap.createArena();
+      const count = 200_000;
+      let expected = count - 1;
+      let wrong = 0;
+      const check = (n: number) => {
+        if (n !== expected) wrong++;
+        expected--;
+      };
+      const handles: ActionHandle[] = [];
+      for (let i = 0; i < count; i++) {
+        const h = arena.add(check, i);
+        if (i % 50_000 === 0) handles.push(h);
+      }
+      expect(arena.stats().actions).toBe(count);
+      expect(handles.every((h) => arena.hasAction(h))).toBe(true);
+      arena.release();
+      expect({ wrong, left: expected + 1 }).toEqual({ wrong: 0, left: 0 });
+      expect(heap.slots.every((entry) => entry === undefined)).toBe(true);
+    }
+  });
+});
+
+const actionHandles = new Map<number, ActionHandle>();
+
+/** Four actions with data { n }, watched by `registry`; the handles of 0 and 1 are dropped at once, 2 and 3 kept aside. */
+function addFour(arena: Arena, seen: number[], registry: FinalizationRegistry<number>): void {
+  for (let n = 0; n < 4; n++) {
+    const data = { n };
+    registry.register(data, n);
+    const handle = arena.add((d) => seen.push(d.n), data);
+    if (n >= 2) actionHandles.set(n, handle);
+  }
+}
+
+/** Removes action 3 and releases action 2, forgetting their handles. */
+function dropTwo(arena: Arena): void {
+  arena.removeAction(actionHandles.get(3) as ActionHandle);
+  arena.releaseAction(actionHandles.get(2) as ActionHandle);
+  actionHandles.clear();
+}

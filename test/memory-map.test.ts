@@ -499,10 +499,12 @@ describe("renderMemoryMap", () => {
   });
 });
 
-/** The child arenas registered in `arenas` (from the heap's slot table). */
+/** The child arenas registered in `arenas` (from the heap's slot table; an action's slot holds a number). */
 function childrenOf(heap: Heap, arenas: Arena[]): Arena[] {
   return heap.slots.flatMap((registration) =>
-    registration?.role === Kind.Child && arenas.some((a) => a.state === registration.owner)
+    typeof registration === "object" &&
+    registration.role === Kind.Child &&
+    arenas.some((a) => a.state === registration.owner)
       ? [(registration as ChildLink).child]
       : [],
   );

@@ -115,8 +115,10 @@ async function recording(setUp: () => Arena[] | Promise<Arena[]>): Promise<{ cre
 function childrenOf(arena: Arena): Arena[] {
   const children: Arena[] = [];
   for (const registration of arena.heap.slots) {
-    const child = (registration as Partial<ChildLink> | undefined)?.child;
-    if (child instanceof Arena && registration?.owner === arena.state) children.push(child);
+    // An action's slot holds a number (its arena's tag), never a child link.
+    if (typeof registration !== "object") continue;
+    const child = (registration as Partial<ChildLink>).child;
+    if (child instanceof Arena && registration.owner === arena.state) children.push(child);
   }
   return children;
 }
