@@ -312,38 +312,53 @@ const mebibytes = (n: number) =>
 /** The goals of small arenas and tight memory (scenarios arena-cycle-*, add-release-200000, random-lifetime-*, the measured ones). */
 function judgeSmall(results: ScenarioResult[], footprint: Footprint, ratioGoal: RatioGoal, bytesGoal: BytesGoal): void {
   const small = footprint.small ?? {};
-  {
-    const arenaNs = ns(results, "add-release-200000", ARENA);
-    const closuresNs = ns(results, "add-release-200000", CLOSURES);
+  /** A goal on the ratio of two timed tasks (scenario id and peer each): numerator / denominator. */
+  const timeRatio = (
+    metric: string,
+    limit: number,
+    [numerator, denominator]: readonly [readonly [string, string], readonly [string, string]],
+    unit: string,
+    planned = false,
+  ) => {
+    const top = ns(results, numerator[0], numerator[1]);
+    const bottom = ns(results, denominator[0], denominator[1]);
     ratioGoal(
-      "add+release of 200,000 actions / JS closures",
-      1.5,
-      arenaNs !== null && closuresNs !== null ? arenaNs / closuresNs : null,
-      `${fixed(arenaNs ?? Number.NaN, 1)} / ${fixed(closuresNs ?? Number.NaN, 1)} ns`,
+      metric,
+      limit,
+      top !== null && bottom !== null ? top / bottom : null,
+      `${fixed(top ?? Number.NaN, 1)} / ${fixed(bottom ?? Number.NaN, 1)} ${unit}`,
       2,
-      true,
+      planned,
     );
-  }
-  {
-    const mib = ns(results, "arena-cycle-1mib-free", ARENA);
-    const gib = ns(results, "arena-cycle-1gib-free", ARENA);
-    ratioGoal(
-      "create+alloc+release: 1 GiB free / 1 MiB free",
-      1.2,
-      mib !== null && gib !== null ? gib / mib : null,
-      `${fixed(gib ?? Number.NaN, 1)} / ${fixed(mib ?? Number.NaN, 1)} ns per arena`,
-    );
-  }
-  {
-    const arenaNs = ns(results, "random-lifetime-speed", ARENA);
-    const tlsfNs = ns(results, "random-lifetime-speed", TLSF);
-    ratioGoal(
-      "random-lifetime time / AssemblyScript TLSF",
-      1.0,
-      arenaNs !== null && tlsfNs !== null ? arenaNs / tlsfNs : null,
-      `${fixed(arenaNs ?? Number.NaN, 1)} / ${fixed(tlsfNs ?? Number.NaN, 1)} ns per step`,
-    );
-  }
+  };
+  timeRatio(
+    "add+release of 200,000 actions / JS closures",
+    1.5,
+    [
+      ["add-release-200000", ARENA],
+      ["add-release-200000", CLOSURES],
+    ],
+    "ns",
+    true,
+  );
+  timeRatio(
+    "create+alloc+release: 1 GiB free / 1 MiB free",
+    1.2,
+    [
+      ["arena-cycle-1gib-free", ARENA],
+      ["arena-cycle-1mib-free", ARENA],
+    ],
+    "ns per arena",
+  );
+  timeRatio(
+    "random-lifetime time / AssemblyScript TLSF",
+    1.0,
+    [
+      ["random-lifetime-speed", ARENA],
+      ["random-lifetime-speed", TLSF],
+    ],
+    "ns per step",
+  );
   for (const [figure, metric, goal, limit] of [
     [small.request, "memory per live child arena (8 x 64 B, 2 actions)", "≤ 2 KiB", 2 * KiB],
     [small.empty, "memory per live empty child arena", "≤ 512 B", 512],
