@@ -7,13 +7,13 @@
 import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
   A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_RESERVED, ALIGN_MASK, ARENA_SIZE, CB_BYTES,
-  CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_DATA, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, EBADPTR, EBUSY, EDTOR,
+  BITMAP_AT, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS, EBADPTR, EBUSY, EDTOR,
   EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC,
   KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING, KIND_GROUP, KIND_POPPED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
-  NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OK, OWNER_META, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
-  SMALL_MAX, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
+  NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE,
+  POISON_FREED, POISON_FRESH, SMALL_MAX, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
-import { firstPage, initPages, mapCapacity, ownerOf, takeRun } from "./chunks";
+import { chunkBytes, firstPage, initPages, mapCapacity, ownerAt, ownerOf, slotOwner, takeRun } from "./chunks";
 import {
   bitMask, bitWord, capacityOfNode, clearLive, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive,
   minAlignLog2, releaseSmallBlock, replaceNode, setField, takeBlock, takeSmallBlock, unlinkCallback, unlinkNode,
@@ -210,7 +210,9 @@ export function free(arena: usize, ptr: usize): u32 {
   // cheap, and one branch predicts better.
   const page = <u32>(ptr >> PAGE_BITS);
   if ((ptr & GRANULE_MASK) | <u32>(page >= mapCapacity)) return EBADPTR;
-  if (ownerOf(page) != <u32>arena) return freeOther(arena, ptr);
+  let owner = ownerOf(page);
+  if (owner == OWNER_SUB) owner = slotOwner(ptr);
+  if (owner != <u32>arena) return freeOther(arena, ptr);
   const word = bitWord(ptr);
   const bits = load<u32>(word);
   const mask = bitMask(ptr);
@@ -385,7 +387,7 @@ function dropCallback(arena: usize, node: usize): void {
 
 /** True when `node` is a callback node or close marker of `arena`. */
 function isCallback(arena: usize, node: usize): bool {
-  if (node < <usize>firstPage << PAGE_BITS || ownerOf(<u32>(node >> PAGE_BITS)) != <u32>arena) return false;
+  if (node < <usize>firstPage << PAGE_BITS || ownerAt(node) != <u32>arena) return false;
   const kind = metaKind(load<u32>(node, NODE_META));
   return kind == KIND_CLOSE || counterOf(kind) != 0 || kind == KIND_DTOR;
 }
@@ -473,7 +475,7 @@ export function detach(arena: usize, ptr: usize): u32 {
 /** Frees the block of a dying allocation once its destructor has run. */
 export function dropDying(arena: usize, ptr: usize): u32 {
   const node = ptr - HEADER;
-  if (ptr < <usize>firstPage << PAGE_BITS || (ownerOf(<u32>(ptr >> PAGE_BITS)) & ~1) != <u32>arena) return EBADPTR;
+  if (ptr < <usize>firstPage << PAGE_BITS || (ownerAt(ptr) & ~(OWNER_LARGE | OWNER_RUN)) != <u32>arena) return EBADPTR;
   if (metaKind(load<u32>(node, NODE_META)) != KIND_DYING) return EBADPTR;
   if (poisoned(arena)) memory.fill(ptr, POISON_FREED, load<u32>(node, NODE_SIZE));
   retireBlock(arena, node);
@@ -515,8 +517,10 @@ export function beginRelease(arena: usize): u32 {
 function poisonChunks(arena: usize): void {
   let run = <usize>field(arena, A_CHUNKS);
   while (run) {
-    const start = load<u32>(run, CHUNK_PAYLOAD) ? run + CHUNK_HEAD : run + CHUNK_DATA;
-    memory.fill(start, POISON_FREED, run + (<usize>load<u32>(run, CHUNK_PAGES) << PAGE_BITS) - start);
+    // A whole-page small chunk ends where its page's bitmap starts; any other chunk at its last slot.
+    const whole = !load<u32>(run, CHUNK_PAYLOAD) && !load<u16>(run, CHUNK_SLOTS);
+    const end = whole ? run + BITMAP_AT : run + chunkBytes(run);
+    memory.fill(run + CHUNK_HEAD, POISON_FREED, end - run - CHUNK_HEAD);
     run = load<u32>(run, CHUNK_NEXT);
   }
 }

@@ -7,15 +7,16 @@ import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_GROUPS, CB_EXTRA, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_GROUP,
   KIND_POPPED, KIND_DYING, KIND_QUARANTINED, META_DTOR, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_LIVE_BYTES,
   A_LIVE_NEXT, A_LIVE_PREV, A_PEAK_BYTES, A_QUARANTINE_BYTES, A_QUARANTINE_HEAD, A_QUARANTINE_LIMIT,
-  A_QUARANTINE_TAIL, A_RESERVED, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
-  CHUNK_PREV, CLASSES, FLAG_QUARANTINE, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS, NODE_META,
-  NODE_NEXT, NODE_PREV, NODE_SIZE, OWNER_FOREIGN, OWNER_LARGE, OWNER_META, PAGE_BITS, PAGE_SIZE, metaAlignLog2,
-  metaClass, metaKind,
+  A_QUARANTINE_TAIL, A_RESERVED, BITMAP_AT, CB_NEWER, CB_OLDER, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
+  CHUNK_PREV, CHUNK_SLOTS, CLASSES, FLAG_QUARANTINE, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS,
+  NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OWNER_FOREIGN, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS,
+  PAGE_SIZE, SLOT_BITS, SLOT_FREE, SLOT_SIZE, SLOTS, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
 import {
-  firstPage, freeRuns, knownPages, mapCapacity, mapRun, mapRunPages, ownerMap, ownerOf, pageLimit, startOf,
+  chunkBytes, firstPage, freeRuns, freeSlotTag, knownPages, mapCapacity, mapRun, mapRunPages, ownerAt, ownerMap,
+  ownerOf, pageBase, pageLimit, slotEntry, slotListHead, slotListed, slotOwner, spareSubPage, startOf,
 } from "./chunks";
-import { capacityOfNode, field, findLive, isLive, minAlignLog2 } from "./nodes";
+import { bitWord, capacityOfNode, field, findLive, isLive, minAlignLog2, runOf } from "./nodes";
 import { liveArenas } from "./arena";
 
 /** Checks every invariant of the heap; 0 when all hold. */
@@ -50,24 +51,88 @@ export function check(): u32 {
     run = load<u32>(run, CHUNK_NEXT);
   }
   let metaPages: u32 = 0;
+  let subPages: u32 = 0;
+  let freeSlots: u32 = 0;
+  let ownedSlots: u32 = 0;
   for (let page = firstPage; page < pages; page++) {
     const owner = ownerOf(page);
     if (owner == OWNER_META || owner == OWNER_FOREIGN) metaPages++;
+    if (owner != OWNER_SUB) continue;
+    subPages++;
+    const base = pageBase(page);
+    for (let slot: u32 = SLOTS; slot < 256; slot++) if (load<u32>(slotEntry(base) + (slot << 2)) != OWNER_META) return 11;
+    let slot: u32 = 0;
+    while (slot < SLOTS) {
+      const entry = slotOwner(base + (slot << SLOT_BITS));
+      if (entry & SLOT_FREE) {
+        const len = entry >> 4;
+        if (len == 0 || slot + len > SLOTS || slotOwner(base + ((slot + len - 1) << SLOT_BITS)) != entry) return 12;
+        if (slot + len < SLOTS && slotOwner(base + ((slot + len) << SLOT_BITS)) & SLOT_FREE) return 12;
+        if (len == SLOTS && page != spareSubPage) return 17;
+        freeSlots += len;
+        slot += len;
+      } else {
+        // Owned by an arena (its chunks' walk checks which); 0 would be a slot nobody holds.
+        if (entry < PAGE_SIZE) return 12;
+        ownedSlots++;
+        slot++;
+      }
+    }
   }
+  const lists = checkSlotLists(pages);
+  if (lists == 0xffffffff) return 15;
+  if (lists != freeSlots) return 13;
+  if (spareSubPage && (spareSubPage >= pages || ownerOf(spareSubPage) != OWNER_SUB)) return 17;
+  if (spareSubPage && slotOwner(pageBase(spareSubPage)) != freeSlotTag(SLOTS)) return 17;
   let arenaPages: u32 = 0;
+  let arenaSlots: u32 = 0;
   let arena = liveArenas;
   prev = 0;
   while (arena) {
     if (<usize>field(arena, A_LIVE_PREV) != prev) return 8;
     const broken = checkArena(arena);
     if (broken) return broken;
-    arenaPages += field(arena, A_RESERVED) >> PAGE_BITS;
+    arenaPages += chunkPages;
+    arenaSlots += chunkSlots;
     prev = arena;
     arena = field(arena, A_LIVE_NEXT);
   }
-  if (metaPages + freePages + arenaPages != pages - firstPage) return 7;
+  if (metaPages + subPages + freePages + arenaPages != pages - firstPage) return 7;
+  if (arenaSlots != ownedSlots) return 14;
   return 0;
 }
+
+/**
+ * Walks the lists of free runs of slots (rules 15, 16): each run is in the
+ * list of its length, in a subdivided page, tagged at both ends, linked both
+ * ways; a list's summary bit is set exactly when it has runs. Returns the
+ * slots they hold, or 0xffffffff when a rule is broken.
+ */
+function checkSlotLists(pages: u32): u32 {
+  let total: u32 = 0;
+  for (let len: u32 = 1; len <= SLOTS; len++) {
+    const head = <usize>load<u32>(slotListHead(len));
+    if (slotListed(len) != (head != 0)) return 0xffffffff;
+    let run = head;
+    let prev: usize = 0;
+    let guard = pages * SLOTS;
+    while (run) {
+      if (guard-- == 0 || <usize>load<u32>(run, CHUNK_PREV) != prev) return 0xffffffff;
+      const page = <u32>(run >> PAGE_BITS);
+      if (page < firstPage || page >= pages || ownerOf(page) != OWNER_SUB || run & (SLOT_SIZE - 1)) return 0xffffffff;
+      if (slotOwner(run) != freeSlotTag(len)) return 0xffffffff;
+      if (slotOwner(run + ((len - 1) << SLOT_BITS)) != freeSlotTag(len)) return 0xffffffff;
+      total += len;
+      prev = run;
+      run = load<u32>(run, CHUNK_NEXT);
+    }
+  }
+  return total;
+}
+
+/** Whole pages and slots of the arena checkArena last walked, for the heap's totals (rules 7, 14). */
+let chunkPages: u32 = 0;
+let chunkSlots: u32 = 0;
 
 /** Checks one arena; 0 when all its invariants hold. */
 function checkArena(arena: usize): u32 {
@@ -77,18 +142,41 @@ function checkArena(arena: usize): u32 {
   let quarantinedRuns: u32 = 0;
   let run = <usize>field(arena, A_CHUNKS);
   let prev: usize = 0;
+  chunkPages = 0;
+  chunkSlots = 0;
   while (run) {
     if (<usize>load<u32>(run, CHUNK_PREV) != prev) return 20;
     const start = <u32>(run >> PAGE_BITS);
-    const count = load<u32>(run, CHUNK_PAGES);
-    if (ownerOf(start) == <u32>arena) {
-      if (count != 1 || load<u32>(run, CHUNK_PAYLOAD) != 0) return 21;
-      for (let word: usize = 0; word < 256; word++) bits += popcnt<u32>(load<u32>(run + CHUNK_HEAD + (word << 2)));
+    const count = <u32>load<u16>(run, CHUNK_PAGES);
+    const slots = <u32>load<u16>(run, CHUNK_SLOTS);
+    const payload = <usize>load<u32>(run, CHUNK_PAYLOAD);
+    if (!payload) {
+      // A small chunk: a whole page of the arena's, or a run of the arena's slots.
+      if (count == 1 && slots == 0 && ownerOf(start) == <u32>arena) {
+        for (let word: usize = 0; word < 256; word++) bits += popcnt<u32>(load<u32>(run + BITMAP_AT + (word << 2)));
+      } else {
+        if (count != 0 || slots == 0 || ownerOf(start) != OWNER_SUB || run & (SLOT_SIZE - 1)) return 21;
+        if (((<u32>run & (PAGE_SIZE - 1)) >> SLOT_BITS) + slots > SLOTS) return 21;
+        for (let slot: u32 = 0; slot < slots; slot++) {
+          if (slotOwner(run + (slot << SLOT_BITS)) != <u32>arena) return 21;
+          bits += popcnt<u32>(load<u32>(bitWord(run + (slot << SLOT_BITS))));
+        }
+      }
     } else {
+      // A block of its own: whole pages (each LARGE, the start map pointing at the first)
+      // and a tail of slots in the next page, or a run of slots whose first is OWNER_RUN.
       for (let page = start; page < start + count; page++) {
         if (ownerOf(page) != (<u32>arena | OWNER_LARGE) || startOf(page) != start) return 22;
       }
-      const node = <usize>load<u32>(run, CHUNK_PAYLOAD) - HEADER;
+      const tail = run + (<usize>count << PAGE_BITS);
+      if (slots && (ownerOf(<u32>(tail >> PAGE_BITS)) != OWNER_SUB || tail & (SLOT_SIZE - 1))) return 22;
+      if (((<u32>tail & (PAGE_SIZE - 1)) >> SLOT_BITS) + slots > SLOTS) return 22;
+      for (let slot: u32 = 0; slot < slots; slot++) {
+        const head = count == 0 && slot == 0 ? OWNER_RUN : 0;
+        if (slotOwner(tail + (slot << SLOT_BITS)) != (<u32>arena | OWNER_LARGE | head)) return 22;
+      }
+      if (runOf(payload - HEADER) != run || payload - HEADER < run + 16) return 22;
+      const node = payload - HEADER;
       const meta = load<u32>(node, NODE_META);
       const kind = metaKind(meta);
       // A large run holds a live allocation, a quarantined one, or one whose destructor is running.
@@ -96,7 +184,9 @@ function checkArena(arena: usize): u32 {
         return 23;
       if (kind == KIND_QUARANTINED) quarantinedRuns++;
     }
-    reserved += <u64>count << PAGE_BITS;
+    chunkPages += count;
+    chunkSlots += slots;
+    reserved += chunkBytes(run);
     prev = run;
     run = load<u32>(run, CHUNK_NEXT);
   }
@@ -115,7 +205,7 @@ function checkArena(arena: usize): u32 {
   while (node) {
     if (guard-- == 0) return 30;
     if (<usize>load<u32>(node, NODE_NEXT) != next) return 31;
-    if ((ownerOf(<u32>(node >> PAGE_BITS)) & ~OWNER_LARGE) != <u32>arena) return 32;
+    if ((ownerAt(node) & ~(OWNER_LARGE | OWNER_RUN)) != <u32>arena) return 32;
     const meta = load<u32>(node, NODE_META);
     const kind = metaKind(meta);
     if (kind == KIND_ALLOC) {
@@ -169,7 +259,7 @@ function checkArena(arena: usize): u32 {
       if (guard-- == 0) return 51;
       const meta = load<u32>(node, NODE_META);
       if (metaKind(meta) != KIND_FREE || metaClass(meta) != cls) return 52;
-      if (ownerOf(<u32>(node >> PAGE_BITS)) != <u32>arena) return 53;
+      if (ownerAt(node) != <u32>arena) return 53;
       if (isLive(node + HEADER)) return 54;
       if ((node + HEADER) & ((<usize>1 << minLog2) - 1)) return 55;
       node = load<u32>(node, NODE_PREV);
@@ -178,7 +268,7 @@ function checkArena(arena: usize): u32 {
   const cur = field(arena, A_CUR);
   const end = field(arena, A_END);
   if (cur > end) return 56;
-  if (end && ownerOf((end - 1) >> PAGE_BITS) != <u32>arena) return 57;
+  if (end && ownerAt(end - 1) != <u32>arena) return 57;
   const quarantine = checkQuarantine(arena, limit, quarantinedRuns);
   if (quarantine) return quarantine;
   const twice = markBlocks(arena, true);
@@ -240,7 +330,7 @@ function visit(arena: usize, node: usize, set: bool): u32 {
 
 /** Whether any live-start bit is set for the granules of [from, to), within one small chunk. */
 function anyLive(from: usize, to: usize): bool {
-  const bitmap = (from & ~(<usize>PAGE_SIZE - 1)) + CHUNK_HEAD;
+  const bitmap = (from & ~(<usize>PAGE_SIZE - 1)) + BITMAP_AT;
   let granule = <u32>(from & (PAGE_SIZE - 1)) >> 3;
   const last = <u32>((to - 1) & (PAGE_SIZE - 1)) >> 3;
   // A word of the bitmap at a time: the granules of one block share a handful of words.
@@ -276,12 +366,12 @@ function checkQuarantine(arena: usize, guardLimit: u32, quarantinedRuns: u32): u
     if (guard-- == 0) return 61;
     const page = <u32>(node >> PAGE_BITS);
     if (page < firstPage || page >= knownPages) return 62;
-    const owner = ownerOf(page);
+    const owner = ownerAt(node);
     const meta = load<u32>(node, NODE_META);
     const cls = metaClass(meta);
     if (cls == LARGE_CLASS) {
-      if (owner != (<u32>arena | OWNER_LARGE) || startOf(page) != page) return 62;
-      if (<usize>load<u32>(node & ~(<usize>PAGE_SIZE - 1), CHUNK_PAYLOAD) != node + HEADER) return 62;
+      if ((owner & ~OWNER_RUN) != (<u32>arena | OWNER_LARGE)) return 62;
+      if (<usize>load<u32>(runOf(node), CHUNK_PAYLOAD) != node + HEADER) return 62;
       runs++;
     } else if (owner != <u32>arena || ((node + HEADER) & minMask) != 0) return 62;
     if (metaKind(meta) != KIND_QUARANTINED || (cls >= CLASSES && cls != LARGE_CLASS)) return 63;

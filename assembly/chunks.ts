@@ -34,7 +34,8 @@
 // FOREIGN when the core next grows (that growth then merges with nothing
 // below it, but the maps still move to its top).
 import {
-  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, ENOMEM, OK, OWNER_FOREIGN, OWNER_META, PAGE_BITS, PAGE_LIMIT, PAGE_SIZE,
+  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, CHUNK_SLOTS, ENOMEM, OK, OWNER_FOREIGN, OWNER_META, OWNER_SUB, PAGE_BITS,
+  PAGE_LIMIT, PAGE_SIZE, SLOT_BITS, SLOT_FREE, SLOT_TABLE_AT, SLOTS,
 } from "./layout";
 
 export let ownerMap: usize = 0;
@@ -263,4 +264,186 @@ export function takeRun(count: u32, owner: u32): usize {
   if (have > count) freeRun(start + count, have - count, false);
   store<u32>(run, count, CHUNK_PAGES);
   return run;
+}
+
+// ---- slots: runs inside subdivided pages -----------------------------------
+//
+// Free runs of slots are kept on one list per exact length, with a summary
+// bit per list, so that the smallest run that fits is found with a few bit
+// scans and taking or giving back a run costs O(its slots), at most SLOTS,
+// whatever the size of the heap. A run given back merges with the free runs
+// beside it (their first and last slot entries are boundary tags). A page
+// whose slots are all free again goes back to the heap, except one kept as
+// a spare, so that an arena created and released over and over does not
+// subdivide a fresh page every time.
+
+/** Heads of the free-run lists, index len - 1; static data, below every page the core manages. */
+const SLOT_LISTS = memory.data(SLOTS << 2);
+/** Bit len - 1 set when the list of runs of `len` slots is not empty. */
+const SLOT_SUMMARY = memory.data(((SLOTS + 31) >> 5) << 2);
+/** The one subdivided page kept with every slot free, or 0. */
+export let spareSubPage: u32 = 0;
+
+/** Address of the slot entry of `at` (any address inside a subdivided page's runs). */
+@inline export function slotEntry(at: usize): usize {
+  return (at & ~(<usize>PAGE_SIZE - 1)) | (SLOT_TABLE_AT + (((<u32>at >> SLOT_BITS) & 255) << 2));
+}
+@inline export function slotOwner(at: usize): u32 {
+  return load<u32>(slotEntry(at));
+}
+/** The owner of the memory at `at`: its page's entry in the owner map, or its slot's when the page is subdivided. */
+@inline export function ownerAt(at: usize): u32 {
+  const owner = ownerOf(<u32>(at >> PAGE_BITS));
+  return owner == OWNER_SUB ? slotOwner(at) : owner;
+}
+@inline export function slotListHead(len: u32): usize {
+  return SLOT_LISTS + ((len - 1) << 2);
+}
+@inline function summaryWord(len: u32): usize {
+  return SLOT_SUMMARY + (((len - 1) >> 5) << 2);
+}
+/** Whether the summary says the list of runs of `len` slots has any (check() compares). */
+export function slotListed(len: u32): bool {
+  return ((load<u32>(summaryWord(len)) >> ((len - 1) & 31)) & 1) != 0;
+}
+@inline export function freeSlotTag(len: u32): u32 {
+  return (len << 4) | SLOT_FREE;
+}
+
+/** Puts the free run of `len` slots at `run` on its list, with its boundary tags. */
+function pushSlots(run: usize, len: u32): void {
+  store<u32>(slotEntry(run), freeSlotTag(len));
+  store<u32>(slotEntry(run + ((len - 1) << SLOT_BITS)), freeSlotTag(len));
+  const list = slotListHead(len);
+  const head = load<u32>(list);
+  store<u32>(run, head, CHUNK_NEXT);
+  store<u32>(run, 0, CHUNK_PREV);
+  if (head) store<u32>(head, <u32>run, CHUNK_PREV);
+  store<u32>(list, <u32>run);
+  const word = summaryWord(len);
+  store<u32>(word, load<u32>(word) | (<u32>1 << ((len - 1) & 31)));
+}
+
+/** Takes the free run of `len` slots at `run` off its list (its tags stay until overwritten). */
+function unlinkSlots(run: usize, len: u32): void {
+  const next = load<u32>(run, CHUNK_NEXT);
+  const prev = load<u32>(run, CHUNK_PREV);
+  if (next) store<u32>(next, prev, CHUNK_PREV);
+  if (prev) store<u32>(prev, next, CHUNK_NEXT);
+  else {
+    store<u32>(slotListHead(len), next);
+    if (!next) {
+      const word = summaryWord(len);
+      store<u32>(word, load<u32>(word) & ~(<u32>1 << ((len - 1) & 31)));
+    }
+  }
+}
+
+/** The smallest length >= `len` whose list has a run, or 0. */
+function fittingLength(len: u32): u32 {
+  let index = len - 1;
+  let bits = load<u32>(SLOT_SUMMARY + ((index >> 5) << 2)) & (<u32>0xffffffff << (index & 31));
+  while (!bits) {
+    index = (index | 31) + 1;
+    if (index >= SLOTS) return 0;
+    bits = load<u32>(SLOT_SUMMARY + ((index >> 5) << 2));
+  }
+  return (index & ~31) + ctz<u32>(bits) + 1;
+}
+
+/**
+ * Marks page `page` (taken from the heap, its owner entry set by the caller
+ * to OWNER_SUB) subdivided: its slot table says META for the table and the
+ * bitmap, 0 for every other slot.
+ */
+export function subdivide(page: u32): void {
+  const table = pageBase(page) + SLOT_TABLE_AT;
+  memory.fill(table, 0, SLOTS << 2);
+  for (let slot = SLOTS; slot < 256; slot++) store<u32>(table + (slot << 2), OWNER_META);
+}
+
+/**
+ * Takes a run of `len` slots (1..SLOTS) owned by `owner`, the smallest free
+ * run that fits, cut to size, or else a new subdivided page; 0 when the heap
+ * is out of pages. Every slot entry of the run is set to `owner`.
+ */
+export function takeSlots(len: u32, owner: u32): usize {
+  let have = fittingLength(len);
+  let run: usize;
+  if (have) {
+    run = load<u32>(slotListHead(have));
+    unlinkSlots(run, have);
+    if (<u32>(run >> PAGE_BITS) == spareSubPage) spareSubPage = 0;
+  } else {
+    run = takeRun(1, OWNER_SUB);
+    if (!run) return 0;
+    subdivide(<u32>(run >> PAGE_BITS));
+    have = SLOTS;
+  }
+  if (have > len) pushSlots(run + (len << SLOT_BITS), have - len);
+  const entry = slotEntry(run);
+  for (let slot: u32 = 0; slot < len; slot++) store<u32>(entry + (slot << 2), owner);
+  return run;
+}
+
+/**
+ * Gives back `len` slots at `run`, merged with the free runs beside them. A
+ * page left with every slot free goes back to the heap, unless it becomes
+ * the spare (there was none).
+ */
+export function freeSlots(run: usize, len: u32): void {
+  const entry = slotEntry(run);
+  memory.fill(entry, 0, len << 2);
+  const base = run & ~(<usize>PAGE_SIZE - 1);
+  if (entry > base + SLOT_TABLE_AT) {
+    const left = load<u32>(entry - 4);
+    if (left & SLOT_FREE) {
+      const count = left >> 4;
+      run -= count << SLOT_BITS;
+      len += count;
+      unlinkSlots(run, count);
+    }
+  }
+  // The entry after the last data slot is META, never a free tag; an arena's
+  // entries (16-aligned, maybe | LARGE | RUN) never have the SLOT_FREE bit.
+  const right = load<u32>(slotEntry(run) + (len << 2));
+  if (right & SLOT_FREE) {
+    const count = right >> 4;
+    unlinkSlots(run + (len << SLOT_BITS), count);
+    len += count;
+  }
+  const page = <u32>(base >> PAGE_BITS);
+  if (len == SLOTS && spareSubPage && spareSubPage != page) {
+    freeRun(page, 1);
+    return;
+  }
+  if (len == SLOTS) spareSubPage = page;
+  pushSlots(run, len);
+}
+
+/**
+ * Makes page `page`, the last of a large run just taken, the subdivided home
+ * of the run's tail: its first `slots` slots are owned by `owner`, the rest
+ * are free runs for anyone.
+ */
+export function takeTail(page: u32, slots: u32, owner: u32): void {
+  setOwner(page, OWNER_SUB);
+  subdivide(page);
+  const run = pageBase(page);
+  const entry = slotEntry(run);
+  for (let slot: u32 = 0; slot < slots; slot++) store<u32>(entry + (slot << 2), owner);
+  if (slots < SLOTS) pushSlots(run + (slots << SLOT_BITS), SLOTS - slots);
+}
+
+/** Bytes a chunk covers: its whole pages and its slots. */
+@inline export function chunkBytes(run: usize): u32 {
+  return (<u32>load<u16>(run, CHUNK_PAGES) << PAGE_BITS) + (<u32>load<u16>(run, CHUNK_SLOTS) << SLOT_BITS);
+}
+
+/** Gives a chunk back: its whole pages to the heap, then its slots to their page. */
+export function freeChunk(run: usize): void {
+  const pages = <u32>load<u16>(run, CHUNK_PAGES);
+  const slots = <u32>load<u16>(run, CHUNK_SLOTS);
+  if (pages) freeRun(<u32>(run >> PAGE_BITS), pages);
+  if (slots) freeSlots(run + (<usize>pages << PAGE_BITS), slots);
 }

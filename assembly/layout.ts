@@ -28,33 +28,70 @@ export const PAGE_SIZE: u32 = 1 << PAGE_BITS;
 /** Pages the core will use at most: with the top page unused, `page + PAGE_SIZE` never wraps in 32 bits. */
 export const PAGE_LIMIT: u32 = 65535;
 
-// Every run of pages, free or owned, starts with a 16-byte chunk head. A small
-// chunk is one page holding many blocks, behind a live-start bitmap with one
-// bit per 8-byte granule of the page; a large run holds one allocation.
+// Memory is owned at two grains. A run of pages (free, META, a whole-page
+// chunk of an arena, a large allocation) is recorded per page in the owner
+// map. A "subdivided" page is cut into 256-byte slots, recorded per slot in
+// a table at the page's end, so that arenas share it: a small chunk of a
+// small arena, or a medium allocation, is a run of slots. Every run of
+// either kind starts with a 16-byte chunk head:
 //
-//   small chunk (one page, 64 KiB aligned)
-//   ┌──────────┬──────────┬──────────┬───────────┬───────────────────┬──────────────────┐
-//   │ next u32 │ prev u32 │ pages u32│ payload=0 │ live-start bitmap │ blocks ...       │
-//   └──────────┴──────────┴──────────┴───────────┴───────────────────┴──────────────────┘
-//   0          4          8          12          16                  1040           65536
+//   chunk head
+//   ┌──────────┬──────────┬─────────────────────────┬───────────┐
+//   │ next u32 │ prev u32 │ pages u16 │ slots u16   │ payload   │
+//   └──────────┴──────────┴─────────────────────────┴───────────┘
+//   0          4          8           10            12          16
 //
-//   large run (n pages)
-//   ┌──────────┬──────────┬──────────┬───────────┬─────────┬────────┬─────────────────┐
-//   │ next u32 │ prev u32 │ pages u32│ payload   │ padding │ header │ payload ...     │
-//   └──────────┴──────────┴──────────┴───────────┴─────────┴────────┴─────────────────┘
-//   0          4          8          12          16                                n*64K
+//   next/prev   the chunks of one arena, or the heap's free runs
+//   pages       whole pages the chunk covers from its head (a free run: its length)
+//   slots       slots it covers after them: a run of slots inside a subdivided page
+//               (pages 0), or the tail of a large allocation in the page after its
+//               whole pages, so that a large block rounds to 256 B, not to 64 KiB
+//   payload     a block of its own (a medium or large allocation): its payload
+//               address; 0 for a small chunk, which holds many blocks
 //
-// `next`/`prev` link the chunks of one arena, or the heap's free runs.
+// Every page that holds small blocks ends with a live-start bitmap, one bit
+// per 8-byte granule; a subdivided page has its slot table right before it:
+//
+//   whole-page small chunk (owner map: the arena)
+//   ┌────────────┬───────────────────────────────────────────┬───────────────────┐
+//   │ chunk head │ blocks ...                                │ live-start bitmap │
+//   └────────────┴───────────────────────────────────────────┴───────────────────┘
+//   0            16                                          64512          65536
+//
+//   subdivided page (owner map: OWNER_SUB)
+//   ┌─────────┬─────────┬─────┬────────────────┬────────────────────┬───────────────────┐
+//   │ slot 0  │ slot 1  │ ... │ slot 247       │ slot table:        │ live-start bitmap │
+//   │ 256 B   │         │     │                │ u32 x 256          │                   │
+//   └─────────┴─────────┴─────┴────────────────┴────────────────────┴───────────────────┘
+//   0         256       512                    63488                64512          65536
+//
+//   slot entry  0            free (inside a free run) or never used
+//               len<<4 | 8   first and last slot of a free run of `len` slots (SLOT_FREE)
+//               arena        a slot of the arena's small chunk
+//               arena | 1    a slot of the arena's medium or large block (OWNER_LARGE),
+//                 | 2        its first slot, where its chunk head is (OWNER_RUN)
+//               OWNER_META   the 8 entries of the table and bitmap themselves
+//
+// Free runs of slots are linked per exact length (1..SLOTS) through their
+// first 8 bytes: next u32, prev u32 (assembly/chunks.ts).
 
 export const CHUNK_NEXT: u32 = 0;
 export const CHUNK_PREV: u32 = 4;
 export const CHUNK_PAGES: u32 = 8;
+export const CHUNK_SLOTS: u32 = 10;
 export const CHUNK_PAYLOAD: u32 = 12;
 export const CHUNK_HEAD: u32 = 16;
 export const GRANULE_BITS: u32 = 3;
 export const GRANULE_MASK: u32 = (1 << GRANULE_BITS) - 1;
 export const BITMAP_BYTES: u32 = PAGE_SIZE >> GRANULE_BITS >> 3;
-export const CHUNK_DATA: u32 = CHUNK_HEAD + BITMAP_BYTES;
+/** Where a page's live-start bitmap begins: the end of the blocks of a whole-page chunk. */
+export const BITMAP_AT: u32 = PAGE_SIZE - BITMAP_BYTES;
+export const SLOT_BITS: u32 = 8;
+export const SLOT_SIZE: u32 = 1 << SLOT_BITS;
+/** Slots of a subdivided page that hold runs; the rest hold its slot table and bitmap. */
+export const SLOTS: u32 = 248;
+export const SLOT_TABLE_AT: u32 = SLOTS << SLOT_BITS;
+export const SLOT_FREE: u32 = 8;
 
 // The page maps, one entry per page: right after the static data while they
 // reach far enough (64 MiB of memory), then in a META run of their own at the
@@ -63,13 +100,17 @@ export const CHUNK_DATA: u32 = CHUNK_HEAD + BITMAP_BYTES;
 //   owner map: u32 per page    0 = free or static, META = arena records and maps,
 //                              FOREIGN = grown by someone else (the embedding program's
 //                              allocator, or JS calling memory.grow), never touched,
-//                              arena | 0 = small chunk, arena | LARGE = page of a large run
+//                              SUB = subdivided into slots (owners in its slot table),
+//                              arena | 0 = whole-page small chunk, arena | LARGE = page of a large run
 //   start map: u16 per page    first page of the run; kept for every page of a
 //                              large run and for the first and last page of a free run
 
 export const OWNER_LARGE: u32 = 1;
 export const OWNER_META: u32 = 2;
+/** In a slot entry, with OWNER_LARGE: the first slot of a block's run (its chunk head). */
+export const OWNER_RUN: u32 = 2;
 export const OWNER_FOREIGN: u32 = 4;
+export const OWNER_SUB: u32 = 8;
 
 // ---- node header -----------------------------------------------------------
 //
@@ -164,11 +205,15 @@ export const META_DTOR: u32 = 1 << 14;
 //
 // A block's payload capacity is rounded up to its class. Classes 0..31 step by
 // 8 bytes (8..256); above, four classes per power of two (320, 384, 448, 512,
-// 640, ...) up to SMALL_MAX. Larger allocations get a run of their own.
+// 640, ...) up to SMALL_MAX. Larger allocations get a run of their own: a
+// medium one a run of slots (256-byte grain, coalesced when freed), a large
+// one whole pages and a tail of slots.
 
-export const SMALL_MAX: u32 = 32768;
+export const SMALL_MAX: u32 = 4096;
 /** Size classes of small blocks, and so free lists per arena. */
-export const CLASSES: u32 = 60;
+export const CLASSES: u32 = 48;
+/** The largest chunk of slots (head, padding, header and payload) a medium block takes; beyond, pages. */
+export const MEDIUM_MAX: u32 = SLOTS << SLOT_BITS;
 /** The class recorded in the meta word of a large run's block (no free list has it). */
 export const LARGE_CLASS: u32 = 63;
 
@@ -191,25 +236,28 @@ export const LARGE_CLASS: u32 = 63;
 
 // ---- arena record ----------------------------------------------------------
 //
-// One 320-byte record per arena, carved from META pages and recycled.
+// One 272-byte record per arena, carved from META pages and recycled.
 //
 //   ┌────────┬─────────┬────────┬──────┬──────┬───────┬──────────┬───────────┬───────────┬──────────┐
 //   │ head   │ cbHead  │ chunks │ cur  │ end  │ flags │ maxBytes │ liveBytes │ peakBytes │ reserved │
 //   ├────────┼─────────┼────────┼──────┼──────┴───────┴──────────┴───────────┴───────────┴──────────┘
 //   0        4         8        12     16     20      24         28          32          36
 //   ┌─────────────┬─────────┬────────┬──────────┬──────────┬──────────┬────────────────────────────┐
-//   │ allocations │ actions │ groups │ children │ liveNext │ livePrev │ free lists: 60 x u32 ...   │
+//   │ allocations │ actions │ groups │ children │ liveNext │ livePrev │ free lists: 48 x u32 ...   │
 //   └─────────────┴─────────┴────────┴──────────┴──────────┴──────────┴────────────────────────────┘
-//   40            44        48       52         56         60         64                         304
+//   40            44        48       52         56         60         64                         256
 //   ┌───────────────┬───────────────┬──────────────────┬──────────────────┐
 //   │ quarantine    │ quarantine    │ quarantine bytes │ quarantine limit │
 //   │ head (oldest) │ tail (newest) │                  │                  │
 //   └───────────────┴───────────────┴──────────────────┴──────────────────┘
-//   304             308             312                316                320
+//   256             260             264                268                272
 //
 //   head      newest node of the release list
 //   cbHead    newest action (the callback list)
 //   chunks    newest chunk owned; cur/end: the bump range in the newest small chunk
+//   reserved  bytes of the arena's chunks; a new small chunk takes as many again (at least
+//             one slot, at most a page), so a small arena stays small and a big one
+//             takes few chunks
 //   flags     bit 0 RELEASING, bit 1 POISON, bit 2 QUARANTINE; bits 8..11 log2(minAlign)
 //   actions/groups/children   callback nodes of each kind (destructors are not counted)
 //   liveNext/livePrev   the heap's list of live arenas (for check())
@@ -221,10 +269,6 @@ export const LARGE_CLASS: u32 = 63;
 //                free lists (or their runs to the heap) until it does not; a block that
 //                alone counts more than the limit is never held. A whole release or reset
 //                drops the quarantine with the chunks.
-//
-// The four quarantine words are the last four of what were 64 free-list words,
-// of which only CLASSES (60) were ever used: the record stays 320 bytes (204 per
-// META page), and no offset before them moved.
 
 export const A_HEAD: u32 = 0;
 export const A_CB_HEAD: u32 = 4;

@@ -5,13 +5,16 @@
 
 import {
   A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_QUARANTINE_BYTES, A_QUARANTINE_HEAD,
-  A_QUARANTINE_LIMIT, A_QUARANTINE_TAIL, A_RESERVED, ALIGN_MASK, CB_NEWER, CB_OLDER, CHUNK_DATA, CHUNK_HEAD,
-  CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV, GRANULE_BITS, GRANULE_MASK, HEADER, KIND_ALLOC, KIND_FREE,
-  KIND_MASK, KIND_QUARANTINED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE,
-  OWNER_LARGE, PAGE_BITS, PAGE_SIZE, SMALL_MAX, alignUp, capacityOf, classOf, makeMeta, metaAlignLog2, metaClass,
-  metaKind,
+  A_QUARANTINE_LIMIT, A_QUARANTINE_TAIL, A_RESERVED, ALIGN_MASK, BITMAP_AT, BITMAP_BYTES, CB_NEWER, CB_OLDER,
+  CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV, GRANULE_BITS, GRANULE_MASK, HEADER, KIND_ALLOC,
+  KIND_FREE, KIND_MASK, KIND_QUARANTINED, LARGE_CLASS, MEDIUM_MAX, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT,
+  NODE_PREV, NODE_SIZE, OWNER_LARGE, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, SLOT_BITS, SLOT_SIZE, SLOTS,
+  SMALL_MAX, alignUp, capacityOf, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
-import { freeRun, mapCapacity, ownerOf, pageBase, pageLimit, startOf, takeRun } from "./chunks";
+import {
+  chunkBytes, freeChunk, mapCapacity, ownerOf, pageBase, pageLimit, slotEntry, slotOwner, startOf, takeRun, takeSlots,
+  takeTail,
+} from "./chunks";
 
 @inline export function field(arena: usize, offset: u32): u32 {
   return load<u32>(arena + offset);
@@ -28,7 +31,7 @@ import { freeRun, mapCapacity, ownerOf, pageBase, pageLimit, startOf, takeRun } 
 /** Address of the bitmap word holding the bit of `payload`, and the bit. */
 @inline export function bitWord(payload: usize): usize {
   const offset = <u32>payload & (PAGE_SIZE - 1);
-  return (payload & ~(<usize>PAGE_SIZE - 1)) | (CHUNK_HEAD + ((offset >> (GRANULE_BITS + 5)) << 2));
+  return (payload & ~(<usize>PAGE_SIZE - 1)) | (BITMAP_AT + ((offset >> (GRANULE_BITS + 5)) << 2));
 }
 @inline export function bitMask(payload: usize): u32 {
   return <u32>1 << <u32>((payload >> GRANULE_BITS) & 31);
@@ -49,17 +52,37 @@ import { freeRun, mapCapacity, ownerOf, pageBase, pageLimit, startOf, takeRun } 
  * The node of `ptr` when it is the start of a live allocation of `arena`,
  * else 0. One bound suffices: the owner map covers every page below
  * mapCapacity and says 0 for pages that are static data, maps, or not grown
- * yet, and no bit is ever set for the chunk head and bitmap, where no
- * payload can start.
+ * yet, and no bit is ever set for a chunk head, a slot table or a bitmap,
+ * where no payload can start. A block of its own is confirmed by its chunk
+ * head, found from the maps alone (never from bytes a user could write): the
+ * start map for a page run, the OWNER_RUN entry for a run of slots.
  */
 export function findLive(arena: usize, ptr: usize): usize {
   const page = <u32>(ptr >> PAGE_BITS);
   if ((ptr & GRANULE_MASK) || page >= mapCapacity) return 0;
-  const owner = ownerOf(page);
-  if (owner == <u32>arena) return isLive(ptr) ? ptr - HEADER : 0;
-  if (owner != (<u32>arena | OWNER_LARGE)) return 0;
-  if (load<u32>(pageBase(startOf(page)), CHUNK_PAYLOAD) != <u32>ptr) return 0;
+  let owner = ownerOf(page);
+  let run: usize;
+  if (owner == OWNER_SUB) {
+    owner = slotOwner(ptr);
+    if (owner == <u32>arena) return isLive(ptr) ? ptr - HEADER : 0;
+    if ((owner & ~OWNER_RUN) != (<u32>arena | OWNER_LARGE)) return 0;
+    // A medium block's payload lies less than a slot past its head + header (alignment <= SLOT_SIZE).
+    if ((<u32>ptr & (PAGE_SIZE - 1)) < CHUNK_HEAD + HEADER) return 0;
+    run = (ptr - CHUNK_HEAD - HEADER) & ~(<usize>SLOT_SIZE - 1);
+    if (slotOwner(run) != (<u32>arena | OWNER_LARGE | OWNER_RUN)) return 0;
+  } else {
+    if (owner == <u32>arena) return isLive(ptr) ? ptr - HEADER : 0;
+    if (owner != (<u32>arena | OWNER_LARGE)) return 0;
+    run = pageBase(startOf(page));
+  }
+  if (load<u32>(run, CHUNK_PAYLOAD) != <u32>ptr) return 0;
   return metaKind(load<u32>(ptr - HEADER, NODE_META)) == KIND_ALLOC ? ptr - HEADER : 0;
+}
+
+/** The chunk head of a block of its own (class LARGE_CLASS): a run of slots, or of pages. */
+export function runOf(node: usize): usize {
+  if (ownerOf(<u32>(node >> PAGE_BITS)) == OWNER_SUB) return (node - CHUNK_HEAD) & ~(<usize>SLOT_SIZE - 1);
+  return node & ~(<usize>PAGE_SIZE - 1);
 }
 
 // ---- chunks of an arena ----------------------------------------------------
@@ -70,7 +93,7 @@ function linkChunk(arena: usize, run: usize): void {
   store<u32>(run, 0, CHUNK_PREV);
   if (head) store<u32>(head, <u32>run, CHUNK_PREV);
   setField(arena, A_CHUNKS, <u32>run);
-  setField(arena, A_RESERVED, field(arena, A_RESERVED) + (load<u32>(run, CHUNK_PAGES) << PAGE_BITS));
+  setField(arena, A_RESERVED, field(arena, A_RESERVED) + chunkBytes(run));
 }
 
 function unlinkChunk(arena: usize, run: usize): void {
@@ -79,7 +102,7 @@ function unlinkChunk(arena: usize, run: usize): void {
   if (next) store<u32>(next, prev, CHUNK_PREV);
   if (prev) store<u32>(prev, next, CHUNK_NEXT);
   else setField(arena, A_CHUNKS, next);
-  setField(arena, A_RESERVED, field(arena, A_RESERVED) - (load<u32>(run, CHUNK_PAGES) << PAGE_BITS));
+  setField(arena, A_RESERVED, field(arena, A_RESERVED) - chunkBytes(run));
 }
 
 /** Gives every chunk of `arena` back to the heap. */
@@ -87,7 +110,7 @@ export function dropChunks(arena: usize): void {
   let run = <usize>field(arena, A_CHUNKS);
   while (run) {
     const next = load<u32>(run, CHUNK_NEXT);
-    freeRun(<u32>(run >> PAGE_BITS), load<u32>(run, CHUNK_PAGES));
+    freeChunk(run);
     run = next;
   }
 }
@@ -114,25 +137,68 @@ function retireTail(arena: usize): void {
   pushFree(arena, node, cls);
 }
 
-/** Starts a new small chunk as the bump range; false when the heap is out of pages. */
-function newSmallChunk(arena: usize): bool {
-  const run = takeRun(1, <u32>arena);
-  if (!run) return false;
-  memory.fill(run + CHUNK_HEAD, 0, CHUNK_DATA - CHUNK_HEAD);
+/**
+ * Starts a new small chunk as the bump range, big enough for a block of
+ * class `cls` at 2^alignLog2: as many bytes as the arena holds already (at
+ * least a slot), a run of slots while that is at most half a page, else a
+ * whole page. False when the heap is out of pages.
+ */
+function newSmallChunk(arena: usize, cls: u32, alignLog2: u32): bool {
+  const need = CHUNK_HEAD + HEADER + ((<u32>1 << alignLog2) - 1) + capacityOf(cls);
+  const slots = (max(field(arena, A_RESERVED), need) + SLOT_SIZE - 1) >> SLOT_BITS;
+  let run: usize;
+  let end: usize;
+  if (slots > SLOTS >> 1) {
+    run = takeRun(1, <u32>arena);
+    if (!run) return false;
+    memory.fill(run + BITMAP_AT, 0, BITMAP_BYTES);
+    end = run + BITMAP_AT;
+  } else {
+    run = takeSlots(slots, <u32>arena);
+    if (!run) return false;
+    store<u32>(run, slots << 16, CHUNK_PAGES);
+    memory.fill(bitWord(run), 0, slots << 2);
+    end = run + (slots << SLOT_BITS);
+  }
   store<u32>(run, 0, CHUNK_PAYLOAD);
   retireTail(arena);
   linkChunk(arena, run);
-  setField(arena, A_CUR, <u32>run + CHUNK_DATA);
-  setField(arena, A_END, <u32>run + PAGE_SIZE);
+  setField(arena, A_CUR, <u32>run + CHUNK_HEAD);
+  setField(arena, A_END, <u32>end);
   return true;
 }
 
-/** A run of its own for one large block; 0 when the heap is out of pages. */
+/**
+ * A run of its own for one block larger than SMALL_MAX, 0 when the heap is
+ * out of pages: a run of slots (medium), or whole pages and a tail of slots
+ * in the page after them (large). Alignments above a slot take whole pages,
+ * so that a medium block's head is always in the slot before its payload.
+ */
 function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
-  const pages = (<u64>CHUNK_HEAD + HEADER + ((<u64>1 << alignLog2) - 1) + size + PAGE_SIZE - 1) >> PAGE_BITS;
-  if (pages > <u64>pageLimit) return 0;
-  const run = takeRun(<u32>pages, <u32>arena | OWNER_LARGE);
-  if (!run) return 0;
+  const bytes = <u64>CHUNK_HEAD + HEADER + ((<u64>1 << alignLog2) - 1) + size;
+  let run: usize;
+  let pages: u32 = 0;
+  let slots: u32;
+  if (bytes <= <u64>MEDIUM_MAX && alignLog2 <= SLOT_BITS) {
+    slots = (<u32>bytes + SLOT_SIZE - 1) >> SLOT_BITS;
+    run = takeSlots(slots, <u32>arena | OWNER_LARGE);
+    if (!run) return 0;
+    store<u32>(slotEntry(run), <u32>arena | OWNER_LARGE | OWNER_RUN);
+  } else {
+    let whole = bytes >> PAGE_BITS;
+    let rest = <u32>bytes & (PAGE_SIZE - 1);
+    if (rest > MEDIUM_MAX || alignLog2 > SLOT_BITS) {
+      whole += <u64>(rest != 0);
+      rest = 0;
+    }
+    slots = (rest + SLOT_SIZE - 1) >> SLOT_BITS;
+    if (whole + <u64>(slots != 0) > <u64>pageLimit) return 0;
+    pages = <u32>whole;
+    run = takeRun(pages + <u32>(slots != 0), <u32>arena | OWNER_LARGE);
+    if (!run) return 0;
+    if (slots) takeTail(<u32>(run >> PAGE_BITS) + pages, slots, <u32>arena | OWNER_LARGE);
+  }
+  store<u32>(run, pages | (slots << 16), CHUNK_PAGES);
   const payload = alignUp(<u32>run + CHUNK_HEAD + HEADER, alignLog2);
   store<u32>(run, payload, CHUNK_PAYLOAD);
   linkChunk(arena, run);
@@ -189,7 +255,7 @@ export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): u
 
 /** The slow end of takeBlock: a new small chunk, then bump from it. */
 function bumpNewChunk(arena: usize, cls: u32, alignLog2: u32, kind: u32): usize {
-  if (!newSmallChunk(arena)) return 0;
+  if (!newSmallChunk(arena, cls, alignLog2)) return 0;
   const payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
   setField(arena, A_CUR, payload + capacityOf(cls));
   const node = <usize>payload - HEADER;
@@ -209,9 +275,9 @@ export function dropBlock(arena: usize, node: usize): void {
   assert(metaKind(meta) != KIND_FREE, "block dropped twice");
   const cls = metaClass(meta);
   if (cls == LARGE_CLASS) {
-    const run = node & ~(<usize>PAGE_SIZE - 1);
+    const run = runOf(node);
     unlinkChunk(arena, run);
-    freeRun(<u32>(run >> PAGE_BITS), load<u32>(run, CHUNK_PAGES));
+    freeChunk(run);
     return;
   }
   if (metaKind(meta) == KIND_ALLOC) clearLive(node + HEADER);
@@ -282,8 +348,8 @@ export function drainQuarantine(arena: usize, limit: u32): void {
 export function capacityOfNode(node: usize): u32 {
   const cls = metaClass(load<u32>(node, NODE_META));
   if (cls != LARGE_CLASS) return capacityOf(cls);
-  const run = node & ~(<usize>PAGE_SIZE - 1);
-  return <u32>(run + (<usize>load<u32>(run, CHUNK_PAGES) << PAGE_BITS) - (node + HEADER));
+  const run = runOf(node);
+  return <u32>(run + chunkBytes(run) - (node + HEADER));
 }
 
 // ---- the release list and the callback list --------------------------------

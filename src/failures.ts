@@ -17,7 +17,12 @@ const ENOMEM = 3;
 const EBADPTR = 4;
 const PAGE = 65536;
 /** The owner map's mark on every page of a large run, beside the arena record. */
+/** Owner entries (assembly/layout.ts): a large block's pages and slots, the first slot of a block's run. */
 const OWNER_LARGE = 1;
+const OWNER_RUN = 2;
+/** A subdivided page: its owners are in the slot table at SLOT_TABLE, one u32 per 256-byte slot. */
+const OWNER_SUB = 8;
+const SLOT_TABLE = 63488;
 
 /** Per heap (by its memory): the maxPages it was created with, and its live arenas by record. */
 const heaps = new WeakMap<WebAssembly.Memory, { maxPages: number; arenas: Map<number, ArenaState> }>();
@@ -103,7 +108,7 @@ function sizeIn(state: ArenaState, ptr: number): number {
 }
 
 /** Byte offset of the quarantine's oldest block in an arena record (assembly/layout.ts). */
-const QUARANTINE_HEAD = 304;
+const QUARANTINE_HEAD = 256;
 
 /** Whether `ptr` is the payload of a block in the quarantine of the arena of `state` (a walk: error path only). */
 function quarantined(state: ArenaState, ptr: number): boolean {
@@ -131,7 +136,9 @@ function ownerOf(state: ArenaState, ptr: number): ArenaState | undefined {
   const mapCapacity = words[info + 3];
   const page = Math.floor(ptr / PAGE);
   if (page >= mapCapacity) return undefined;
-  const record = words[(ownerMap >>> 2) + page] & ~OWNER_LARGE;
+  let entry = words[(ownerMap >>> 2) + page];
+  if (entry === OWNER_SUB) entry = words[(page * PAGE + SLOT_TABLE + Math.floor((ptr % PAGE) / 256) * 4) >>> 2];
+  const record = entry & ~(OWNER_LARGE | OWNER_RUN);
   const owner = arenas.get(record >>> 0);
   if (owner === undefined || owner === state) return undefined;
   return core.find(owner.record, ptr) >>> 0 === 0 ? undefined : owner;

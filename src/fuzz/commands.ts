@@ -345,6 +345,8 @@ export function resolve(spec: Spec, m: Model, r: RealSystem): Op {
 
 // ---- checking the whole state ----------------------------------------------------
 
+/** The grain of reservedBytes: chunks are runs of 256-byte slots or of pages (assembly/layout.ts). */
+const SLOT = 256;
 const STAT_KEYS = ["allocations", "actions", "groups", "children", "liveBytes", "peakBytes"] as const;
 
 function renderResource(r: Resource): string {
@@ -363,7 +365,7 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
     const s = arena.stats();
     const e = m.stats();
     for (const k of STAT_KEYS) if (s[k] !== e[k]) problems.push(`stats().${k} is ${s[k]}, expected ${e[k]}`);
-    if (s.reservedBytes % PAGE !== 0 || s.reservedBytes < s.liveBytes) {
+    if (s.reservedBytes % SLOT !== 0 || s.reservedBytes < s.liveBytes) {
       problems.push(`stats().reservedBytes is ${s.reservedBytes} with liveBytes ${s.liveBytes}`);
     }
     const got = arena.resources().map(renderResource);

@@ -52,7 +52,7 @@ const fail = (code: string) => new Thrown({ code });
 export const U32_MAX = 4294967295;
 export const PAGE = 65536;
 const HEADER = 16;
-const SMALL_MAX = 32768;
+const SMALL_MAX = 4096;
 
 export interface AllocEntity {
   kind: "alloc";
