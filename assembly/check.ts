@@ -14,7 +14,7 @@ import {
 } from "./layout";
 import {
   chunkBytes, firstPage, freeRuns, freeSlotTag, knownPages, mapCapacity, mapRun, mapRunPages, ownerAt, ownerMap,
-  ownerOf, pageBase, pageLimit, slotEntry, slotListHead, slotListed, slotOwner, spareSubPage, startOf,
+  ownerOf, pageBase, pageLimit, slotEntry, slotListHead, slotListed, slotOwner, startOf,
 } from "./chunks";
 import { bitWord, capacityOfNode, field, findLive, isLive, minAlignLog2, runOf } from "./nodes";
 import { liveArenas } from "./arena";
@@ -68,7 +68,7 @@ export function check(): u32 {
         const len = entry >> 4;
         if (len == 0 || slot + len > SLOTS || slotOwner(base + ((slot + len - 1) << SLOT_BITS)) != entry) return 12;
         if (slot + len < SLOTS && slotOwner(base + ((slot + len) << SLOT_BITS)) & SLOT_FREE) return 12;
-        if (len == SLOTS && page != spareSubPage) return 17;
+        if (len == SLOTS) return 17;
         freeSlots += len;
         slot += len;
       } else {
@@ -82,8 +82,6 @@ export function check(): u32 {
   const lists = checkSlotLists(pages);
   if (lists == 0xffffffff) return 15;
   if (lists != freeSlots) return 13;
-  if (spareSubPage && (spareSubPage >= pages || ownerOf(spareSubPage) != OWNER_SUB)) return 17;
-  if (spareSubPage && slotOwner(pageBase(spareSubPage)) != freeSlotTag(SLOTS)) return 17;
   let arenaPages: u32 = 0;
   let arenaSlots: u32 = 0;
   let arena = liveArenas;

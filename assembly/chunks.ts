@@ -273,16 +273,14 @@ export function takeRun(count: u32, owner: u32): usize {
 // scans and taking or giving back a run costs O(its slots), at most SLOTS,
 // whatever the size of the heap. A run given back merges with the free runs
 // beside it (their first and last slot entries are boundary tags). A page
-// whose slots are all free again goes back to the heap, except one kept as
-// a spare, so that an arena created and released over and over does not
-// subdivide a fresh page every time.
+// whose slots are all free again goes back to the heap at once: memory
+// comes back by whole pages, and no empty subdivided page stands between
+// free pages that a large run could use.
 
 /** Heads of the free-run lists, index len - 1; static data, below every page the core manages. */
 const SLOT_LISTS = memory.data(SLOTS << 2);
 /** Bit len - 1 set when the list of runs of `len` slots is not empty. */
 const SLOT_SUMMARY = memory.data(((SLOTS + 31) >> 5) << 2);
-/** The one subdivided page kept with every slot free, or 0. */
-export let spareSubPage: u32 = 0;
 
 /** Address of the slot entry of `at` (any address inside a subdivided page's runs). */
 @inline export function slotEntry(at: usize): usize {
@@ -373,7 +371,6 @@ export function takeSlots(len: u32, owner: u32): usize {
   if (have) {
     run = load<u32>(slotListHead(have));
     unlinkSlots(run, have);
-    if (<u32>(run >> PAGE_BITS) == spareSubPage) spareSubPage = 0;
   } else {
     run = takeRun(1, OWNER_SUB);
     if (!run) return 0;
@@ -388,8 +385,7 @@ export function takeSlots(len: u32, owner: u32): usize {
 
 /**
  * Gives back `len` slots at `run`, merged with the free runs beside them. A
- * page left with every slot free goes back to the heap, unless it becomes
- * the spare (there was none).
+ * page left with every slot free goes back to the heap.
  */
 export function freeSlots(run: usize, len: u32): void {
   const entry = slotEntry(run);
@@ -412,13 +408,48 @@ export function freeSlots(run: usize, len: u32): void {
     unlinkSlots(run + (len << SLOT_BITS), count);
     len += count;
   }
-  const page = <u32>(base >> PAGE_BITS);
-  if (len == SLOTS && spareSubPage && spareSubPage != page) {
-    freeRun(page, 1);
-    return;
+  if (len == SLOTS) freeRun(<u32>(base >> PAGE_BITS), 1);
+  else pushSlots(run, len);
+}
+
+/**
+ * Takes `pages` whole pages and, in the page after them, a tail of `slots`
+ * slots, for one large block owned by `owner`; 0 when out of memory. The
+ * tail first looks for a home in a subdivided page whose first slots are
+ * free and whose page before ends a free run long enough: so a large block
+ * freed while others still use its tail page leaves room for its like. Else
+ * it takes pages + 1 fresh pages, the last subdivided for the tail.
+ */
+export function takeLargeRun(pages: u32, slots: u32, owner: u32): usize {
+  let run = freeRuns;
+  while (run) {
+    const start = <u32>(run >> PAGE_BITS);
+    const count = load<u32>(run, CHUNK_PAGES);
+    const after = start + count;
+    if (count >= pages && after < knownPages && ownerOf(after) == OWNER_SUB) {
+      const tail = pageBase(after);
+      const free = slotOwner(tail);
+      if (free & SLOT_FREE && free >> 4 >= slots) {
+        // The last `pages` pages of the free run; its first pages stay free, re-headed.
+        unlinkFree(run);
+        const first = after - pages;
+        for (let page = first; page < after; page++) {
+          setOwner(page, owner);
+          setStart(page, first);
+        }
+        if (count > pages) freeRun(start, count - pages, false);
+        unlinkSlots(tail, free >> 4);
+        if (free >> 4 > slots) pushSlots(tail + (slots << SLOT_BITS), (free >> 4) - slots);
+        const entry = slotEntry(tail);
+        for (let slot: u32 = 0; slot < slots; slot++) store<u32>(entry + (slot << 2), owner);
+        return pageBase(first);
+      }
+    }
+    run = load<u32>(run, CHUNK_NEXT);
   }
-  if (len == SLOTS) spareSubPage = page;
-  pushSlots(run, len);
+  run = takeRun(pages + 1, owner);
+  if (run) takeTail(<u32>(run >> PAGE_BITS) + pages, slots, owner);
+  return run;
 }
 
 /**
@@ -426,7 +457,7 @@ export function freeSlots(run: usize, len: u32): void {
  * of the run's tail: its first `slots` slots are owned by `owner`, the rest
  * are free runs for anyone.
  */
-export function takeTail(page: u32, slots: u32, owner: u32): void {
+function takeTail(page: u32, slots: u32, owner: u32): void {
   setOwner(page, OWNER_SUB);
   subdivide(page);
   const run = pageBase(page);

@@ -5,15 +5,15 @@
 
 import {
   A_CB_HEAD, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_QUARANTINE_BYTES, A_QUARANTINE_HEAD,
-  A_QUARANTINE_LIMIT, A_QUARANTINE_TAIL, A_RESERVED, ALIGN_MASK, BITMAP_AT, BITMAP_BYTES, CB_NEWER, CB_OLDER,
+  A_QUARANTINE_LIMIT, A_QUARANTINE_TAIL, A_RESERVED, ALIGN_MASK, FLAG_POISON, BITMAP_AT, BITMAP_BYTES, CB_NEWER, CB_OLDER,
   CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV, GRANULE_BITS, GRANULE_MASK, HEADER, KIND_ALLOC,
   KIND_FREE, KIND_MASK, KIND_QUARANTINED, LARGE_CLASS, MEDIUM_MAX, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT,
   NODE_PREV, NODE_SIZE, OWNER_LARGE, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, SLOT_BITS, SLOT_SIZE, SLOTS,
   SMALL_MAX, alignUp, capacityOf, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
 import {
-  chunkBytes, freeChunk, mapCapacity, ownerOf, pageBase, pageLimit, slotEntry, slotOwner, startOf, takeRun, takeSlots,
-  takeTail,
+  chunkBytes, freeChunk, mapCapacity, ownerOf, pageBase, pageLimit, slotEntry, slotOwner, startOf, takeLargeRun, takeRun,
+  takeSlots,
 } from "./chunks";
 
 @inline export function field(arena: usize, offset: u32): u32 {
@@ -187,16 +187,17 @@ function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
   } else {
     let whole = bytes >> PAGE_BITS;
     let rest = <u32>bytes & (PAGE_SIZE - 1);
-    if (rest > MEDIUM_MAX || alignLog2 > SLOT_BITS) {
+    // With poison, no tail: the free lists' links of a tail given back would land in the
+    // freed payload, which must read 0x6b (a page run's head stands before its payload).
+    if (rest > MEDIUM_MAX || alignLog2 > SLOT_BITS || field(arena, A_FLAGS) & FLAG_POISON) {
       whole += <u64>(rest != 0);
       rest = 0;
     }
     slots = (rest + SLOT_SIZE - 1) >> SLOT_BITS;
     if (whole + <u64>(slots != 0) > <u64>pageLimit) return 0;
     pages = <u32>whole;
-    run = takeRun(pages + <u32>(slots != 0), <u32>arena | OWNER_LARGE);
+    run = slots ? takeLargeRun(pages, slots, <u32>arena | OWNER_LARGE) : takeRun(pages, <u32>arena | OWNER_LARGE);
     if (!run) return 0;
-    if (slots) takeTail(<u32>(run >> PAGE_BITS) + pages, slots, <u32>arena | OWNER_LARGE);
   }
   store<u32>(run, pages | (slots << 16), CHUNK_PAGES);
   const payload = alignUp(<u32>run + CHUNK_HEAD + HEADER, alignLog2);

@@ -146,10 +146,11 @@ describe("managed-arena fuzz", () => {
 
   it("--in-process is repeated too, and the printed command fails the same way in-process", async () => {
     const io = capture();
-    // A seed whose first round passes (it depends on the generators, as above).
-    expect(await runFuzz(["--ops", "1500", "--seed", "2", "--inject-fault", "utf8", "--in-process"], io)).toBe(1);
+    // A seed whose first round passes (it depends on the generators, as above, and on where the
+    // core puts blocks: seed 8 since chunks became runs of slots).
+    expect(await runFuzz(["--ops", "1500", "--seed", "8", "--inject-fault", "utf8", "--in-process"], io)).toBe(1);
     const first = failureOf(io.lines);
-    expect(first.seed).not.toBe("2");
+    expect(first.seed).not.toBe("8");
     const again = capture();
     expect(await runFuzz(first.args, again)).toBe(1);
     expect(failureOf(again.lines).report).toEqual(first.report);

@@ -474,7 +474,7 @@ try {
 const again = await Arena.create();
 again.release();
 const second = heap.createArena();
-second.alloc(64 * 1024);
+second.alloc(32 * 1024);
 const reused = heap.memory.buffer.byteLength === before;
 second.release();
 

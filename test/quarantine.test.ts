@@ -16,10 +16,10 @@ const HEADER = 16;
 const charge = (size: number) => size + HEADER;
 
 /** Byte offsets of the quarantine words in the arena record (assembly/layout.ts). */
-const Q_HEAD = 304;
-const Q_TAIL = 308;
-const Q_BYTES = 312;
-const Q_LIMIT = 316;
+const Q_HEAD = 256;
+const Q_TAIL = 260;
+const Q_BYTES = 264;
+const Q_LIMIT = 268;
 const FLAGS = 20;
 const KIND_FREE = 0;
 
