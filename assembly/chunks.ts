@@ -203,7 +203,7 @@ function growPages(count: u32): bool {
   }
   const need = extra + mapPages;
   if (pageLimit - have < need) return false;
-  let grown = min(max(need, have >> 2), capacity - have);
+  let grown = min(max(need, have >> 4), capacity - have);
   if (memory.grow(<i32>grown) < 0) {
     grown = need;
     if (memory.grow(<i32>grown) < 0) return false;
