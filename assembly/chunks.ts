@@ -251,19 +251,30 @@ export function takeRun(count: u32, owner: u32): usize {
     run = firstFit(count);
     if (!run) return 0;
   }
+  return carve(run, <u32>(run >> PAGE_BITS), count, owner);
+}
+
+/**
+ * Takes pages [first, first+count) out of the free run `run` for `owner`
+ * and returns their address; what is left of the run on either side stays
+ * free, re-headed without touching its owner entries. Owners first:
+ * freeRun must not see the pages just taken as free. Then nothing merges:
+ * the neighbours of the old run are not free either (free runs are
+ * coalesced).
+ */
+function carve(run: usize, first: u32, count: u32, owner: u32): usize {
   const start = <u32>(run >> PAGE_BITS);
-  const have = load<u32>(run, CHUNK_PAGES);
+  const end = start + load<u32>(run, CHUNK_PAGES);
   unlinkFree(run);
-  for (let page = start; page < start + count; page++) {
+  for (let page = first; page < first + count; page++) {
     setOwner(page, owner);
-    setStart(page, start);
+    setStart(page, first);
   }
-  // Owners first: freeRun must not see the pages just taken as free. Then
-  // nothing merges: the remainder's other neighbour, the old run's, is not
-  // free either (free runs are coalesced).
-  if (have > count) freeRun(start + count, have - count, false);
-  store<u32>(run, count, CHUNK_PAGES);
-  return run;
+  if (first > start) freeRun(start, first - start, false);
+  if (end > first + count) freeRun(first + count, end - first - count, false);
+  const taken = pageBase(first);
+  store<u32>(taken, count, CHUNK_PAGES);
+  return taken;
 }
 
 // ---- slots: runs inside subdivided pages -----------------------------------
@@ -300,6 +311,12 @@ const SLOT_SUMMARY = memory.data(((SLOTS + 31) >> 5) << 2);
 @inline function summaryWord(len: u32): usize {
   return SLOT_SUMMARY + (((len - 1) >> 5) << 2);
 }
+/** Sets the slot entries of the `len` slots at `run` to `owner`. */
+function ownSlots(run: usize, len: u32, owner: u32): void {
+  const entry = slotEntry(run);
+  for (let slot: u32 = 0; slot < len; slot++) store<u32>(entry + (slot << 2), owner);
+}
+
 /** Whether the summary says the list of runs of `len` slots has any (check() compares). */
 export function slotListed(len: u32): bool {
   return ((load<u32>(summaryWord(len)) >> ((len - 1) & 31)) & 1) != 0;
@@ -378,8 +395,7 @@ export function takeSlots(len: u32, owner: u32): usize {
     have = SLOTS;
   }
   if (have > len) pushSlots(run + (len << SLOT_BITS), have - len);
-  const entry = slotEntry(run);
-  for (let slot: u32 = 0; slot < len; slot++) store<u32>(entry + (slot << 2), owner);
+  ownSlots(run, len, owner);
   return run;
 }
 
@@ -430,19 +446,11 @@ export function takeLargeRun(pages: u32, slots: u32, owner: u32): usize {
       const tail = pageBase(after);
       const free = slotOwner(tail);
       if (free & SLOT_FREE && free >> 4 >= slots) {
-        // The last `pages` pages of the free run; its first pages stay free, re-headed.
-        unlinkFree(run);
-        const first = after - pages;
-        for (let page = first; page < after; page++) {
-          setOwner(page, owner);
-          setStart(page, first);
-        }
-        if (count > pages) freeRun(start, count - pages, false);
+        // The last `pages` pages of the free run, and the first slots of the free run after them.
         unlinkSlots(tail, free >> 4);
         if (free >> 4 > slots) pushSlots(tail + (slots << SLOT_BITS), (free >> 4) - slots);
-        const entry = slotEntry(tail);
-        for (let slot: u32 = 0; slot < slots; slot++) store<u32>(entry + (slot << 2), owner);
-        return pageBase(first);
+        ownSlots(tail, slots, owner);
+        return carve(run, after - pages, pages, owner);
       }
     }
     run = load<u32>(run, CHUNK_NEXT);
@@ -461,8 +469,7 @@ function takeTail(page: u32, slots: u32, owner: u32): void {
   setOwner(page, OWNER_SUB);
   subdivide(page);
   const run = pageBase(page);
-  const entry = slotEntry(run);
-  for (let slot: u32 = 0; slot < slots; slot++) store<u32>(entry + (slot << 2), owner);
+  ownSlots(run, slots, owner);
   if (slots < SLOTS) pushSlots(run + (slots << SLOT_BITS), SLOTS - slots);
 }
 

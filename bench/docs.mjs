@@ -111,7 +111,7 @@ function stability(all) {
         cells.push("n/a");
         continue;
       }
-      const status = middle <= goal.limit ? "met" : goal.planned ? "missed, planned" : "missed";
+      const status = middle <= goal.limit ? "met" : "missed";
       cells.push(`**${format(goal, middle)} ${status}**`);
     }
     return cells;

@@ -578,7 +578,10 @@ describe("alloc(0)", () => {
     // The chunks taken for them stay the arena's (reservedBytes grew); the rest is as before.
     const { reservedBytes, ...after } = f.arena.stats();
     expect(reservedBytes).toBeGreaterThan(0);
-    expect(after).toMatchObject({ allocations: f.tracked.length, liveBytes: f.tracked.reduce((s, t) => s + t.size, 0) });
+    expect(after).toMatchObject({
+      allocations: f.tracked.length,
+      liveBytes: f.tracked.reduce((s, t) => s + t.size, 0),
+    });
     f.rebase();
     for (const p of ptrs.slice(0, 10)) expectCode(() => f.arena.free(p), "EBADPTR");
     f.expectUnchanged();

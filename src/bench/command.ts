@@ -27,9 +27,7 @@ pooled samples reported:
 Then memory per 16-byte allocation and wasm size; the memory scenarios
 (small arenas and tight memory), measured once after the timed ones, each
 on a heap of its own; and the goals (time ratios against the peers, bytes
-per allocation and per arena, wasm size), met or missed. "missed, planned":
-a goal of small arenas that the current layout, a 64 KiB page as the unit
-of ownership, is not built for; a planned redesign is to meet it.
+per allocation and per arena, wasm size), met or missed.
 
 scenarios (--only TEXT runs those whose id contains TEXT):
 ${SCENARIO_IDS.map(([id, measures]) => `  ${id.padEnd(ID_WIDTH)} ${measures}`).join("\n")}

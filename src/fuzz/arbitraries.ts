@@ -9,7 +9,9 @@
 // NULs and lone surrogates, and arguments that are not bytes or strings at
 // all. Profiles weight the
 // commands for one concern each: the whole model, edges, memory pressure, and
-// re-entrancy (actions and destructors that call back into the arena).
+// re-entrancy (actions and destructors that call back into the arena), many
+// small arenas sharing subdivided pages, and sizes around the boundaries of
+// the layout (small, medium and large blocks, slots and pages).
 
 import fc from "fast-check";
 import { ArenaCommand, type FuzzConfig } from "./commands.js";
@@ -29,8 +31,8 @@ import {
 } from "./spec.js";
 import { type Arg, num } from "./values.js";
 
-export type Profile = "model" | "edges" | "pressure" | "reentrancy";
-export const PROFILES: readonly Profile[] = ["model", "edges", "pressure", "reentrancy"];
+export type Profile = "model" | "edges" | "pressure" | "reentrancy" | "small-arenas" | "page-sizes";
+export const PROFILES: readonly Profile[] = ["model", "edges", "pressure", "reentrancy", "small-arenas", "page-sizes"];
 
 const w = <T>(arbitrary: fc.Arbitrary<T>, weight: number) => ({ arbitrary, weight });
 
@@ -406,6 +408,8 @@ export function behaviourArb(
 
 interface Shape {
   sizes: fc.Arbitrary<number>;
+  /** Sizes of child arenas' allocations (createChild, childAlloc); default 0..3000 and 0..5000. */
+  childSizes?: fc.Arbitrary<number>;
   behaviour: fc.Arbitrary<BehaviourSpec>;
   weights: Partial<Record<string, number>>;
 }
@@ -549,6 +553,53 @@ function shapes(profile: Profile, without: readonly string[]): Shape {
           retain: 1,
           release: 2,
           reset: 2,
+          stats: 1,
+        },
+      };
+    case "small-arenas":
+      // Many child arenas with a few small blocks each, made and released in any order between
+      // the parent's own allocations and frees: their chunks share subdivided pages slot by slot.
+      return {
+        sizes: fc.oneof(w(fc.integer({ min: 0, max: 300 }), 4), w(fc.integer({ min: 301, max: 9000 }), 1)),
+        childSizes: fc.oneof(w(fc.integer({ min: 0, max: 128 }), 4), w(fc.integer({ min: 129, max: 6000 }), 1)),
+        behaviour: behaviourArb(1, 10, without),
+        weights: {
+          alloc: 6,
+          allocDtor: 1,
+          free: 5,
+          reuse: 1,
+          realloc: 2,
+          add: 2,
+          createChild: 8,
+          childAlloc: 10,
+          releaseChild: 6,
+          openGroup: 1,
+          closeGroup: 1,
+          releaseGroup: 1,
+          reset: 1,
+          stats: 1,
+        },
+      };
+    case "page-sizes":
+      return {
+        sizes: fc.oneof(w(layoutSize(), 4), w(validSize(70_000), 1)),
+        childSizes: layoutSize(),
+        behaviour: behaviourArb(1, 10, without),
+        weights: {
+          alloc: 8,
+          allocOptions: 4,
+          allocDtor: 2,
+          allocZeroed: 1,
+          realloc: 6,
+          free: 6,
+          reuse: 2,
+          dup: 1,
+          add: 2,
+          createChild: 3,
+          childAlloc: 3,
+          releaseChild: 2,
+          group: 1,
+          reset: 1,
           stats: 1,
         },
       };
@@ -711,7 +762,7 @@ function specArbitraries(s: Shape): Record<string, fc.Arbitrary<Spec>> {
       {
         t: fc.constant("createChild" as const),
         actions: fc.integer({ min: 0, max: 3 }),
-        allocs: fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 3 }),
+        allocs: fc.array(s.childSizes ?? fc.integer({ min: 0, max: 5000 }), { maxLength: 3 }),
         name: names,
         minAlign: fc.constantFrom<Arg>(8, 16, 64),
       },
@@ -735,7 +786,7 @@ function specArbitraries(s: Shape): Record<string, fc.Arbitrary<Spec>> {
     childAlloc: fc.record({
       t: fc.constant("childAlloc" as const),
       pick: fc.nat(15),
-      size: fc.integer({ min: 0, max: 3000 }),
+      size: s.childSizes ?? fc.integer({ min: 0, max: 3000 }),
     }),
     retain: fc.constant<Spec>({ t: "retain" }),
     release: fc.record({ t: fc.constant("release" as const), dispose: fc.boolean() }),
@@ -743,6 +794,19 @@ function specArbitraries(s: Shape): Record<string, fc.Arbitrary<Spec>> {
     stats: fc.constant<Spec>({ t: "stats" }),
     reuse: fc.record({ t: fc.constant("reuse" as const), pick: fc.nat(7) }),
   };
+}
+
+/**
+ * Sizes at the boundaries of the core's layout (assembly/layout.ts): the
+ * largest small block (4096), a medium block's largest run of slots (63,488
+ * bytes with its chunk head and header), a page (65,536) and a few pages,
+ * each give or take a header, a slot and a byte.
+ */
+export function layoutSize(): fc.Arbitrary<number> {
+  const edges = [4096, 63_488 - 32, 65_536 - 32, 65_536, 2 * 65_536 - 32, 2 * 65_536, 3 * 65_536 + 4096];
+  return fc
+    .tuple(fc.constantFrom(...edges), fc.constantFrom(-257, -256, -17, -16, -1, 0, 1, 16, 17, 255, 256, 257))
+    .map(([edge, d]) => Math.max(0, edge + d));
 }
 
 /** One command of a profile, weighted. */
@@ -764,6 +828,8 @@ export function configArbitrary(profile: Profile, differential: boolean | "somet
     edges: fc.integer({ min: 3, max: 16 }),
     pressure: fc.integer({ min: 3, max: 7 }),
     reentrancy: fc.integer({ min: 6, max: 24 }),
+    "small-arenas": fc.integer({ min: 4, max: 12 }),
+    "page-sizes": fc.integer({ min: 6, max: 40 }),
   }[profile];
   const maxBytes =
     profile === "pressure"
