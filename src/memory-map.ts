@@ -1256,10 +1256,10 @@ function checkRange(value: unknown, what: string, min: number, max: number, fall
 
 /**
  * Draws linear memory as an SVG document: every 64 KiB page as rows of
- * bytes, showing chunk heads and live-start bitmaps, node headers, payloads,
- * size-class slack, alignment padding, free blocks, bump space and free
- * pages, one colour per arena, and a legend naming every arena with its
- * counters. Given an arena, draws its whole heap and highlights the arena
+ * bytes, showing chunk heads, live-start bitmaps and the slot tables of
+ * subdivided pages, node headers, payloads, size-class slack, alignment
+ * padding, free blocks, bump space, free pages and free slots, one colour per
+ * arena, and a legend naming every arena with its counters. Given an arena, draws its whole heap and highlights the arena
  * and its children (the other arenas are dimmed). Every segment is an SVG
  * `<g>` with `data-kind`, `data-arena`, `data-start` and `data-end`
  * attributes and a `<title>` tooltip.
