@@ -1,17 +1,23 @@
 // A picture of linear memory: renderMemoryMap(heap | arena) reads the core's
 // structures straight from memory (as introspect.ts reads release lists) and
-// draws every page as rows of bytes: chunk heads and live-start bitmaps, node
-// headers, payloads, class slack, alignment padding, free blocks and free
-// pages, one colour per arena, with a legend naming the arenas.
+// draws every page as rows of bytes: chunk heads, live-start bitmaps and slot
+// tables, node headers, payloads, class slack, alignment padding, free
+// blocks, free pages and free slots, one colour per arena, with a legend
+// naming the arenas.
 //
 // Every page is placed from the core's own bookkeeping, found through
 // mapInfo(): the live-arena list, each arena's chunks, release list, free
-// lists and bump range (assembly/layout.ts), the heap's free runs and the
-// owner map. Nothing is guessed from what a page looks like, so the picture
-// is exact; only names come from the host, so an arena it cannot reach is
-// still drawn, as `arena@0x…`. Pages the core did not grow (owner FOREIGN, or
-// above knownPages) belong to someone else, JS calling memory.grow or an
-// embedding program's allocator, and are drawn as foreign.
+// lists and bump range (assembly/layout.ts), the heap's free runs, the
+// owner map and the slot table of every subdivided page. Nothing is guessed
+// from what a page looks like, so the picture is exact; only names come from
+// the host, so an arena it cannot reach is still drawn, as `arena@0x…`.
+// A subdivided page is shared: the runs of slots arenas own in it (small
+// chunks, medium blocks, the tails of large runs) are found through their
+// arenas' chunk lists, like whole-page chunks, and its free runs of slots
+// through its slot table, as the lists that link them are the core's static
+// data, which mapInfo() does not expose. Pages the core did not grow (owner
+// FOREIGN, or above knownPages) belong to someone else, JS calling
+// memory.grow or an embedding program's allocator, and are drawn as foreign.
 
 import type { Arena } from "./arena.js";
 import { ArenaError, describe, isU32, shownName } from "./errors.js";
@@ -51,10 +57,18 @@ export interface MemoryMapOptions {
 const PAGE = 65536;
 const PAGE_LIMIT = 65535;
 const CHUNK_NEXT = 0;
+/** The u32 at CHUNK_PAGES holds two u16: whole pages, then slots after them. */
 const CHUNK_PAGES = 8;
 const CHUNK_PAYLOAD = 12;
 const CHUNK_HEAD = 16;
-const CHUNK_DATA = 1040;
+const SLOT = 256;
+/** Slots of a subdivided page that hold runs; its slot table and bitmap take the room of the other 8. */
+const SLOTS = 248;
+const SLOT_TABLE_AT = SLOTS * SLOT;
+/** Where every page holding small blocks keeps its live-start bitmap, 1 bit per 8 B, to the page's end. */
+const BITMAP_AT = 64512;
+/** In a slot entry: the first or last slot of a free run, whose length is the entry >> 4. */
+const SLOT_FREE = 8;
 const HEADER = 16;
 const CB_SLOT = 16;
 const CB_BYTES = 16;
@@ -64,11 +78,12 @@ const NODE_META = 12;
 const META_DTOR = 1 << 14;
 const LARGE_CLASS = 63;
 /** Size classes, so free lists per arena; the record's quarantine words follow them. */
-const CLASSES = 60;
-const ARENA_SIZE = 320;
+const CLASSES = 48;
+const ARENA_SIZE = 272;
 const RECORDS_PER_PAGE = Math.floor((PAGE - CHUNK_HEAD) / ARENA_SIZE);
 const OWNER_META = 2;
 const OWNER_FOREIGN = 4;
+const OWNER_SUB = 8;
 const A = {
   head: 0,
   chunks: 8,
@@ -83,7 +98,7 @@ const A = {
   liveNext: 56,
   livePrev: 60,
   free: 64,
-  quarantineHead: 304,
+  quarantineHead: 256,
 } as const;
 
 /** The payload capacity of size class `cls` (assembly/layout.ts capacityOf). */
@@ -101,6 +116,7 @@ export type SegmentKind =
   | "page-map"
   | "chunk-head"
   | "bitmap"
+  | "slot-table"
   | "record"
   | "spare"
   | "header"
@@ -111,6 +127,7 @@ export type SegmentKind =
   | "free"
   | "bump"
   | "free-pages"
+  | "free-slots"
   | "foreign";
 
 /** A stretch [start, end) of linear memory. @internal */
@@ -122,17 +139,32 @@ export interface Segment {
   arena: number;
   /** One line for the tooltip. */
   title: string;
+  /**
+   * The part, in a subdivided page, of a segment of the large run right
+   * before it (its tail slots): drawn there, but the segment is the one of
+   * the large run, which holds all of [start, end) for the data attributes.
+   */
+  continued?: boolean;
 }
 
-type RunKind = "static" | "maps" | "meta" | "small" | "large" | "free" | "foreign";
+type RunKind = "static" | "maps" | "meta" | "small" | "large" | "sub" | "free" | "foreign";
 
-/** A run of whole pages: a chunk, a free run, a page of arena records, ... @internal */
+/** A run of whole pages: a chunk, a free run, a page of arena records, a subdivided page, ... @internal */
 export interface PageRun {
   first: number;
   pages: number;
   kind: RunKind;
   arena: number;
   segments: Segment[];
+  /** In a subdivided page (whose run has no arena): each run of slots an arena owns, outlined when highlighted. */
+  regions: Region[];
+}
+
+/** A run of slots [start, end) of one arena in a subdivided page. @internal */
+export interface Region {
+  start: number;
+  end: number;
+  arena: number;
 }
 
 /** One arena found in memory. @internal */
@@ -279,7 +311,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
     if (first < 0 || count < 1 || first + count > pages) return undefined;
     for (let p = first; p < first + count; p++) if (claimed[p]) return undefined;
     claimed.fill(1, first, first + count);
-    const run: PageRun = { first, pages: count, kind, arena, segments: [] };
+    const run: PageRun = { first, pages: count, kind, arena, segments: [], regions: [] };
     runs.push(run);
     return run;
   };
@@ -299,32 +331,78 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
     }
   }
 
-  // Nodes of every arena, bucketed by the page of their header.
-  const nodesByPage = new Map<number, NodeInfo[]>();
+  // Owners are read below knownPages only: above it the core has not written the map.
+  const mapped = Math.min(info.knownPages, info.mapCapacity, pages);
+  const ownerOf = (p: number) => (p < mapped ? word(info.ownerMap + p * 4) : OWNER_FOREIGN);
+
+  // Every arena's chunks: runs of whole pages are claimed here, runs of slots wait for their subdivided page.
+  const slotRuns = new Map<number, SlotRun[]>();
+  const addSlotRun = (page: number, run: SlotRun) => {
+    const list = slotRuns.get(page);
+    if (list === undefined) slotRuns.set(page, [run]);
+    else list.push(run);
+  };
   for (const arena of arenas) {
-    for (const node of nodesOf(arena.record, words, size, firstPage)) {
-      const page = Math.floor(node.node / PAGE);
-      const list = nodesByPage.get(page);
-      if (list === undefined) nodesByPage.set(page, [node]);
-      else list.push(node);
+    const record = arena.record;
+    const name = nameOf(record);
+    const quoted = JSON.stringify(name);
+    const nodes = nodesOf(record, words, size, firstPage).sort((a, b) => a.node - b.node);
+    const bump = { cur: word(record + A.cur), end: word(record + A.end) };
+    const visited = new Set<number>();
+    for (let c = word(record + A.chunks); c && c % SLOT === 0 && !visited.has(c); c = word(c + CHUNK_NEXT)) {
+      visited.add(c);
+      const shape = word(c + CHUNK_PAGES);
+      const wholePages = shape & 0xffff;
+      const slots = shape >>> 16;
+      const payload = word(c + CHUNK_PAYLOAD);
+      const page = Math.floor(c / PAGE);
+      const slot = (c % PAGE) / SLOT;
+      const end = c + wholePages * PAGE + slots * SLOT;
+      if (wholePages === 0) {
+        if (slots === 0 || slot + slots > SLOTS || ownerOf(page) !== OWNER_SUB) break;
+        const segments: Segment[] = [];
+        if (payload) {
+          const what = `medium block of ${quoted}: ${slotsOf(slots)}`;
+          ownBlockSegments(segments, record, name, c, end, payload, what, ctx);
+        } else {
+          const what = `small chunk of ${quoted}: ${slotsOf(slots)}`;
+          segments.push(seg(c, c + CHUNK_HEAD, "chunk-head", record, what));
+          smallSegments(segments, record, name, nodesIn(nodes, c, end), c + CHUNK_HEAD, end, bump, ctx);
+        }
+        addSlotRun(page, { first: slot, slots, arena: record, segments });
+      } else {
+        if (slot !== 0 || (!payload && (wholePages !== 1 || slots !== 0))) break;
+        const run = claim(page, wholePages, payload ? "large" : "small", record);
+        if (run === undefined) break;
+        if (payload) {
+          const tail = slots ? ` and ${plural(slots, "slot")}` : "";
+          const what = `large run of ${quoted}: ${plural(wholePages, "page")}${tail}`;
+          const segments: Segment[] = [];
+          ownBlockSegments(segments, record, name, c, end, payload, what, ctx);
+          // The tail slots are drawn with their subdivided page, the next one.
+          const runEnd = c + wholePages * PAGE;
+          const inTail: Segment[] = [];
+          for (const s of segments) {
+            if (s.start < runEnd) run.segments.push(s);
+            if (s.end > runEnd) inTail.push(s.start < runEnd ? { ...s, start: runEnd, continued: true } : s);
+          }
+          if (slots) addSlotRun(page + wholePages, { first: 0, slots, arena: record, segments: inTail });
+        } else {
+          const blocks = c + BITMAP_AT;
+          run.segments.push(seg(c, c + CHUNK_HEAD, "chunk-head", record, `small chunk of ${quoted}: 1 page`));
+          smallSegments(run.segments, record, name, nodesIn(nodes, c, blocks), c + CHUNK_HEAD, blocks, bump, ctx);
+          run.segments.push(seg(blocks, c + PAGE, "bitmap", record, "live-start bitmap: 1 bit per 8 B"));
+        }
+      }
+      arena.chunks++;
     }
   }
 
-  for (const arena of arenas) {
-    const name = nameOf(arena.record);
-    const visited = new Set<number>();
-    for (let c = word(arena.record + A.chunks); c && c % PAGE === 0 && !visited.has(c); c = word(c + CHUNK_NEXT)) {
-      visited.add(c);
-      const first = c / PAGE;
-      const count = word(c + CHUNK_PAGES);
-      const payload = word(c + CHUNK_PAYLOAD);
-      const run = claim(first, count, payload ? "large" : "small", arena.record);
-      if (run === undefined) break;
-      arena.chunks++;
-      const nodes = nodesByPage.get(first) ?? [];
-      if (payload) largeSegments(run, name, payload, ctx);
-      else smallSegments(run, name, nodes, word(arena.record + A.cur), word(arena.record + A.end), ctx);
-    }
+  // Subdivided pages: the arenas' runs of slots, free runs of slots between them, then the slot table and bitmap.
+  for (let p = firstPage; p < mapped; p++) {
+    if (claimed[p] || ownerOf(p) !== OWNER_SUB) continue;
+    const run = claim(p, 1, "sub", 0);
+    if (run) subSegments(run, slotRuns.get(p) ?? [], words);
   }
 
   // The map run (once the maps have moved out of the static pages), free runs, and META pages.
@@ -344,9 +422,6 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
     const run = claim(r / PAGE, word(r + CHUNK_PAGES), "free", 0);
     if (run) freeSegments(run);
   }
-  // Owners are read below knownPages only: above it the core has not written the map.
-  const mapped = Math.min(info.knownPages, info.mapCapacity, pages);
-  const ownerOf = (p: number) => (p < mapped ? word(info.ownerMap + p * 4) : OWNER_FOREIGN);
   const metaPages = new Set<number>();
   for (const r of records) metaPages.add(Math.floor(r / PAGE));
   for (let p = firstPage; p < pages; p++) if (!claimed[p] && ownerOf(p) === OWNER_META) metaPages.add(p);
@@ -487,32 +562,57 @@ interface Context {
   known: ReadonlyMap<number, ArenaState>;
 }
 
+/** A run of slots an arena owns in a subdivided page, from slot `first`, with its segments. */
+interface SlotRun {
+  first: number;
+  slots: number;
+  arena: number;
+  segments: Segment[];
+}
+
+function slotsOf(count: number): string {
+  return `${plural(count, "slot")} (${formatBytes(count * SLOT)})`;
+}
+
+/** The nodes of `sorted` (by address) in [from, to). */
+function nodesIn(sorted: readonly NodeInfo[], from: number, to: number): NodeInfo[] {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid].node < from) low = mid + 1;
+    else high = mid;
+  }
+  const out: NodeInfo[] = [];
+  for (let i = low; i < sorted.length && sorted[i].node < to; i++) out.push(sorted[i]);
+  return out;
+}
+
 /** The segments of one block (header, payload or callback record, slack; or one free block). */
-function blockSegments(run: PageRun, name: string, node: NodeInfo, end: number, ctx: Context): void {
-  const arena = run.arena;
+function blockSegments(out: Segment[], arena: number, name: string, node: NodeInfo, end: number, ctx: Context): void {
   const ptr = node.node + HEADER;
   const at = `at ${hex(ptr)}`;
   if (node.free) {
     const what = `free block of ${JSON.stringify(name)}: class ${node.cls}, ${capacityOf(node.cls)} B, ${at}`;
-    run.segments.push(seg(node.node, end, "free", arena, what));
+    out.push(seg(node.node, end, "free", arena, what));
     return;
   }
   if (node.kind === Kind.Quarantined) {
     const what = `quarantined block of ${JSON.stringify(name)}: ${node.size} B freed, held back from reuse, ${at}`;
-    run.segments.push(seg(node.node, end, "free", arena, what));
+    out.push(seg(node.node, end, "free", arena, what));
     return;
   }
   if (node.kind === Kind.Alloc || node.kind === Kind.Dying) {
     const label = ctx.known.get(arena)?.names?.get(ptr) ?? "alloc";
     const dying = node.kind === Kind.Dying ? " (dying: its destructor is running)" : "";
     const dtor = node.dtor ? ", with a destructor" : "";
-    run.segments.push(seg(node.node, ptr, "header", arena, `header of ${JSON.stringify(label)} (${name})`));
+    out.push(seg(node.node, ptr, "header", arena, `header of ${JSON.stringify(label)} (${name})`));
     const payloadEnd = Math.min(ptr + node.size, end);
     const title = `${JSON.stringify(label)} of ${JSON.stringify(name)}: ${node.size} B ${at}${dtor}${dying}`;
-    run.segments.push(seg(ptr, payloadEnd, node.kind === Kind.Dying ? "free" : "payload", arena, title));
+    out.push(seg(ptr, payloadEnd, node.kind === Kind.Dying ? "free" : "payload", arena, title));
     if (payloadEnd < end) {
       const slack = `slack of ${JSON.stringify(label)}: ${end - payloadEnd} B unused by the request (${name})`;
-      run.segments.push(seg(payloadEnd, end, "slack", arena, slack));
+      out.push(seg(payloadEnd, end, "slack", arena, slack));
     }
     return;
   }
@@ -521,58 +621,64 @@ function blockSegments(run: PageRun, name: string, node: NodeInfo, end: number, 
   const registered = ctx.heap.nameAt(slot);
   const shown = registered === "" ? shownName("") : JSON.stringify(registered);
   const label = ctx.heap.ownerAt(slot)?.record === arena ? ` ${shown}` : "";
-  run.segments.push(seg(node.node, ptr, "header", arena, `header of ${kind}${label} (${name})`));
+  out.push(seg(node.node, ptr, "header", arena, `header of ${kind}${label} (${name})`));
   const recordEnd = Math.min(ptr + CB_BYTES, end);
-  run.segments.push(seg(ptr, recordEnd, "callback", arena, `${kind}${label} of ${JSON.stringify(name)} ${at}`));
-  if (recordEnd < end) run.segments.push(seg(recordEnd, end, "slack", arena, `slack of ${kind}${label} (${name})`));
+  out.push(seg(ptr, recordEnd, "callback", arena, `${kind}${label} of ${JSON.stringify(name)} ${at}`));
+  if (recordEnd < end) out.push(seg(recordEnd, end, "slack", arena, `slack of ${kind}${label} (${name})`));
 }
 
+/** The blocks of a small chunk in [from, to), after its head: `nodes` where they are, padding between, bump space. */
 function smallSegments(
-  run: PageRun,
+  out: Segment[],
+  arena: number,
   name: string,
-  nodes: NodeInfo[],
-  cur: number,
-  bumpEnd: number,
+  nodes: readonly NodeInfo[],
+  from: number,
+  to: number,
+  bump: { cur: number; end: number },
   ctx: Context,
 ): void {
-  const base = run.first * PAGE;
-  const end = base + PAGE;
-  const arena = run.arena;
-  run.segments.push(seg(base, base + CHUNK_HEAD, "chunk-head", arena, `small chunk of ${JSON.stringify(name)}`));
-  run.segments.push(seg(base + CHUNK_HEAD, base + CHUNK_DATA, "bitmap", arena, "live-start bitmap: 1 bit per 8 B"));
-  let cursor = base + CHUNK_DATA;
-  const padding = (to: number) => {
-    if (to > cursor) run.segments.push(seg(cursor, to, "padding", arena, `padding: ${to - cursor} B`));
+  let cursor = from;
+  const padding = (end: number) => {
+    if (end > cursor) out.push(seg(cursor, end, "padding", arena, `padding: ${end - cursor} B`));
   };
-  for (const node of [...nodes].sort((a, b) => a.node - b.node)) {
+  for (const node of nodes) {
     if (node.node < cursor || node.cls === LARGE_CLASS) continue;
-    const blockEnd = Math.min(node.node + HEADER + capacityOf(node.cls), end);
+    const blockEnd = Math.min(node.node + HEADER + capacityOf(node.cls), to);
     padding(node.node);
-    blockSegments(run, name, node, blockEnd, ctx);
+    blockSegments(out, arena, name, node, blockEnd, ctx);
     cursor = blockEnd;
   }
-  if (bumpEnd === end && cur > base && cur <= end) {
-    padding(cur);
-    const from = Math.max(cursor, cur);
-    if (from < end) {
-      run.segments.push(seg(from, end, "bump", arena, `bump space of ${JSON.stringify(name)}: ${end - from} B`));
-    }
-    cursor = end;
+  // Only the newest small chunk has a bump range, and the range ends where that chunk's blocks do.
+  if (bump.end === to && bump.cur >= from && bump.cur <= to) {
+    padding(bump.cur);
+    const start = Math.max(cursor, bump.cur);
+    if (start < to) out.push(seg(start, to, "bump", arena, `bump space of ${JSON.stringify(name)}: ${to - start} B`));
+    cursor = to;
   }
-  padding(end);
+  padding(to);
 }
 
-function largeSegments(run: PageRun, name: string, payload: number, ctx: Context): void {
+/** A block of its own (medium or large) in the chunk [chunk, end): head, padding, then the block up to the end. */
+function ownBlockSegments(
+  out: Segment[],
+  arena: number,
+  name: string,
+  chunk: number,
+  end: number,
+  payload: number,
+  what: string,
+  ctx: Context,
+): void {
   const words = ctx.words;
-  const base = run.first * PAGE;
-  const end = base + run.pages * PAGE;
-  const arena = run.arena;
-  const what = `large run of ${JSON.stringify(name)}: ${run.pages} page${run.pages === 1 ? "" : "s"}`;
-  run.segments.push(seg(base, base + CHUNK_HEAD, "chunk-head", arena, what));
+  out.push(seg(chunk, chunk + CHUNK_HEAD, "chunk-head", arena, what));
   const node = payload - HEADER;
-  if (node < base + CHUNK_HEAD || payload > end) return;
-  if (node > base + CHUNK_HEAD) {
-    run.segments.push(seg(base + CHUNK_HEAD, node, "padding", arena, `padding: ${node - base - CHUNK_HEAD} B`));
+  if (node < chunk + CHUNK_HEAD || payload > end) {
+    out.push(seg(chunk + CHUNK_HEAD, end, "padding", arena, `payload address ${hex(payload)} outside its chunk`));
+    return;
+  }
+  if (node > chunk + CHUNK_HEAD) {
+    out.push(seg(chunk + CHUNK_HEAD, node, "padding", arena, `padding: ${node - chunk - CHUNK_HEAD} B`));
   }
   const meta = words[(node + NODE_META) >>> 2];
   const info: NodeInfo = {
@@ -583,7 +689,47 @@ function largeSegments(run: PageRun, name: string, payload: number, ctx: Context
     dtor: (meta & META_DTOR) !== 0,
     free: false,
   };
-  blockSegments(run, name, info, end, ctx);
+  blockSegments(out, arena, name, info, end, ctx);
+}
+
+/**
+ * A subdivided page, slot by slot: where an arena's run of slots starts, its
+ * segments; else what the slot table says, a free run of slots or, when the
+ * table and the arenas' chunk lists disagree, the entry it holds.
+ */
+function subSegments(run: PageRun, owned: readonly SlotRun[], words: Uint32Array): void {
+  const base = run.first * PAGE;
+  const byFirst = new Map<number, SlotRun>();
+  for (const r of owned) if (!byFirst.has(r.first)) byFirst.set(r.first, r);
+  for (let slot = 0; slot < SLOTS; ) {
+    const start = base + slot * SLOT;
+    const mine = byFirst.get(slot);
+    if (mine !== undefined) {
+      run.segments.push(...mine.segments);
+      run.regions.push({ start, end: start + mine.slots * SLOT, arena: mine.arena });
+      slot += mine.slots;
+      continue;
+    }
+    const entry = words[(base + SLOT_TABLE_AT + slot * 4) >>> 2];
+    const length = entry >>> 4;
+    if (entry & SLOT_FREE && length >= 1 && slot + length <= SLOTS) {
+      // A page whose slots are all free goes back to the heap, unless the core keeps it as its one spare.
+      const all = length === SLOTS ? ", every slot: the spare subdivided page the core keeps" : "";
+      const title = `free slots: ${slotsOf(length)} of this subdivided page${all}`;
+      run.segments.push(seg(start, start + length * SLOT, "free-slots", 0, title));
+      slot += length;
+      continue;
+    }
+    const title = `slot entry ${hex(entry)} in the slot table, but no live arena's chunk or free run of slots holds it`;
+    const last = run.segments[run.segments.length - 1];
+    if (last?.kind === "foreign" && last.end === start && last.title === title) last.end += SLOT;
+    else run.segments.push(seg(start, start + SLOT, "foreign", 0, title));
+    slot++;
+  }
+  const table = "slot table: u32 per 256-byte slot, its owner or a free run's length (the last 8: itself, the bitmap)";
+  run.segments.push(seg(base + SLOT_TABLE_AT, base + BITMAP_AT, "slot-table", 0, table));
+  const bitmap = "live-start bitmap of the small chunks of this page: 1 bit per 8 B";
+  run.segments.push(seg(base + BITMAP_AT, base + PAGE, "bitmap", 0, bitmap));
 }
 
 function freeSegments(run: PageRun): void {
@@ -619,16 +765,19 @@ const FIXED: Partial<Record<SegmentKind, string>> = {
   "page-map": "#8a93a3",
   "chunk-head": "#3a3f4a",
   bitmap: "#aeb6c2",
+  "slot-table": "#a99cbd",
   spare: "#e4e6ea",
   padding: "url(#padding)",
   bump: "#f6f6f4",
   "free-pages": "#ffffff",
+  "free-slots": "#ffffff",
   foreign: "url(#foreign)",
 };
 
 const KIND_LEGEND: [SegmentKind, string][] = [
   ["chunk-head", "chunk head (16 B)"],
   ["bitmap", "live-start bitmap (1 KiB)"],
+  ["slot-table", "slot table of a subdivided page (1 KiB)"],
   ["header", "node header (16 B)"],
   ["payload", "payload (requested bytes)"],
   ["slack", "slack (size-class rounding)"],
@@ -637,7 +786,8 @@ const KIND_LEGEND: [SegmentKind, string][] = [
   ["padding", "alignment padding"],
   ["bump", "bump space (not used yet)"],
   ["free-pages", "free pages of the heap"],
-  ["record", "arena record (320 B)"],
+  ["free-slots", "free slots of a subdivided page"],
+  ["record", `arena record (${ARENA_SIZE} B)`],
   ["page-map", "static data, page maps"],
   ["foreign", "foreign pages: grown by someone else, never touched"],
 ];
@@ -770,6 +920,7 @@ const KIND_NAMES: Record<SegmentKind, string> = {
   "page-map": "page map",
   "chunk-head": "chunk head",
   bitmap: "bitmap",
+  "slot-table": "slot table",
   record: "arena record",
   spare: "spare records",
   header: "header",
@@ -780,6 +931,7 @@ const KIND_NAMES: Record<SegmentKind, string> = {
   free: "free block",
   bump: "bump space",
   "free-pages": "free pages",
+  "free-slots": "free slots",
   foreign: "foreign pages",
 };
 
@@ -796,30 +948,13 @@ function drawPages(
   palette: Palette,
   dimmed: (arena: number) => boolean,
 ): void {
-  const scale = g.rowWidth / g.bytesPerRow;
-  const rowsPerPage = PAGE / g.bytesPerRow;
   for (const s of run.segments) {
-    const pieces: string[] = [];
     const fill = palette.fill(s.kind, s.arena);
-    for (const { page, rowY } of plans) {
-      const start = page * PAGE;
-      const a = Math.max(s.start, start);
-      const b = Math.min(s.end, start + PAGE);
-      if (s.kind === "payload" && s.start === s.end && a === s.start && a < start + PAGE) {
-        // A zero-size payload: a hairline where it starts.
-        const row = Math.floor((a - start) / g.bytesPerRow);
-        const x = g.left + (a - start - row * g.bytesPerRow) * scale;
-        const y = rowY[row];
-        if (y !== undefined) pieces.push(rect(x, y, 1, g.rowHeight, fill));
-      }
-      for (let p = a; p < b; ) {
-        const row = Math.min(Math.floor((p - start) / g.bytesPerRow), rowsPerPage - 1);
-        const q = Math.min(b, start + (row + 1) * g.bytesPerRow);
-        const x = g.left + (p - start - row * g.bytesPerRow) * scale;
-        const y = rowY[row];
-        if (y !== undefined) pieces.push(rect(x, y, (q - p) * scale, g.rowHeight, fill));
-        p = q;
-      }
+    const pieces = rowPieces(s.start, s.end, plans, g).map(({ x, y, width }) => rect(x, y, width, g.rowHeight, fill));
+    if (s.kind === "payload" && s.start === s.end) {
+      // A zero-size payload: a hairline where it starts.
+      const [at] = rowPieces(s.start, s.start + 1, plans, g);
+      if (at !== undefined) pieces.push(rect(at.x, at.y, 1, g.rowHeight, fill));
     }
     if (pieces.length === 0) continue;
     const opacity = dimmed(s.arena) ? ` opacity="0.28"` : "";
@@ -837,8 +972,35 @@ function drawPages(
   }
 }
 
+/** Where the bytes [start, end) are drawn in the rows of `plans`: one piece per row drawn (folded rows have none). */
+function rowPieces(
+  start: number,
+  end: number,
+  plans: readonly PagePlan[],
+  g: Geometry,
+): { x: number; y: number; width: number }[] {
+  const scale = g.rowWidth / g.bytesPerRow;
+  const rowsPerPage = PAGE / g.bytesPerRow;
+  const out: { x: number; y: number; width: number }[] = [];
+  for (const { page, rowY } of plans) {
+    const base = page * PAGE;
+    const b = Math.min(end, base + PAGE);
+    for (let p = Math.max(start, base); p < b; ) {
+      const row = Math.min(Math.floor((p - base) / g.bytesPerRow), rowsPerPage - 1);
+      const q = Math.min(b, base + (row + 1) * g.bytesPerRow);
+      const x = g.left + (p - base - row * g.bytesPerRow) * scale;
+      const y = rowY[row];
+      if (y !== undefined) out.push({ x, y, width: (q - p) * scale });
+      p = q;
+    }
+  }
+  return out;
+}
+
 function segmentAttributes(s: Segment): string {
   const arena = s.arena ? ` data-arena="${hex(s.arena)}"` : "";
+  // A continued piece names its bytes otherwise, so that only the segment itself says where it starts and ends.
+  if (s.continued) return `data-kind="continued"${arena} data-continues="${s.kind}" data-bytes="${s.start}-${s.end}"`;
   return `data-kind="${s.kind}"${arena} data-start="${s.start}" data-end="${s.end}"`;
 }
 
@@ -903,6 +1065,10 @@ function runLabel(run: PageRun, model: MemoryModel): [string, string] {
       return ["small chunk", name];
     case "large":
       return ["large run", name];
+    case "sub": {
+      const arenas = new Set(run.regions.map((r) => r.arena)).size;
+      return ["subdivided page", arenas ? plural(arenas, "arena") : "no arena"];
+    }
     case "free":
       return ["free run", plural(run.pages, "page")];
     case "foreign":
@@ -971,7 +1137,8 @@ function drawModel(
   body.push(`<g data-legend="kinds">`);
   const columns = 3;
   const columnWidth = (g.left + g.rowWidth - g.margin) / columns;
-  const kinds = KIND_LEGEND.filter(([kind]) => kind !== "foreign" || model.runs.some((r) => r.kind === "foreign"));
+  const drawsForeign = model.runs.some((r) => r.segments.some((s) => s.kind === "foreign"));
+  const kinds = KIND_LEGEND.filter(([kind]) => kind !== "foreign" || drawsForeign);
   kinds.forEach(([kind, label], i) => {
     const x = g.margin + (i % columns) * columnWidth;
     const row = Math.floor(i / columns);
@@ -1003,7 +1170,7 @@ function drawModel(
       pieces.push({ from: run.first + 1, to: last, band: `… ${plural(run.pages - 2, "more page")} of this run …` });
       pieces.push({ from: last, to: last + 1 });
     } else pieces.push({ from: run.first, to: last + 1 });
-    const geometry = run.kind === "small" || run.kind === "large" ? g : strip;
+    const geometry = run.kind === "small" || run.kind === "large" || run.kind === "sub" ? g : strip;
     const plans: PagePlan[] = [];
     for (const piece of pieces) {
       if (piece.band !== undefined) {
@@ -1019,6 +1186,14 @@ function drawModel(
       }
     }
     drawPages(body, run, plans, geometry, palette, dimmed);
+    // In a shared page, each run of slots of a highlighted arena is outlined row by row.
+    for (const region of run.regions) {
+      if (!highlight.has(region.arena)) continue;
+      const extra = ` stroke="${INK}" stroke-width="1.5" data-highlight="${hex(region.arena)}"`;
+      for (const { x, y, width } of rowPieces(region.start, region.end, plans, geometry)) {
+        body.push(rect(x, y, width, geometry.rowHeight, "none", extra));
+      }
+    }
     const runHeight = y - top - 4;
     // The run's label in the left column; a bar joins the pages of one run.
     const bold = run.arena && highlight.has(run.arena) ? ` font-weight="bold"` : "";
@@ -1081,10 +1256,10 @@ function checkRange(value: unknown, what: string, min: number, max: number, fall
 
 /**
  * Draws linear memory as an SVG document: every 64 KiB page as rows of
- * bytes, showing chunk heads and live-start bitmaps, node headers, payloads,
- * size-class slack, alignment padding, free blocks, bump space and free
- * pages, one colour per arena, and a legend naming every arena with its
- * counters. Given an arena, draws its whole heap and highlights the arena
+ * bytes, showing chunk heads, live-start bitmaps and the slot tables of
+ * subdivided pages, node headers, payloads, size-class slack, alignment
+ * padding, free blocks, bump space, free pages and free slots, one colour per
+ * arena, and a legend naming every arena with its counters. Given an arena, draws its whole heap and highlights the arena
  * and its children (the other arenas are dimmed). Every segment is an SVG
  * `<g>` with `data-kind`, `data-arena`, `data-start` and `data-end`
  * attributes and a `<title>` tooltip.

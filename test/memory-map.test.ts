@@ -2,7 +2,8 @@
 // well-formed XML, tiles linear memory exactly (every byte in one segment),
 // draws one payload per live allocation at its pointer with its header right
 // before it, free blocks where freed blocks went, padding where alignment
-// left a gap, one colour per arena and a legend that names them.
+// left a gap, subdivided pages with each arena's runs of slots, one colour
+// per arena and a legend that names them.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,10 @@ import { renderMemoryMap } from "../src/memory-map.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = 65536;
+/** A subdivided page (assembly/layout.ts): 248 slots of 256 B, then its slot table and its live-start bitmap. */
+const SLOT = 256;
+const SLOT_TABLE_AT = 248 * SLOT;
+const BITMAP_AT = 64512;
 
 // ---- a small XML well-formedness checker ------------------------------------
 
@@ -173,13 +178,14 @@ describe("renderMemoryMap", () => {
     checkWellFormed(svg);
     expect(svg).toMatch(/<svg [^>]*width="\d+(\.\d+)?" height="\d+(\.\d+)?" viewBox="0 0 /);
     expectTiling(svg, heap.memory.buffer.byteLength);
-    // Every kind the legend explains is drawn somewhere in this scenario.
+    // Every kind the legend explains is drawn somewhere in this scenario, but free pages: the released
+    // arena's blocks were runs of slots, now free slots of their subdivided page, and no page is free.
     const kinds = new Set(segments(svg).map((s) => s.kind));
     for (const kind of ["chunk-head", "bitmap", "header", "payload", "slack", "callback", "free", "padding", "bump"]) {
       expect(kinds, kind).toContain(kind);
     }
-    expect(kinds).toContain("free-pages");
-    expect(kinds).toContain("record");
+    for (const kind of ["slot-table", "free-slots", "record"]) expect(kinds, kind).toContain(kind);
+    expect(svg).toContain('data-legend-kind="free-pages"');
   });
 
   it("the checker itself rejects what is not well-formed", () => {
@@ -236,41 +242,155 @@ describe("renderMemoryMap", () => {
     expect(net?.text).toContain(
       `net  ${stats.allocations} allocations, ${(stats.liveBytes / 1024).toFixed(1)} KiB live`,
     );
-    expect(net?.text).toContain(`${(stats.reservedBytes / 1024).toFixed(1)} KiB in 2 chunks; 1 action, 0 groups`);
+    // Small chunks of 1, 7, 8, 16 and 32 slots (each as large as the arena was, or as the block that
+    // started it needs), and the large run of the ring.
+    const heads = segments(svg).filter((s) => s.kind === "chunk-head" && s.arena === net?.record);
+    expect(heads).toHaveLength(6);
+    expect(net?.text).toContain(`${(stats.reservedBytes / 1024).toFixed(1)} KiB in 6 chunks; 1 action, 0 groups`);
     // The legend explains the kinds of memory.
-    for (const kind of ["chunk-head", "header", "payload", "padding", "free", "free-pages"]) {
+    for (const kind of [
+      "chunk-head",
+      "slot-table",
+      "header",
+      "payload",
+      "padding",
+      "free",
+      "free-pages",
+      "free-slots",
+    ]) {
       expect(svg).toContain(`data-legend-kind="${kind}"`);
     }
   });
 
-  it("draws freed blocks as free blocks of their arena, and an arena's freed chunks as free pages", async () => {
+  it("draws freed blocks as free blocks of their arena, and an arena's freed chunks as free slots or pages", async () => {
     const heap = await Heap.create();
     const a = heap.createArena({ name: "a" });
     const ptrs = [24, 100, 100, 500, 24].map((size) => a.alloc(size));
-    const before = segments(renderMemoryMap(heap, { arenas: [a] }));
-    expect(before.filter((s) => s.kind === "free")).toHaveLength(0);
+    // Only the unused ends of chunks a new chunk replaced as the bump range (retired to free lists).
+    const retired = segments(renderMemoryMap(heap, { arenas: [a] })).filter((s) => s.kind === "free");
     a.free(ptrs[1]);
     a.free(ptrs[3]);
     const svg = renderMemoryMap(heap, { arenas: [a] });
     const free = segments(svg).filter((s) => s.kind === "free");
-    expect(free.map((s) => s.start).sort()).toEqual([ptrs[1] - 16, ptrs[3] - 16].sort());
+    const starts = (list: { start: number }[]) => list.map((s) => s.start).sort((x, y) => x - y);
+    expect(starts(free)).toEqual(starts([...retired, { start: ptrs[1] - 16 }, { start: ptrs[3] - 16 }]));
     expect(free.every((s) => s.arena === recordOf(svg, "a"))).toBe(true);
     expect(free.find((s) => s.start === ptrs[1] - 16)?.end).toBe(ptrs[1] + 104); // class of 100 B holds 104
     expect(segments(svg).filter((s) => s.kind === "payload")).toHaveLength(3);
 
-    // A second arena, released: its chunk goes back to the heap's free pages.
+    // A second arena, released: its run of slots goes back to its subdivided page as free slots.
     const b = heap.createArena({ name: "b" });
     const inB = b.alloc(1000);
-    const page = Math.floor(inB / PAGE) * PAGE;
-    expect(
-      segments(renderMemoryMap(heap, { arenas: [a, b] })).some((s) => s.start === page && s.kind === "chunk-head"),
-    );
+    const withB = renderMemoryMap(heap, { arenas: [a, b] });
+    const ofB = segments(withB).filter((s) => s.arena === recordOf(withB, "b") && s.kind !== "record");
+    // Head, header, up to 7 B of alignment and the 1024 B of the class of 1000 B: 1063 B in 5 slots.
+    const head = ofB.find((s) => s.kind === "chunk-head");
+    expect(head?.title).toBe('small chunk of "b": 5 slots (1280 B)');
+    const from = head?.start as number;
+    expect(from % SLOT).toBe(0);
+    expect(Math.min(...ofB.map((s) => s.start))).toBe(from);
+    expect(Math.max(...ofB.map((s) => s.end))).toBe(from + 5 * SLOT);
+    expect(inB - from).toBe(32);
     b.release();
     const after = renderMemoryMap(heap, { arenas: [a, b] });
-    const freePages = segments(after).filter((s) => s.kind === "free-pages");
-    expect(freePages.some((s) => s.start <= page && s.end >= page + PAGE)).toBe(true);
+    const freeSlots = segments(after).filter((s) => s.kind === "free-slots");
+    expect(freeSlots.some((s) => s.start <= from && s.end >= from + 5 * SLOT)).toBe(true);
     expect(legend(after).map((e) => e.name)).toEqual(["a"]);
     expectTiling(after, heap.memory.buffer.byteLength);
+
+    // An arena past half a page takes whole pages as chunks: head, blocks, the bitmap at the end.
+    const c = heap.createArena({ name: "c" });
+    for (let i = 0; i < 12; i++) c.alloc(4096);
+    const withC = renderMemoryMap(heap, { arenas: [a, c] });
+    const ofC = segments(withC).filter((s) => s.arena === recordOf(withC, "c"));
+    const pages = ofC.filter((s) => s.kind === "chunk-head" && s.title === 'small chunk of "c": 1 page');
+    expect(pages).toHaveLength(1);
+    const page = pages[0].start;
+    expect(page % PAGE).toBe(0);
+    expect(ofC.some((s) => s.kind === "header" && s.start === page + 16)).toBe(true);
+    expect(ofC.some((s) => s.kind === "bitmap" && s.start === page + BITMAP_AT && s.end === page + PAGE)).toBe(true);
+    // Released, that page is a free page of the heap again.
+    c.release();
+    const freePages = segments(renderMemoryMap(heap, { arenas: [a] })).filter((s) => s.kind === "free-pages");
+    expect(freePages.some((s) => s.start <= page && s.end >= page + PAGE)).toBe(true);
+  });
+
+  it("draws a subdivided page shared by two small arenas, each arena's runs of slots in its colour", async () => {
+    const heap = await Heap.create();
+    const one = heap.createArena({ name: "one" });
+    const two = heap.createArena({ name: "two" });
+    // A first chunk is a slot; 200 B after 24 B do not fit in it, so "one" takes a second slot after "two"'s.
+    const ptrs = [one.alloc(24), two.alloc(40), one.alloc(200), two.alloc(8)];
+    const page = Math.floor(ptrs[0] / PAGE) * PAGE;
+    expect(ptrs.map((p) => p - page)).toEqual([32, SLOT + 32, 2 * SLOT + 32, SLOT + 96]); // minAlign 16
+    const svg = renderMemoryMap(heap, { arenas: [one, two] });
+    checkWellFormed(svg);
+    expectTiling(svg, heap.memory.buffer.byteLength);
+    const drawn = segments(svg).filter((s) => s.start >= page && s.start < page + PAGE);
+    const [first, second] = [recordOf(svg, "one"), recordOf(svg, "two")];
+    const heads = drawn.filter((s) => s.kind === "chunk-head").sort((a, b) => a.start - b.start);
+    expect(heads.map((s) => [s.start - page, s.arena, s.title])).toEqual([
+      [0, first, 'small chunk of "one": 1 slot (256 B)'],
+      [SLOT, second, 'small chunk of "two": 1 slot (256 B)'],
+      [2 * SLOT, first, 'small chunk of "one": 1 slot (256 B)'],
+    ]);
+    // Every byte of a run of slots is its arena's; then the page's free slots, its slot table and bitmap.
+    for (const s of drawn.filter((x) => x.end <= page + 3 * SLOT)) {
+      expect(s.arena, s.title).toBe(s.start - page < SLOT || s.start - page >= 2 * SLOT ? first : second);
+    }
+    const rest = drawn.filter((s) => s.start >= page + 3 * SLOT).sort((a, b) => a.start - b.start);
+    expect(rest.map((s) => [s.kind, s.start - page, s.end - page, s.arena])).toEqual([
+      ["free-slots", 3 * SLOT, SLOT_TABLE_AT, undefined],
+      ["slot-table", SLOT_TABLE_AT, BITMAP_AT, undefined],
+      ["bitmap", BITMAP_AT, PAGE, undefined],
+    ]);
+    const colours = new Map(legend(svg).map((e) => [e.record, e.colour]));
+    expect(new Set(colours.values()).size).toBe(2);
+    const payloads = drawn.filter((s) => s.kind === "payload");
+    expect(payloads.map((s) => s.start)).toEqual(expect.arrayContaining(ptrs));
+    for (const s of payloads) expect(s.fill).toBe(colours.get(s.arena as string));
+    expect(svg).toContain(">subdivided page</text>");
+    expect(svg).toContain(">2 arenas</text>");
+    // Highlighted, "one" has its two runs of slots outlined (one row each) and "two" is dimmed, not the page.
+    const lit = renderMemoryMap(one, { arenas: [two] });
+    expect([...lit.matchAll(/data-highlight="(0x[0-9a-f]+)"/g)].map((m) => m[1])).toEqual([first, first]);
+    const shown = segments(lit).filter((s) => s.start >= page && s.start < page + PAGE);
+    for (const s of shown) expect(s.dimmed, s.title).toBe(s.arena === second);
+  });
+
+  it("draws a medium allocation (10,000 B) as a block of its own in a subdivided page", async () => {
+    const heap = await Heap.create();
+    const arena = heap.createArena({ name: "m" });
+    const small = arena.alloc(64);
+    const ptr = arena.alloc(10_000);
+    const page = Math.floor(small / PAGE) * PAGE;
+    // Head, header, up to 7 B of alignment and 10,000 B: 10,039 B in 40 slots, right after the small chunk.
+    expect(ptr).toBe(page + SLOT + 32);
+    const svg = renderMemoryMap(heap, { arenas: [arena] });
+    expectTiling(svg, heap.memory.buffer.byteLength);
+    const record = recordOf(svg, "m");
+    const block = segments(svg)
+      .filter((s) => s.start >= page + SLOT && s.end <= page + 41 * SLOT)
+      .sort((a, b) => a.start - b.start);
+    expect(block.map((s) => [s.kind, s.start - page, s.end - page])).toEqual([
+      ["chunk-head", SLOT, SLOT + 16],
+      ["header", SLOT + 16, SLOT + 32],
+      ["payload", SLOT + 32, SLOT + 32 + 10_000],
+      ["slack", SLOT + 32 + 10_000, 41 * SLOT],
+    ]);
+    expect(block.every((s) => s.arena === record)).toBe(true);
+    expect(block[0].title).toBe('medium block of "m": 40 slots (10.0 KiB)');
+    expect(block[2].title).toBe(`"alloc" of "m": 10000 B at 0x${ptr.toString(16)}`);
+    expect(legend(svg)[0].text).toContain("in 2 chunks");
+    // Freed, its slots merge with the free slots after them; the small chunk stays.
+    arena.free(ptr);
+    const after = segments(renderMemoryMap(heap, { arenas: [arena] }));
+    const free = after.find((s) => s.kind === "free-slots" && s.start === page + SLOT);
+    expect(free).toMatchObject({
+      end: page + SLOT_TABLE_AT,
+      title: "free slots: 247 slots (61.8 KiB) of this subdivided page",
+    });
+    expect(after.some((s) => s.kind === "chunk-head" && s.start === page && s.arena === record)).toBe(true);
   });
 
   it("shows alignment padding before an over-aligned payload, and bump space after the newest block", async () => {
@@ -283,11 +403,15 @@ describe("renderMemoryMap", () => {
     const drawn = segments(svg);
     const padding = drawn.filter((s) => s.kind === "padding");
     expect(padding.some((s) => s.end === big - 16)).toBe(true); // right before the header
-    expect(padding.some((s) => s.end === first - 16)).toBe(true); // minAlign 64 after the bitmap
+    expect(padding.some((s) => s.end === first - 16)).toBe(true); // minAlign 64 after the chunk head
     const bump = drawn.filter((s) => s.kind === "bump");
     expect(bump).toHaveLength(1);
     expect(bump[0].start).toBe(big + 104);
-    expect(bump[0].end % PAGE).toBe(0);
+    // It ends with the chunk taken for the aligned block: as many bytes as the arena held (a slot), but at
+    // least its head, a header, 1023 B to align and 104 B: 1159 B, in 5 slots.
+    const chunk = drawn.filter((s) => s.kind === "chunk-head" && s.start < big).sort((x, y) => y.start - x.start)[0];
+    expect(chunk.title).toBe('small chunk of "aligned": 5 slots (1280 B)');
+    expect(bump[0].end).toBe(chunk.start + 5 * SLOT);
     // The slack of the class: 100 B requested, 104 B in the block.
     expect(drawn.some((s) => s.kind === "slack" && s.start === big + 100 && s.end === big + 104)).toBe(true);
   });
@@ -326,10 +450,61 @@ describe("renderMemoryMap", () => {
     expect(payload[0]).toMatchObject({ start: ptr, end: ptr + 5 * PAGE });
     const run = Math.floor(ptr / PAGE) * PAGE;
     expect(drawn.some((s) => s.kind === "chunk-head" && s.start === run)).toBe(true);
-    expect(drawn.some((s) => s.kind === "chunk-head" && s.title === 'large run of "big": 6 pages')).toBe(true);
+    // Head, header and 5 pages: 5 pages and 32 B, the rest of the slot that takes them in the next page.
+    expect(drawn.some((s) => s.kind === "chunk-head" && s.title === 'large run of "big": 5 pages and 1 slot')).toBe(
+      true,
+    );
     expect(svg).toMatch(/data-kind="continued"[^>]*data-band="\d+-\d+"/);
-    expect(svg).toContain("4 more pages of this run");
+    expect(svg).toContain("3 more pages of this run");
+    const tail = run + 5 * PAGE;
+    expect(svg).toContain(
+      `data-kind="continued" data-arena="${payload[0].arena}" data-continues="payload" data-bytes="${tail}-${tail + 32}"`,
+    );
+    expect(drawn.some((s) => s.kind === "slack" && s.start === tail + 32 && s.end === tail + SLOT)).toBe(true);
     expectTiling(svg, heap.memory.buffer.byteLength);
+  });
+
+  it("draws the tail slots of a large allocation of 70,000 B in the subdivided page after its whole page", async () => {
+    const heap = await Heap.create();
+    const arena = heap.createArena({ name: "big" });
+    const ptr = arena.alloc(70_000);
+    const svg = renderMemoryMap(heap, { arenas: [arena], fold: false });
+    checkWellFormed(svg);
+    expectTiling(svg, heap.memory.buffer.byteLength);
+    const drawn = segments(svg);
+    const record = recordOf(svg, "big");
+    // Head, header, up to 7 B of alignment and 70,000 B: 70,039 B, a page and 4503 B, in 18 slots (4608 B).
+    const run = Math.floor(ptr / PAGE) * PAGE;
+    expect(ptr).toBe(run + 32);
+    const head = drawn.find((s) => s.kind === "chunk-head" && s.arena === record);
+    expect(head).toMatchObject({ start: run, title: 'large run of "big": 1 page and 18 slots' });
+    // One payload, at its pointer and size, though its last 4496 B are drawn in the next page.
+    const payloads = drawn.filter((s) => s.kind === "payload");
+    expect(payloads).toHaveLength(1);
+    expect(payloads[0]).toMatchObject({ start: ptr, end: ptr + 70_000, rects: 16 });
+    const tail = run + PAGE;
+    const continued = [...svg.matchAll(/<g data-kind="continued"[^>]*data-bytes="(\d+)-(\d+)"[^>]*>([\s\S]*?)<\/g>/g)];
+    expect(continued.map((m) => [Number(m[1]), Number(m[2])])).toEqual([[tail, ptr + 70_000]]);
+    expect(continued[0][3].match(/<rect /g)).toHaveLength(2); // its rows of 4096 B: 0 and 1 of the page
+    // Then the slack to the end of the 18 slots, the page's free slots, its slot table and bitmap.
+    const page = drawn.filter((s) => s.start >= tail && s.start < tail + PAGE).sort((a, b) => a.start - b.start);
+    expect(page.map((s) => [s.kind, s.start - tail, s.end - tail])).toEqual([
+      ["slack", 4496, 18 * SLOT],
+      ["free-slots", 18 * SLOT, SLOT_TABLE_AT],
+      ["slot-table", SLOT_TABLE_AT, BITMAP_AT],
+      ["bitmap", BITMAP_AT, PAGE],
+    ]);
+    expect(page[0].arena).toBe(record);
+    expect(page[1].title).toBe("free slots: 230 slots (57.5 KiB) of this subdivided page");
+    // The free slots are anyone's: a small arena's first chunk takes the first of them.
+    const small = heap.createArena({ name: "small" });
+    const p = small.alloc(100);
+    expect(p - tail).toBe(18 * SLOT + 32);
+    const after = renderMemoryMap(heap, { arenas: [arena, small] });
+    expectTiling(after, heap.memory.buffer.byteLength);
+    expect(segments(after).find((s) => s.kind === "chunk-head" && s.start === tail + 18 * SLOT)?.arena).toBe(
+      recordOf(after, "small"),
+    );
   });
 
   it("highlights an arena (and its children) and dims the others", async () => {
@@ -414,13 +589,23 @@ describe("renderMemoryMap", () => {
     const maps = drawn.filter((s) => s.kind === "page-map");
     expect(maps).toHaveLength(2); // owner map, start map
     expect(maps[0].start % PAGE).toBe(0);
-    // Nothing but the maps and their spare room above them; one free run right below them.
+    // Nothing but the maps and their spare room above them; one free run below them, up to them but for
+    // the subdivided page the core keeps as a spare with every slot free (the tail page of a large block).
     expect(
       drawn.filter((s) => s.start >= maps[0].start).every((s) => s.kind === "page-map" || s.kind === "spare"),
     ).toBe(true);
     const free = drawn.filter((s) => s.kind === "free-pages");
     expect(free).toHaveLength(1);
-    expect(free[0].end).toBe(maps[0].start);
+    const between = drawn.filter((s) => s.start >= free[0].end && s.end <= maps[0].start);
+    if (between.length > 0) {
+      expect(between.map((s) => [s.kind, s.start - free[0].end, s.end - free[0].end])).toEqual([
+        ["free-slots", 0, SLOT_TABLE_AT],
+        ["slot-table", SLOT_TABLE_AT, BITMAP_AT],
+        ["bitmap", BITMAP_AT, PAGE],
+      ]);
+      expect(between[0].title).toContain("every slot: the spare subdivided page the core keeps");
+    }
+    expect(free[0].end + (between.length > 0 ? PAGE : 0)).toBe(maps[0].start);
   });
 
   it("draws pages grown by someone else as foreign, before and after the core grows past them", async () => {
@@ -466,12 +651,13 @@ describe("renderMemoryMap", () => {
     const rows = (bytesPerRow: number, fold: boolean) =>
       segments(renderMemoryMap(heap, { arenas: [arena], bytesPerRow, fold })).find((s) => s.start === ptr)?.rects;
     expect(rows(65536, false)).toBe(1);
-    // The payload is [1056, 21056) in its chunk (after the head, the bitmap and its header).
-    expect(ptr % PAGE).toBe(1056);
-    expect(rows(4096, false)).toBe(6); // rows 0..5
-    expect(rows(256, false)).toBe(79); // rows 4..82
-    // Folded: of the 77 rows it covers entirely (5..81), the first is drawn and 76 become a band.
-    expect(rows(256, true)).toBe(3); // rows 4, 5 and 82
+    // A medium block, the first run of slots of a new subdivided page: the payload is [32, 20032) in the
+    // page (after the chunk head and its header).
+    expect(ptr % PAGE).toBe(32);
+    expect(rows(4096, false)).toBe(5); // rows 0..4
+    expect(rows(256, false)).toBe(79); // rows 0..78
+    // Folded: of the 77 rows it covers entirely (1..77), the first is drawn and 76 become a band.
+    expect(rows(256, true)).toBe(3); // rows 0, 1 and 78
     const folded = renderMemoryMap(heap, { arenas: [arena], bytesPerRow: 256 });
     expect(folded).toMatch(/data-fold="76"[^>]*><title>&quot;alloc&quot; of &quot;rows&quot;: 20000 B/);
     expect(folded).toContain("⋮ 76 more rows (19.0 KiB) of payload");

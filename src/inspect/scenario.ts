@@ -2,7 +2,8 @@
 // probe group, a destructor and a child arena for its video memory, a network
 // stack whose packet buffers were partly freed (free blocks on its free
 // lists) and a large ring of its own, a scratch arena with 64-byte alignment
-// (padding), and an arena released before the picture (its pages are free).
+// (padding), and an arena released before the picture (its runs of slots are
+// free again).
 
 import type { Arena } from "../arena.js";
 import type { Heap } from "../heap.js";
