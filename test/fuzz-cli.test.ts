@@ -147,7 +147,7 @@ describe("managed-arena fuzz", () => {
   it("--in-process is repeated too, and the printed command fails the same way in-process", async () => {
     // A seed whose first round passes, so that the failing round's seed is a derived one. Which
     // seeds do depends on the generators and on where the core puts blocks: the first of a few.
-    let first = { args: [] as string[], seed: "", report: [] as string[] };
+    let first: ReturnType<typeof failureOf> = { args: [], seed: "", report: [] };
     for (let seed = 1; seed <= 40 && (first.seed === "" || first.seed === String(seed - 1)); seed++) {
       const io = capture();
       expect(
