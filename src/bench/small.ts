@@ -11,7 +11,7 @@
 // over, so a second heap no longer matters to their call sites). "In use" is
 // memory.buffer minus the pages of the heap's free runs: what the arenas hold
 // with their records, the page maps and everything the core keeps, but not
-// what the growth policy grew ahead (memory grows by at least a quarter of
+// what the growth policy grew ahead (memory grows by at least a sixteenth of
 // its size), which "memory growth" includes.
 
 import { type Arena, ArenaError, Heap } from "../index.js";
