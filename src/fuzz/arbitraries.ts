@@ -244,12 +244,12 @@ const liveHandle: fc.Arbitrary<HandleRef> = fc.record({ k: fc.constant("live" as
 
 // ---- dup and strdup ---------------------------------------------------------------------
 
-/** Byte lengths for dup: mostly small, empty, some past a small chunk (32 KiB) and a page. */
+/** Byte lengths for dup: mostly small, empty, some medium (a run of slots) and past a page (a large block with a tail). */
 const dupLength: fc.Arbitrary<number> = fc.oneof(
   w(fc.integer({ min: 0, max: 64 }), 6),
   w(fc.constant(0), 2),
   w(fc.integer({ min: 65, max: 4096 }), 2),
-  w(fc.constantFrom(32767, 32768, 32769, 65536, 70_000, 200_000), 1),
+  w(fc.constantFrom(4097, 32767, 32768, 32769, 65536, 70_000, 200_000), 1),
 );
 
 /** A source of bytes: seed 0 gives zeros (so readString reads ""), others a pattern with a few NULs in it. */
