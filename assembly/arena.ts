@@ -10,10 +10,10 @@ import {
   BITMAP_AT, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS, EBADPTR, EBUSY, EDTOR,
   EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC,
   KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING, KIND_GROUP, KIND_POPPED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
-  NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE,
+  NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, PAGE_BITS, PAGE_SIZE,
   POISON_FREED, POISON_FRESH, SMALL_MAX, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
-import { chunkBytes, firstPage, initPages, mapCapacity, ownerAt, ownerOf, slotOwner, takeRun } from "./chunks";
+import { chunkBytes, firstPage, initPages, mapCapacity, ownerAt, takeRun } from "./chunks";
 import {
   bitMask, bitWord, capacityOfNode, clearLive, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive,
   minAlignLog2, releaseSmallBlock, replaceNode, setField, takeBlock, takeSmallBlock, unlinkCallback, unlinkNode,
@@ -208,11 +208,8 @@ export function free(arena: usize, ptr: usize): u32 {
   // quarantining) runs straight through; the bitmap word is read once, and cleared before any
   // other store so that it need not be read again. `|` rather than `||`: both operands are
   // cheap, and one branch predicts better.
-  const page = <u32>(ptr >> PAGE_BITS);
-  if ((ptr & GRANULE_MASK) | <u32>(page >= mapCapacity)) return EBADPTR;
-  let owner = ownerOf(page);
-  if (owner == OWNER_SUB) owner = slotOwner(ptr);
-  if (owner != <u32>arena) return freeOther(arena, ptr);
+  if ((ptr & GRANULE_MASK) | <u32>(<u32>(ptr >> PAGE_BITS) >= mapCapacity)) return EBADPTR;
+  if (ownerAt(ptr) != <u32>arena) return freeOther(arena, ptr);
   const word = bitWord(ptr);
   const bits = load<u32>(word);
   const mask = bitMask(ptr);

@@ -311,6 +311,9 @@ const SLOT_SUMMARY = memory.data(((SLOTS + 31) >> 5) << 2);
 @inline function summaryWord(len: u32): usize {
   return SLOT_SUMMARY + (((len - 1) >> 5) << 2);
 }
+@inline function summaryBit(len: u32): u32 {
+  return <u32>1 << ((len - 1) & 31);
+}
 /** Sets the slot entries of the `len` slots at `run` to `owner`. */
 function ownSlots(run: usize, len: u32, owner: u32): void {
   const entry = slotEntry(run);
@@ -319,7 +322,7 @@ function ownSlots(run: usize, len: u32, owner: u32): void {
 
 /** Whether the summary says the list of runs of `len` slots has any (check() compares). */
 export function slotListed(len: u32): bool {
-  return ((load<u32>(summaryWord(len)) >> ((len - 1) & 31)) & 1) != 0;
+  return (load<u32>(summaryWord(len)) & summaryBit(len)) != 0;
 }
 @inline export function freeSlotTag(len: u32): u32 {
   return (len << 4) | SLOT_FREE;
@@ -336,7 +339,7 @@ function pushSlots(run: usize, len: u32): void {
   if (head) store<u32>(head, <u32>run, CHUNK_PREV);
   store<u32>(list, <u32>run);
   const word = summaryWord(len);
-  store<u32>(word, load<u32>(word) | (<u32>1 << ((len - 1) & 31)));
+  store<u32>(word, load<u32>(word) | summaryBit(len));
 }
 
 /** Takes the free run of `len` slots at `run` off its list (its tags stay until overwritten). */
@@ -349,7 +352,7 @@ function unlinkSlots(run: usize, len: u32): void {
     store<u32>(slotListHead(len), next);
     if (!next) {
       const word = summaryWord(len);
-      store<u32>(word, load<u32>(word) & ~(<u32>1 << ((len - 1) & 31)));
+      store<u32>(word, load<u32>(word) & ~summaryBit(len));
     }
   }
 }
@@ -357,24 +360,13 @@ function unlinkSlots(run: usize, len: u32): void {
 /** The smallest length >= `len` whose list has a run, or 0. */
 function fittingLength(len: u32): u32 {
   let index = len - 1;
-  let bits = load<u32>(SLOT_SUMMARY + ((index >> 5) << 2)) & (<u32>0xffffffff << (index & 31));
+  let bits = load<u32>(summaryWord(len)) & (<u32>0xffffffff << (index & 31));
   while (!bits) {
     index = (index | 31) + 1;
     if (index >= SLOTS) return 0;
-    bits = load<u32>(SLOT_SUMMARY + ((index >> 5) << 2));
+    bits = load<u32>(summaryWord(index + 1));
   }
   return (index & ~31) + ctz<u32>(bits) + 1;
-}
-
-/**
- * Marks page `page` (taken from the heap, its owner entry set by the caller
- * to OWNER_SUB) subdivided: its slot table says META for the table and the
- * bitmap, 0 for every other slot.
- */
-export function subdivide(page: u32): void {
-  const table = pageBase(page) + SLOT_TABLE_AT;
-  memory.fill(table, 0, SLOTS << 2);
-  for (let slot = SLOTS; slot < 256; slot++) store<u32>(table + (slot << 2), OWNER_META);
 }
 
 /**
@@ -383,17 +375,14 @@ export function subdivide(page: u32): void {
  * is out of pages. Every slot entry of the run is set to `owner`.
  */
 export function takeSlots(len: u32, owner: u32): usize {
-  let have = fittingLength(len);
-  let run: usize;
-  if (have) {
-    run = load<u32>(slotListHead(have));
-    unlinkSlots(run, have);
-  } else {
-    run = takeRun(1, OWNER_SUB);
-    if (!run) return 0;
-    subdivide(<u32>(run >> PAGE_BITS));
-    have = SLOTS;
+  const have = fittingLength(len);
+  if (!have) {
+    const run = takeRun(1, OWNER_SUB);
+    if (run) subdivideFor(<u32>(run >> PAGE_BITS), len, owner);
+    return run;
   }
+  const run = <usize>load<u32>(slotListHead(have));
+  unlinkSlots(run, have);
   if (have > len) pushSlots(run + (len << SLOT_BITS), have - len);
   ownSlots(run, len, owner);
   return run;
@@ -456,19 +445,21 @@ export function takeLargeRun(pages: u32, slots: u32, owner: u32): usize {
     run = load<u32>(run, CHUNK_NEXT);
   }
   run = takeRun(pages + 1, owner);
-  if (run) takeTail(<u32>(run >> PAGE_BITS) + pages, slots, owner);
+  if (run) subdivideFor(<u32>(run >> PAGE_BITS) + pages, slots, owner);
   return run;
 }
 
 /**
- * Makes page `page`, the last of a large run just taken, the subdivided home
- * of the run's tail: its first `slots` slots are owned by `owner`, the rest
- * are free runs for anyone.
+ * Subdivides page `page`, just taken from the heap (a page of its own, or the
+ * last of a large run, whose tail it is to hold), and gives its first
+ * `slots` slots to `owner`; the rest are free runs for anyone.
  */
-function takeTail(page: u32, slots: u32, owner: u32): void {
+function subdivideFor(page: u32, slots: u32, owner: u32): void {
   setOwner(page, OWNER_SUB);
-  subdivide(page);
   const run = pageBase(page);
+  // Every entry 0 (nobody's) but those of the table and the bitmap themselves.
+  memory.fill(run + SLOT_TABLE_AT, 0, SLOTS << 2);
+  for (let slot = SLOTS; slot < 256; slot++) store<u32>(run + SLOT_TABLE_AT + (slot << 2), OWNER_META);
   ownSlots(run, slots, owner);
   if (slots < SLOTS) pushSlots(run + (slots << SLOT_BITS), SLOTS - slots);
 }
