@@ -16,7 +16,6 @@ import type { ArenaState } from "./state.js";
 const ENOMEM = 3;
 const EBADPTR = 4;
 const PAGE = 65536;
-/** The owner map's mark on every page of a large run, beside the arena record. */
 /** Owner entries (assembly/layout.ts): a large block's pages and slots, the first slot of a block's run. */
 const OWNER_LARGE = 1;
 const OWNER_RUN = 2;
@@ -107,15 +106,16 @@ function sizeIn(state: ArenaState, ptr: number): number {
   return node === 0 ? 0 : state.heap.u32()[(node >>> 2) + Word.NodeSize];
 }
 
-/** Byte offset of the quarantine's oldest block in an arena record (assembly/layout.ts). */
-const QUARANTINE_HEAD = 256;
-
 /** Whether `ptr` is the payload of a block in the quarantine of the arena of `state` (a walk: error path only). */
 function quarantined(state: ArenaState, ptr: number): boolean {
   const words = state.heap.u32();
   // Bounded like check()'s walks (a block takes at least 16 bytes of the arena's chunks), should memory be broken.
   let steps = (words[(state.record >>> 2) + Word.Reserved] >>> 4) + 1;
-  for (let node = words[(state.record + QUARANTINE_HEAD) >>> 2]; node !== 0 && steps-- > 0; node = words[node >>> 2]) {
+  for (
+    let node = words[(state.record >>> 2) + Word.QuarantineHead];
+    node !== 0 && steps-- > 0;
+    node = words[node >>> 2]
+  ) {
     if (node + 16 === ptr) return true;
   }
   return false;

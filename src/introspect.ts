@@ -30,6 +30,8 @@ export const Word = {
   Actions: 11,
   Groups: 12,
   Children: 13,
+  /** The quarantine's oldest block (assembly/layout.ts, A_QUARANTINE_HEAD). */
+  QuarantineHead: 64,
   NodePrev: 0,
   NodeSize: 2,
   NodeMeta: 3,

@@ -146,7 +146,7 @@ function precise(value: number, limit: number, digits: number): number {
 /** The goals, judged: speed ratios against the peers, memory per allocation, wasm size. */
 export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
   const goals: Goal[] = [];
-  const ratioGoal = (metric: string, limit: number, value: number | null, detail: string, digits = 2) => {
+  const ratioGoal: RatioGoal = (metric, limit, value, detail, digits = 2) => {
     if (value === null && !detail.startsWith("no ")) detail = "not measured in this run";
     goals.push({
       metric,
@@ -158,15 +158,7 @@ export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
       detail,
     });
   };
-  const bytesGoal = (
-    metric: string,
-    goal: string,
-    limit: number,
-    value: number | null,
-    shown: string,
-    detail: string,
-    fits = true,
-  ) => {
+  const bytesGoal: BytesGoal = (metric, goal, limit, value, shown, detail, fits = true) => {
     goals.push({
       metric,
       goal,
