@@ -426,6 +426,8 @@ export function freeSlots(run: usize, len: u32): void {
  * it takes pages + 1 fresh pages, the last subdivided for the tail.
  */
 export function takeLargeRun(pages: u32, slots: u32, owner: u32): usize {
+  // One walk: the home for the tail, else the first run that fits pages + 1 (as takeRun's first fit).
+  let fit: usize = 0;
   let run = freeRuns;
   while (run) {
     const start = <u32>(run >> PAGE_BITS);
@@ -442,9 +444,10 @@ export function takeLargeRun(pages: u32, slots: u32, owner: u32): usize {
         return carve(run, after - pages, pages, owner);
       }
     }
+    if (!fit && count > pages) fit = run;
     run = load<u32>(run, CHUNK_NEXT);
   }
-  run = takeRun(pages + 1, owner);
+  run = fit ? carve(fit, <u32>(fit >> PAGE_BITS), pages + 1, owner) : takeRun(pages + 1, owner);
   if (run) subdivideFor(<u32>(run >> PAGE_BITS) + pages, slots, owner);
   return run;
 }
