@@ -101,7 +101,7 @@ export function check(): u32 {
 }
 
 /**
- * Walks the lists of free runs of slots (rules 15, 16): each run is in the
+ * Walks the lists of free runs of slots (rule 15): each run is in the
  * list of its length, in a subdivided page, tagged at both ends, linked both
  * ways; a list's summary bit is set exactly when it has runs. Returns the
  * slots they hold, or 0xffffffff when a rule is broken.
