@@ -11,12 +11,11 @@ import {
   EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC,
   KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING, KIND_GROUP, KIND_POPPED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
   NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, PAGE_BITS, PAGE_SIZE,
-  POISON_FREED, POISON_FRESH, SMALL_MAX, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
+  POISON_FREED, POISON_FRESH, SMALL_MAX, classOf, fillClassTable, makeMeta, metaAlignLog2, metaClass, metaKind, smallClassOf,
 } from "./layout";
 import { chunkBytes, firstPage, initPages, mapCapacity, ownerAt, takeRun } from "./chunks";
 import {
-  bitMask, bitWord, capacityOfNode, clearLive, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, markLive,
-  minAlignLog2, releaseSmallBlock, replaceNode, setField, takeBlock, takeSmallBlock, unlinkCallback, unlinkNode,
+  bitMask, bitWord, capacityOfNode, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, minAlignLog2, releaseSmallBlock, replaceNode, setField, takeBlock, takeSmallBlock, unlinkCallback, unlinkNode,
 } from "./nodes";
 import { A_QUARANTINE_LIMIT, FLAG_QUARANTINE } from "./layout";
 import { drainQuarantine, retireBlock } from "./nodes";
@@ -29,6 +28,7 @@ export let liveArenas: usize = 0;
 
 /** Lays out the heap for at most `maxPages` pages of memory. */
 export function init(maxPages: u32): u32 {
+  fillClassTable();
   return initPages(maxPages);
 }
 
@@ -107,14 +107,13 @@ export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
   // liveBytes never exceeds maxBytes, so the difference cannot wrap.
   if (size > field(arena, A_MAX_BYTES) - live) return ENOMEM;
   const alignLog2 = (flags >> MIN_ALIGN_SHIFT) & ALIGN_MASK;
-  const cls = classOf(size);
+  const cls = smallClassOf(size);
   const node = takeSmallBlock(arena, cls, alignLog2);
   if (!node) return allocOther(arena, size, align, zero);
-  store<u32>(node, makeMeta(KIND_ALLOC, cls, alignLog2), NODE_META);
-  store<u32>(node, size, NODE_SIZE);
+  // Size and meta are neighbours: one store.
+  store<u64>(node, <u64>size | (<u64>makeMeta(KIND_ALLOC, cls, alignLog2) << 32), NODE_SIZE);
   linkNode(arena, node);
   const payload = node + HEADER;
-  markLive(payload);
   bump(arena, A_ALLOCATIONS, 1);
   addLiveBytes(arena, live + size);
   return payload;
@@ -172,7 +171,6 @@ export function allocWithDestructor(arena: usize, size: u32, align: u32, zero: u
   store<u32>(node, size, NODE_SIZE);
   linkNode(arena, node);
   const payload = node + HEADER;
-  if (size <= SMALL_MAX) markLive(payload);
   bump(arena, A_ALLOCATIONS, 1);
   addLiveBytes(arena, live);
   if (zero) memory.fill(payload, 0, size);
@@ -205,19 +203,16 @@ export function allocArray(arena: usize, count: u32, size: u32, align: u32, zero
  */
 export function free(arena: usize, ptr: usize): u32 {
   // The common call (a small allocation without a destructor, arena neither poisoned nor
-  // quarantining) runs straight through; the bitmap word is read once, and cleared before any
-  // other store so that it need not be read again. `|` rather than `||`: both operands are
-  // cheap, and one branch predicts better.
+  // quarantining) runs straight through: the block-start bit says a header of the core's
+  // stands before `ptr`, its kind says whether it is live, and freeing writes the kind only.
+  // `|` rather than `||`: both operands are cheap, and one branch predicts better.
   if ((ptr & GRANULE_MASK) | <u32>(<u32>(ptr >> PAGE_BITS) >= mapCapacity)) return EBADPTR;
   if (ownerAt(ptr) != <u32>arena) return freeOther(arena, ptr);
-  const word = bitWord(ptr);
-  const bits = load<u32>(word);
-  const mask = bitMask(ptr);
-  if (!(bits & mask)) return EBADPTR;
+  if (!(load<u32>(bitWord(ptr)) & bitMask(ptr))) return EBADPTR;
   const node = ptr - HEADER;
   const meta = load<u32>(node, NODE_META);
+  if (metaKind(meta) != KIND_ALLOC) return EBADPTR;
   if ((meta & META_DTOR) | (field(arena, A_FLAGS) & (FLAG_POISON | FLAG_QUARANTINE))) return freeFound(arena, node);
-  store<u32>(word, bits & ~mask);
   unlinkNode(arena, node);
   bump(arena, A_ALLOCATIONS, -1);
   setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - load<u32>(node, NODE_SIZE));
@@ -275,7 +270,6 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
   store<u32>(moved, load<u32>(moved, NODE_META) | (meta & META_DTOR), NODE_META);
   replaceNode(arena, node, moved);
   if (meta & META_DTOR) store<u32>(load<u32>(moved, NODE_NEXT), <u32>moved, CB_EXTRA);
-  if (size <= SMALL_MAX) markLive(payload);
   retireBlock(arena, node);
   addLiveBytes(arena, <u32>live);
   return payload;
@@ -363,7 +357,6 @@ function startDying(arena: usize, node: usize): void {
   unlinkNode(arena, node);
   const meta = load<u32>(node, NODE_META);
   const size = load<u32>(node, NODE_SIZE);
-  if (metaClass(meta) != LARGE_CLASS) clearLive(node + HEADER);
   store<u32>(node, (meta & ~(META_DTOR | 15)) | KIND_DYING, NODE_META);
   bump(arena, A_ALLOCATIONS, -1);
   setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - size);

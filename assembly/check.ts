@@ -7,7 +7,7 @@ import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_GROUPS, CB_EXTRA, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_GROUP,
   KIND_POPPED, KIND_DYING, KIND_QUARANTINED, META_DTOR, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_LIVE_BYTES,
   A_LIVE_NEXT, A_LIVE_PREV, A_PEAK_BYTES, A_QUARANTINE_BYTES, A_QUARANTINE_HEAD, A_QUARANTINE_LIMIT,
-  A_QUARANTINE_TAIL, A_RESERVED, BITMAP_AT, CB_NEWER, CB_OLDER, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
+  A_QUARANTINE_TAIL, A_RESERVED, BITMAP_AT, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
   CHUNK_PREV, CHUNK_SLOTS, CLASSES, FLAG_QUARANTINE, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS,
   NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OWNER_FOREIGN, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS,
   PAGE_SIZE, SLOT_BITS, SLOT_FREE, SLOT_SIZE, SLOTS, metaAlignLog2, metaClass, metaKind,
@@ -16,7 +16,7 @@ import {
   chunkBytes, firstPage, freeRuns, freeSlotTag, knownPages, mapCapacity, mapRun, mapRunPages, ownerAt, ownerMap,
   ownerOf, pageBase, pageLimit, slotEntry, slotListHead, slotListed, slotOwner, startOf,
 } from "./chunks";
-import { bitWord, capacityOfNode, field, findLive, isLive, minAlignLog2, runOf } from "./nodes";
+import { bitWord, capacityOfNode, field, findLive, isStart, minAlignLog2, runOf } from "./nodes";
 import { liveArenas } from "./arena";
 
 /** Checks every invariant of the heap; 0 when all hold. */
@@ -136,7 +136,6 @@ let chunkSlots: u32 = 0;
 function checkArena(arena: usize): u32 {
   const minLog2 = minAlignLog2(arena);
   let reserved: u64 = 0;
-  let bits: u32 = 0;
   let quarantinedRuns: u32 = 0;
   let run = <usize>field(arena, A_CHUNKS);
   let prev: usize = 0;
@@ -151,14 +150,14 @@ function checkArena(arena: usize): u32 {
     if (!payload) {
       // A small chunk: a whole page of the arena's, or a run of the arena's slots.
       if (count == 1 && slots == 0 && ownerOf(start) == <u32>arena) {
-        for (let word: usize = 0; word < 256; word++) bits += popcnt<u32>(load<u32>(run + BITMAP_AT + (word << 2)));
+        if (!startsAreBlocks(run, run + BITMAP_AT)) return 41;
       } else {
         if (count != 0 || slots == 0 || ownerOf(start) != OWNER_SUB || run & (SLOT_SIZE - 1)) return 21;
         if (((<u32>run & (PAGE_SIZE - 1)) >> SLOT_BITS) + slots > SLOTS) return 21;
         for (let slot: u32 = 0; slot < slots; slot++) {
           if (slotOwner(run + (slot << SLOT_BITS)) != <u32>arena) return 21;
-          bits += popcnt<u32>(load<u32>(bitWord(run + (slot << SLOT_BITS))));
         }
+        if (!startsAreBlocks(run, run + (slots << SLOT_BITS))) return 41;
       }
     } else {
       // A block of its own: whole pages (each LARGE, the start map pointing at the first)
@@ -196,7 +195,6 @@ function checkArena(arena: usize): u32 {
   let groups: u32 = 0;
   let children: u32 = 0;
   let destructors: u32 = 0;
-  let smallAllocations: u32 = 0;
   let live: u64 = 0;
   let node = <usize>field(arena, A_HEAD);
   let next: usize = 0;
@@ -214,7 +212,6 @@ function checkArena(arena: usize): u32 {
       if (load<u32>(node, NODE_SIZE) > capacityOfNode(node)) return 35;
       allocations++;
       live += load<u32>(node, NODE_SIZE);
-      if (metaClass(meta) != LARGE_CLASS) smallAllocations++;
       if (meta & META_DTOR) {
         if (!next || metaKind(load<u32>(next, NODE_META)) != KIND_DTOR) return 46;
         if (<usize>load<u32>(next, CB_EXTRA) != node) return 47;
@@ -235,7 +232,6 @@ function checkArena(arena: usize): u32 {
   if (groups != field(arena, A_GROUPS) || children != field(arena, A_CHILDREN)) return 49;
   if (live != <u64>field(arena, A_LIVE_BYTES)) return 39;
   if (field(arena, A_PEAK_BYTES) < field(arena, A_LIVE_BYTES)) return 40;
-  if (bits != smallAllocations) return 41;
   let callbacks: u32 = 0;
   let newer: usize = 0;
   node = field(arena, A_CB_HEAD);
@@ -258,7 +254,7 @@ function checkArena(arena: usize): u32 {
       const meta = load<u32>(node, NODE_META);
       if (metaKind(meta) != KIND_FREE || metaClass(meta) != cls) return 52;
       if (ownerAt(node) != <u32>arena) return 53;
-      if (isLive(node + HEADER)) return 54;
+      if (!isStart(node + HEADER)) return 54;
       if ((node + HEADER) & ((<usize>1 << minLog2) - 1)) return 55;
       node = load<u32>(node, NODE_PREV);
     }
@@ -271,7 +267,9 @@ function checkArena(arena: usize): u32 {
   if (quarantine) return quarantine;
   const twice = markBlocks(arena, true);
   markBlocks(arena, false);
-  return twice;
+  if (twice) return twice;
+  // After the walk, so that a block held in a list there is named by rule 71.
+  return cur < end && anyStart(cur, end) ? 58 : 0;
 }
 
 // ---- every block owned once ------------------------------------------------
@@ -308,7 +306,7 @@ function markBlocks(arena: usize, set: bool): u32 {
   return broken;
 }
 
-/** One block of the walk: 70 seen before, 71 inside the bump range, 72 overlapping an allocation's start. */
+/** One block of the walk: 70 seen before, 71 inside the bump range, 72 reaching another block's start, 73 its own start bit clear. */
 function visit(arena: usize, node: usize, set: bool): u32 {
   const meta = load<u32>(node, NODE_META);
   if (!set) {
@@ -319,15 +317,37 @@ function visit(arena: usize, node: usize, set: bool): u32 {
   store<u32>(node, meta | META_SEEN, NODE_META);
   if (node >= <usize>field(arena, A_CUR) && node < <usize>field(arena, A_END)) return 71;
   if (metaClass(meta) == LARGE_CLASS) return 0;
-  // Only an allocation's own payload may carry a live-start bit within the block.
+  // A small block's own start bit is set, and no other within the block.
   const payload = node + HEADER;
+  if (!isStart(payload)) return 73;
   const end = payload + capacityOfNode(node);
-  if (metaKind(meta) != KIND_ALLOC) return anyLive(node, end) ? 72 : 0;
-  return anyLive(node, payload) || anyLive(payload + 8, end) ? 72 : 0;
+  return anyStart(node, payload) || anyStart(payload + 8, end) ? 72 : 0;
 }
 
-/** Whether any live-start bit is set for the granules of [from, to), within one small chunk. */
-function anyLive(from: usize, to: usize): bool {
+/**
+ * Whether every block-start bit set for [from, to), a small chunk, marks a
+ * header of a small block there: a known kind, a small class, its payload
+ * after the chunk head and inside the chunk.
+ */
+function startsAreBlocks(from: usize, to: usize): bool {
+  const bitmap = (from & ~(<usize>PAGE_SIZE - 1)) + BITMAP_AT;
+  const first = <u32>(from & (PAGE_SIZE - 1)) >> 8;
+  const last = <u32>((to - 1) & (PAGE_SIZE - 1)) >> 8;
+  for (let word = first; word <= last; word++) {
+    let bits = load<u32>(bitmap + (word << 2));
+    while (bits) {
+      const payload = (from & ~(<usize>PAGE_SIZE - 1)) + (word << 8) + (ctz<u32>(bits) << 3);
+      bits &= bits - 1;
+      if (payload < from + CHUNK_HEAD + HEADER || payload >= to) return false;
+      const meta = load<u32>(payload - HEADER, NODE_META);
+      if (metaKind(meta) > KIND_QUARANTINED || metaClass(meta) >= CLASSES) return false;
+    }
+  }
+  return true;
+}
+
+/** Whether any block-start bit is set for the granules of [from, to), within one small chunk. */
+function anyStart(from: usize, to: usize): bool {
   const bitmap = (from & ~(<usize>PAGE_SIZE - 1)) + BITMAP_AT;
   let granule = <u32>(from & (PAGE_SIZE - 1)) >> 3;
   const last = <u32>((to - 1) & (PAGE_SIZE - 1)) >> 3;
@@ -373,7 +393,7 @@ function checkQuarantine(arena: usize, guardLimit: u32, quarantinedRuns: u32): u
       runs++;
     } else if (owner != <u32>arena || ((node + HEADER) & minMask) != 0) return 62;
     if (metaKind(meta) != KIND_QUARANTINED || (cls >= CLASSES && cls != LARGE_CLASS)) return 63;
-    if (cls != LARGE_CLASS && isLive(node + HEADER)) return 64;
+    if (cls != LARGE_CLASS && !isStart(node + HEADER)) return 64;
     bytes += <u64>load<u32>(node, NODE_SIZE) + HEADER;
     last = node;
     node = load<u32>(node, NODE_PREV);

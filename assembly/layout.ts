@@ -227,6 +227,24 @@ export const LARGE_CLASS: u32 = 63;
   return select<u32>(fine, coarse, size <= 256);
 }
 
+/**
+ * classOf of every small size, in steps of 8 bytes (index (size + 7) >> 3): every
+ * class boundary is a multiple of 8, so one byte per step is exact. Static
+ * zeroed data (no bytes in the module), filled by fillClassTable at init; the
+ * hot path reads one byte instead of the arithmetic above.
+ */
+const CLASS_TABLE = memory.data((SMALL_MAX >> 3) + 1);
+
+/** Fills CLASS_TABLE from classOf. */
+export function fillClassTable(): void {
+  for (let step: u32 = 0; step <= SMALL_MAX >> 3; step++) store<u8>(CLASS_TABLE + step, <u8>classOf(step << 3));
+}
+
+/** classOf(size) for size <= SMALL_MAX, from the table. */
+@inline export function smallClassOf(size: u32): u32 {
+  return load<u8>(CLASS_TABLE + ((size + 7) >> 3));
+}
+
 /** The payload capacity of class `cls`. */
 @inline export function capacityOf(cls: u32): u32 {
   if (cls < 32) return (cls + 1) << 3;

@@ -1,6 +1,6 @@
 // Nodes: blocks carved from an arena's chunks (free list of the size class,
 // else bump, else a new chunk; large allocations get a run of their own), the
-// live-start bitmap that makes `free` deterministic, and the few list
+// block-start bitmap that makes `free` deterministic, and the few list
 // primitives every public call is built from: link, unlink, replace.
 
 import {
@@ -26,7 +26,15 @@ import {
   return (field(arena, A_FLAGS) >> MIN_ALIGN_SHIFT) & ALIGN_MASK;
 }
 
-// ---- live-start bitmap -----------------------------------------------------
+// ---- block-start bitmap ----------------------------------------------------
+//
+// A small block's bit is set when the block is carved (bumped, or a chunk's
+// tail retired to a free list) and stays set while its chunk lives: a chunk's
+// blocks never move or change class, so the bits mark exactly where headers
+// are. A pointer whose bit is set therefore has a real header before it, and
+// the header's kind tells a live allocation from a free, quarantined, dying
+// or callback block. alloc and free write no bit: only the kind changes. A
+// new chunk clears the bits of the memory it covers.
 
 /** Address of the bitmap word holding the bit of `payload`, and the bit. */
 @inline export function bitWord(payload: usize): usize {
@@ -36,16 +44,16 @@ import {
 @inline export function bitMask(payload: usize): u32 {
   return <u32>1 << <u32>((payload >> GRANULE_BITS) & 31);
 }
-@inline export function markLive(payload: usize): void {
+@inline export function markStart(payload: usize): void {
   const word = bitWord(payload);
   store<u32>(word, load<u32>(word) | bitMask(payload));
 }
-@inline export function clearLive(payload: usize): void {
-  const word = bitWord(payload);
-  store<u32>(word, load<u32>(word) & ~bitMask(payload));
-}
-@inline export function isLive(payload: usize): bool {
+@inline export function isStart(payload: usize): bool {
   return (load<u32>(bitWord(payload)) & bitMask(payload)) != 0;
+}
+/** The node of a small block of the arena's own whose payload is `ptr`, when it holds a live allocation; else 0. */
+@inline function liveSmall(ptr: usize): usize {
+  return isStart(ptr) && metaKind(load<u32>(ptr - HEADER, NODE_META)) == KIND_ALLOC ? ptr - HEADER : 0;
 }
 
 /**
@@ -53,7 +61,9 @@ import {
  * else 0. One bound suffices: the owner map covers every page below
  * mapCapacity and says 0 for pages that are static data, maps, or not grown
  * yet, and no bit is ever set for a chunk head, a slot table or a bitmap,
- * where no payload can start. A block of its own is confirmed by its chunk
+ * where no payload can start. A small block is confirmed by its start bit,
+ * set only where the core carved a block (so the header before it is the
+ * core's), then by its kind. A block of its own is confirmed by its chunk
  * head, found from the maps alone (never from bytes a user could write): the
  * start map for a page run, the OWNER_RUN entry for a run of slots.
  */
@@ -64,14 +74,14 @@ export function findLive(arena: usize, ptr: usize): usize {
   let run: usize;
   if (owner == OWNER_SUB) {
     owner = slotOwner(ptr);
-    if (owner == <u32>arena) return isLive(ptr) ? ptr - HEADER : 0;
+    if (owner == <u32>arena) return liveSmall(ptr);
     if ((owner & ~OWNER_RUN) != (<u32>arena | OWNER_LARGE)) return 0;
     // A medium block's payload lies less than a slot past its head + header (alignment <= SLOT_SIZE).
     if ((<u32>ptr & (PAGE_SIZE - 1)) < CHUNK_HEAD + HEADER) return 0;
     run = (ptr - CHUNK_HEAD - HEADER) & ~(<usize>SLOT_SIZE - 1);
     if (slotOwner(run) != (<u32>arena | OWNER_LARGE | OWNER_RUN)) return 0;
   } else {
-    if (owner == <u32>arena) return isLive(ptr) ? ptr - HEADER : 0;
+    if (owner == <u32>arena) return liveSmall(ptr);
     if (owner != (<u32>arena | OWNER_LARGE)) return 0;
     run = pageBase(startOf(page));
   }
@@ -134,6 +144,7 @@ function retireTail(arena: usize): void {
   if (capacityOf(cls) > room) cls--;
   const node = payload - HEADER;
   store<u32>(node, makeMeta(KIND_FREE, cls, alignLog2), NODE_META);
+  markStart(payload);
   pushFree(arena, node, cls);
 }
 
@@ -251,6 +262,7 @@ export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): u
   const end = payload + capacityOf(cls);
   if (end > field(arena, A_END)) return 0;
   setField(arena, A_CUR, end);
+  markStart(payload);
   return <usize>payload - HEADER;
 }
 
@@ -259,12 +271,13 @@ function bumpNewChunk(arena: usize, cls: u32, alignLog2: u32, kind: u32): usize 
   if (!newSmallChunk(arena, cls, alignLog2)) return 0;
   const payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
   setField(arena, A_CUR, payload + capacityOf(cls));
+  markStart(payload);
   const node = <usize>payload - HEADER;
   store<u32>(node, makeMeta(kind, cls, alignLog2), NODE_META);
   return node;
 }
 
-/** Puts a small block on its class's free list (its live bit, if it had one, already clear). */
+/** Puts a small block on its class's free list (its start bit stays). */
 @inline export function releaseSmallBlock(arena: usize, node: usize, meta: u32): void {
   store<u32>(node, (meta & ~(KIND_MASK | META_DTOR)) | KIND_FREE, NODE_META);
   pushFree(arena, node, metaClass(meta));
@@ -281,7 +294,6 @@ export function dropBlock(arena: usize, node: usize): void {
     freeChunk(run);
     return;
   }
-  if (metaKind(meta) == KIND_ALLOC) clearLive(node + HEADER);
   releaseSmallBlock(arena, node, meta);
 }
 
@@ -290,7 +302,7 @@ export function dropBlock(arena: usize, node: usize): void {
 // With a quarantine limit (the `quarantine` option), an allocation's block
 // does not go back to its free list (or its run to the heap) when the
 // allocation is freed: it waits at the tail of a FIFO in the arena record,
-// kind quarantined, live bit clear, so that free() of a stale pointer to it
+// kind quarantined (so not live), so that free() of a stale pointer to it
 // is EBADPTR like any pointer that is not live, rather than freeing whoever
 // would otherwise have been handed the block next. Only blocks that held an
 // allocation go there (free, a realloc that moved, a destructor's block once
@@ -318,8 +330,6 @@ export function retireBlock(arena: usize, node: usize): void {
     return;
   }
   const meta = load<u32>(node, NODE_META);
-  // A small allocation's bit is set, a dying one's already clear; a large run has no bitmap.
-  if (metaClass(meta) != LARGE_CLASS) clearLive(node + HEADER);
   store<u32>(node, (meta & ~(KIND_MASK | META_DTOR)) | KIND_QUARANTINED, NODE_META);
   store<u32>(node, 0, NODE_PREV);
   const tail = <usize>field(arena, A_QUARANTINE_TAIL);

@@ -311,6 +311,60 @@ describe("2. check() catches a block owned twice", () => {
     expect(heap.check()).toBe(0);
   });
 
+  /** The bitmap word and bit of a payload's block-start bit (assembly/nodes.ts, bitWord/bitMask). */
+  const startBit = (payload: number) => ({
+    word: ((payload & ~0xffff) + 64512 + (((payload & 0xffff) >>> 8) << 2)) >>> 2,
+    bit: 1 << ((payload >>> 3) & 31),
+  });
+
+  it("a block-start bit in the bump range still to be handed out (rule 58)", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    a.alloc(16);
+    const words = new Uint32Array(heap.memory.buffer);
+    const cur = words[(a.state.record + 12) >>> 2];
+    const { word, bit } = startBit(cur + 32);
+    words[word] |= bit;
+    expect(heap.check()).toBe(58);
+    words[word] &= ~bit;
+    expect(heap.check()).toBe(0);
+  });
+
+  it("a block-start bit inside an allocation, where a forged header says no kind (rule 41), is caught", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const p = a.alloc(64);
+    const words = new Uint32Array(heap.memory.buffer);
+    // A forged header at p + 16 whose meta (at +12) has kind 15, which the core never writes.
+    words[(p + 28) >>> 2] = 15;
+    const { word, bit } = startBit(p + 32);
+    words[word] |= bit;
+    expect(heap.check()).toBe(41);
+    // Neither that pointer nor any other inside p can be freed: free reads the kind after the bit.
+    expect(() => a.free(p + 32)).toThrow(expect.objectContaining({ code: "EBADPTR" }));
+    words[word] &= ~bit;
+    expect(heap.check()).toBe(0);
+  });
+
+  it("a held block whose start bit is clear: a free block (rule 54), an action's node (rule 73)", async () => {
+    const heap = await Heap.create({ debug: true });
+    const a = heap.createArena();
+    const p = a.alloc(16);
+    a.add(() => {});
+    const words = new Uint32Array(heap.memory.buffer);
+    const action = words[a.state.record >>> 2] + 16;
+    const actionBit = startBit(action);
+    words[actionBit.word] &= ~actionBit.bit;
+    expect(heap.check()).toBe(73);
+    words[actionBit.word] |= actionBit.bit;
+    a.free(p);
+    const freeBit = startBit(p);
+    words[freeBit.word] &= ~freeBit.bit;
+    expect(heap.check()).toBe(54);
+    words[freeBit.word] |= freeBit.bit;
+    expect(heap.check()).toBe(0);
+  });
+
   it("a free block whose bytes reach a live allocation's start (rule 72), and check() leaves memory as it was", async () => {
     const heap = await Heap.create({ debug: true });
     const a = heap.createArena({ minAlign: 16 });
