@@ -5,7 +5,8 @@
 // allocation the pointer is, when it is one of another arena of the heap, or
 // says that it is a freed block the arena's quarantine holds.
 // For that, each heap keeps a map from arena record (what the core's page
-// owner map holds) to the arena's state, in step with creation and teardown.
+// owner map holds) to the arena's state, in step with creation and teardown
+// (Heap.arenas).
 
 import { ArenaError, statusError } from "./errors.js";
 import type { Heap } from "./heap.js";
@@ -22,30 +23,6 @@ const OWNER_RUN = 2;
 /** A subdivided page: its owners are in the slot table at SLOT_TABLE, one u32 per 256-byte slot. */
 const OWNER_SUB = 8;
 const SLOT_TABLE = 63488;
-
-/** Per heap (by its memory): the maxPages it was created with, and its live arenas by record. */
-const heaps = new WeakMap<WebAssembly.Memory, { maxPages: number; arenas: Map<number, ArenaState> }>();
-
-/** A new heap's memory and its maxPages. @internal */
-export function noteHeap(memory: WebAssembly.Memory, maxPages: number): void {
-  heaps.set(memory, { maxPages, arenas: new Map() });
-}
-
-/** An arena was created (its record is live in the core). @internal */
-export function noteArena(state: ArenaState): void {
-  heaps.get(state.heap.memory)?.arenas.set(state.record, state);
-}
-
-/** An arena was torn down (its record is free for reuse). @internal */
-export function forgetArena(state: ArenaState): void {
-  const arenas = heaps.get(state.heap.memory)?.arenas;
-  if (arenas?.get(state.record) === state) arenas.delete(state.record);
-}
-
-/** The live arena of `heap` whose record is `record`, if any. @internal */
-export function arenaAt(heap: Heap, record: number): ArenaState | undefined {
-  return heaps.get(heap.memory)?.arenas.get(record);
-}
 
 /** What the failed call asked for: the pointer it took, the size it wanted (realloc: both). */
 export interface Request {
@@ -91,8 +68,8 @@ export function arenaError(state: ArenaState, status: number, what: string, requ
 
 /** The ArenaError for `status` returned by the core to a call on `heap` (no arena's limit involved). @internal */
 export function heapError(heap: Heap, status: number, what: string): ArenaError {
-  const maxPages = heaps.get(heap.memory)?.maxPages;
-  if (status !== ENOMEM || maxPages === undefined) return statusError(status, what);
+  const maxPages = heap.maxPages;
+  if (status !== ENOMEM) return statusError(status, what);
   const pages = heap.memory.buffer.byteLength / PAGE;
   return new ArenaError(
     "ENOMEM",
@@ -127,8 +104,6 @@ function quarantined(state: ArenaState, ptr: number): boolean {
  * the core's own lookup in that arena.
  */
 function ownerOf(state: ArenaState, ptr: number): ArenaState | undefined {
-  const arenas = heaps.get(state.heap.memory)?.arenas;
-  if (arenas === undefined || arenas.size < 2) return undefined;
   const core = state.heap.core;
   const info = core.mapInfo() >>> 2;
   const words = state.heap.u32();
@@ -139,7 +114,7 @@ function ownerOf(state: ArenaState, ptr: number): ArenaState | undefined {
   let entry = words[(ownerMap >>> 2) + page];
   if (entry === OWNER_SUB) entry = words[(page * PAGE + SLOT_TABLE + Math.floor((ptr % PAGE) / 256) * 4) >>> 2];
   const record = entry & ~(OWNER_LARGE | OWNER_RUN);
-  const owner = arenas.get(record >>> 0);
+  const owner = state.heap.arenaAt(record >>> 0);
   if (owner === undefined || owner === state) return undefined;
   return core.find(owner.record, ptr) >>> 0 === 0 ? undefined : owner;
 }

@@ -9,7 +9,6 @@
 import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, functionName, statusError } from "./errors.js";
-import { arenaAt, forgetArena, noteArena, noteHeap } from "./failures.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
@@ -71,14 +70,33 @@ export class Heap {
   /** What arenas on this heap inherit. @internal */
   readonly defaults: Inherited;
   private readonly leaks: FinalizationRegistry<ArenaState>;
+  /** The pages the memory may ever have. @internal */
+  readonly maxPages: number;
+  /**
+   * The newest arena of each record (what the core's owner map and an
+   * action's tag hold), released ones included: a record is recycled by the
+   * next arena, which overwrites its entry, so teardown need not delete it
+   * (a Map delete costs a sixth of creating and releasing an arena). Read it
+   * through arenaAt. @internal
+   */
+  readonly arenas = new Map<number, ArenaState>();
+  /**
+   * Arenas created in this task, not yet registered for leak reports (see
+   * watch). Their states are in step, by index.
+   */
+  private readonly unwatched: Arena[] = [];
+  private readonly unwatchedStates: ArenaState[] = [];
+  private registerQueued = false;
 
   private constructor(
     memory: WebAssembly.Memory,
+    maxPages: number,
     core: CoreExports,
     defaults: Inherited,
     onLeak: (report: string) => void,
   ) {
     this.memory = memory;
+    this.maxPages = maxPages;
     this.core = core;
     this.words = new Uint32Array(memory.buffer);
     this.defaults = defaults;
@@ -128,11 +146,10 @@ export class Heap {
     };
     const onLeak = (options.onLeak as ((report: string) => void) | undefined) ?? warnLeak;
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
-    noteHeap(memory, maxPages);
     const core = await instantiateCore(memory, options.debug === true);
     const status = core.init(maxPages);
     if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
-    return new Heap(memory, core, defaults, onLeak);
+    return new Heap(memory, maxPages, core, defaults, onLeak);
   }
 
   /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
@@ -140,16 +157,53 @@ export class Heap {
     return Arena.onHeap(this, options, this.defaults);
   }
 
-  /** Reports `arena` through onLeak if it is collected before its teardown. @internal */
+  /**
+   * Reports `arena` through onLeak if it is collected before its teardown.
+   * Registering with a FinalizationRegistry (and unregistering) costs more
+   * than the rest of creating and releasing an arena, and an arena released
+   * in the task that made it can never leak: so arenas are registered at the
+   * end of the task (a microtask), those still live then. Until then the
+   * list holds them, so none can be collected unregistered. @internal
+   */
   watch(arena: Arena, state: ArenaState): void {
-    this.leaks.register(arena, state, state);
-    noteArena(state);
+    this.arenas.set(state.record, state);
+    if (!this.registerQueued) {
+      this.registerQueued = true;
+      queueMicrotask(this.registerUnwatched);
+    }
+    this.unwatched.push(arena);
+    this.unwatchedStates.push(state);
   }
+
+  /** Registers the arenas watch() listed that are still live. */
+  private readonly registerUnwatched = (): void => {
+    this.registerQueued = false;
+    const states = this.unwatchedStates;
+    for (let i = 0; i < states.length; i++) {
+      const state = states[i];
+      if (!state.released) {
+        this.leaks.register(this.unwatched[i], state, state);
+        state.leakWatched = true;
+      }
+    }
+    this.unwatched.length = 0;
+    states.length = 0;
+  };
 
   /** The arena of `state` was torn down: never report it. @internal */
   forget(state: ArenaState): void {
-    this.leaks.unregister(state);
-    forgetArena(state);
+    if (state.leakWatched) this.leaks.unregister(state);
+    else if (this.unwatchedStates[this.unwatchedStates.length - 1] === state) {
+      // Released in the task that made it, newest first (the common case): drop it from the list now.
+      this.unwatched.pop();
+      this.unwatchedStates.pop();
+    }
+  }
+
+  /** The live arena whose record is `record`, if any. @internal */
+  arenaAt(record: number): ArenaState | undefined {
+    const state = this.arenas.get(record);
+    return state === undefined || state.released ? undefined : state;
   }
 
   /**
@@ -179,7 +233,6 @@ export class Heap {
       if (registration?.role === Kind.Child) registration.child.parentLink = undefined;
     }
     core.endRelease(record, 0);
-    forgetArena(state);
     state.released = true;
     state.names = undefined;
     state.openGroups = [];
@@ -247,7 +300,7 @@ export class Heap {
     const registration = this.slots[slot];
     if (typeof registration !== "number") return registration?.owner;
     // An action's tag is its arena's record / 4; live arenas are known by record (src/failures.ts).
-    return arenaAt(this, registration * 4);
+    return this.arenaAt(registration * 4);
   }
 
   /** Makes every column hold slot `slot` (capacity doubles, new entries empty). @internal */

@@ -13,14 +13,17 @@ import { ArenaError, describe } from "./errors.js";
 /** A validated snapshot of an options object: the names in `K`, each read once. */
 export type Snapshot<K extends string> = { readonly [P in K]?: unknown };
 
+/** The snapshot of no options, shared: most calls pass none, and it is never written. */
+const NO_OPTIONS: Snapshot<never> = Object.freeze(Object.create(null));
+
 /**
  * Copies `value`'s own enumerable properties once (undefined: none), or
  * throws EINVAL when it is not an object or names an option not in `names`.
  * A property whose value is `undefined` counts as absent.
  */
 export function readOptions<K extends string>(value: unknown, what: string, names: readonly K[]): Snapshot<K> {
+  if (value === undefined) return NO_OPTIONS;
   const snapshot: Record<string, unknown> = Object.create(null);
-  if (value === undefined) return snapshot as Snapshot<K>;
   if (value === null || typeof value !== "object") {
     throw new ArenaError("EINVAL", `${what} must be an object, got ${describe(value)}`);
   }

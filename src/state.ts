@@ -36,6 +36,8 @@ export class ArenaState {
   /** Open groups, oldest first: closeGroup() closes the last. */
   openGroups: GroupHandle[] = [];
   released = false;
+  /** Registered with its heap's leak registry (Heap.watch). */
+  leakWatched = false;
   readonly trace: TraceFunction | undefined;
   /** What the heap's slot table holds in the slot of each of this arena's actions. */
   readonly actionTag: ActionTag;
