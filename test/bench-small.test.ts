@@ -1,21 +1,26 @@
-// The scenarios of small arenas and tight memory in `managed-arena bench`:
-// each runs alone under `--quick --only <id>` and reports a number that makes
-// sense (a time per operation within reason, memory at least what was asked
-// for), with its goal judged from it or, when the goal compares two
-// scenarios, from both. --help lists every one of them.
+// The scenarios of small arenas and tight memory in `managed-arena bench`,
+// and those of speed near a bump pointer (more alloc+free sizes): each runs
+// alone under `--quick --only <id>` and reports a number that makes sense (a
+// time per operation within reason, memory at least what was asked for),
+// with its goal judged from it or, when the goal compares two scenarios,
+// from both; a goal whose rule is more than one ratio is also judged from
+// made-up timings. --help lists every one.
 import { execFile } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { command } from "../src/bench/command.js";
-import type { Goal, Results } from "../src/bench/report.js";
+import type { Footprint } from "../src/bench/footprint.js";
+import { type Goal, judge, type Results, type Row, type ScenarioResult } from "../src/bench/report.js";
+import { plan } from "../src/bench/scenarios.js";
 
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "dist", "bin", "managed-arena.js");
 
 const TIMED = ["add-release-200000", "arena-cycle-1mib-free", "arena-cycle-1gib-free", "random-lifetime-speed"];
+const SPEED = ["alloc-free-256", "alloc-free-4096"];
 const MEASURED = [
   "arena-memory-request",
   "arena-memory-empty",
@@ -164,5 +169,88 @@ describe("managed-arena bench: small arenas and tight memory", () => {
     expect(arena.reservedBytes).toBeLessThanOrEqual(arena.inUseBytes as number);
     expect(arena.inUseBytes).toBeLessThanOrEqual(arena.bytes);
     expect(goal(results, /random-lifetime memory/).value).toBeCloseTo(arena.ratio, 3);
+  });
+});
+
+/** A timed scenario as report.ts assembles it, from managed-arena's and each peer's ns (null: n/a). */
+function scenario(id: string, label: string, ns: Record<string, number | null>): ScenarioResult {
+  const arena = ns["managed-arena"] as number;
+  const rows = Object.entries(ns).map(
+    ([peer, value]): Row => ({
+      peer,
+      ns: value,
+      p25: value,
+      p75: value,
+      samples: value === null ? 0 : 100,
+      rounds: value === null ? [] : [value],
+      ratio: peer === "managed-arena" || value === null ? null : arena / value,
+      ratioRange: null,
+    }),
+  );
+  return { id, label, unit: "op", peers: Object.keys(ns), rows };
+}
+
+/** The footprint of a run that measured nothing but the wasm sizes. */
+const NO_FOOTPRINT: Footprint = {
+  count: 100_000,
+  size: 16,
+  memory: [],
+  wasmBytes: { "managed-arena": 8000, TLSF: 1934, bump: 647 },
+  coreSha256: "0",
+};
+
+describe("managed-arena bench: speed near a bump pointer", () => {
+  it("--help lists every new scenario id", () => {
+    for (const id of SPEED) expect(command.help).toMatch(new RegExp(`^ {2}${id} {2,}\\S`, "m"));
+  });
+
+  it("alloc+free runs fixed sizes of 16 B, 64 B, 256 B, 1 KiB and 4 KiB, then the mixed batch", async () => {
+    const { scenarios } = await plan({ quick: true });
+    const ids = scenarios.map((s) => s.id).filter((id) => id.startsWith("alloc-free-"));
+    expect(ids).toEqual([
+      "alloc-free-16",
+      "alloc-free-64",
+      "alloc-free-256",
+      "alloc-free-1024",
+      "alloc-free-4096",
+      "alloc-free-mixed",
+    ]);
+  });
+
+  it("alloc+free / bump pointer is judged on the worst fixed size; the mixed batch is listed, not judged", () => {
+    const sizes: [string, string, number][] = [
+      ["alloc-free-16", "16 B", 1.2],
+      ["alloc-free-64", "64 B", 1.3],
+      ["alloc-free-256", "256 B", 1.1],
+      ["alloc-free-1024", "1 KiB", 1.25],
+      ["alloc-free-4096", "4 KiB", 1.0],
+      ["alloc-free-mixed", "mixed 1 B-4 KiB, random order", 3],
+    ];
+    // managed-arena 30 ns; bump at the ratio given; TLSF twice managed-arena's time, except the mixed batch.
+    const results = sizes.map(([id, label, ratio]) =>
+      scenario(id, `alloc+free ${label}`, {
+        "managed-arena": 30,
+        TLSF: id.endsWith("mixed") ? 40 : 60,
+        bump: 30 / ratio,
+      }),
+    );
+    const goals = judge(results, NO_FOOTPRINT);
+    const bump = goals.find((g) => g.metric === "alloc+free / bump pointer") as Goal;
+    expect(bump.goal).toBe("≤ 1.35");
+    expect(bump.value).toBeCloseTo(1.3, 6);
+    expect(bump.met).toBe(true);
+    expect(bump.detail).toBe(
+      "worst of the fixed sizes: 16 B 1.20, 64 B 1.30, 256 B 1.10, 1 KiB 1.25, 4 KiB 1.00; " +
+        "not judged: mixed 1 B-4 KiB, random order 3.00",
+    );
+    // The TLSF row still takes every batch, the mixed one included.
+    const tlsf = goals.find((g) => g.metric === "alloc+free / AssemblyScript TLSF") as Goal;
+    expect(tlsf.value).toBeCloseTo(0.75, 6);
+    expect(tlsf.met).toBe(false);
+    // A fixed size past the limit misses; one that was not measured leaves the row unjudged.
+    results[4] = scenario("alloc-free-4096", "alloc+free 4 KiB", { "managed-arena": 30, TLSF: 60, bump: 20 });
+    expect(judge(results, NO_FOOTPRINT).find((g) => g.metric === "alloc+free / bump pointer")?.met).toBe(false);
+    results[4] = scenario("alloc-free-4096", "alloc+free 4 KiB", { "managed-arena": 30, TLSF: 60, bump: null });
+    expect(judge(results, NO_FOOTPRINT).find((g) => g.metric === "alloc+free / bump pointer")?.value).toBeNull();
   });
 });

@@ -37,7 +37,9 @@ export const TLSF_STACK = "TLSF + DisposableStack";
 export const SCENARIO_IDS: readonly (readonly [id: string, measures: string])[] = [
   ["alloc-free-16", "alloc+free pairs of 16 B"],
   ["alloc-free-64", "alloc+free pairs of 64 B"],
+  ["alloc-free-256", "alloc+free pairs of 256 B"],
   ["alloc-free-1024", "alloc+free pairs of 1 KiB"],
+  ["alloc-free-4096", "alloc+free pairs of 4 KiB"],
   ["alloc-free-mixed", "alloc+free pairs of 1 B-4 KiB, freed in random order"],
   ["free-live-100", "free+alloc of 16 B with 100 live"],
   ["free-live-100000", "free+alloc of 16 B with 100,000 live"],
@@ -99,6 +101,13 @@ interface AllocFreeCase {
   order: Uint32Array;
 }
 
+/** `n` sizes log-uniform in 1 B-4 KiB (every doubling as likely), drawn from `random`. */
+function mixedSizes(n: number, random: () => number): Uint32Array {
+  const sizes = new Uint32Array(n);
+  for (let i = 0; i < n; i++) sizes[i] = Math.max(1, Math.round(2 ** (random() * 12)));
+  return sizes;
+}
+
 function allocFreeCases(): AllocFreeCase[] {
   const lifo = new Uint32Array(BATCH);
   for (let i = 0; i < BATCH; i++) lifo[i] = BATCH - 1 - i;
@@ -109,16 +118,16 @@ function allocFreeCases(): AllocFreeCase[] {
     order: lifo,
   });
   const random = prng(0x5eed);
-  const mixed = new Uint32Array(BATCH);
-  for (let i = 0; i < BATCH; i++) mixed[i] = Math.max(1, Math.round(2 ** (random() * 12)));
   return [
     fixed(16, "16 B"),
     fixed(64, "64 B"),
+    fixed(256, "256 B"),
     fixed(1024, "1 KiB"),
+    fixed(4096, "4 KiB"),
     {
       id: "alloc-free-mixed",
       label: "alloc+free mixed 1 B-4 KiB, random order",
-      sizes: mixed,
+      sizes: mixedSizes(BATCH, random),
       order: shuffled(BATCH, random),
     },
   ];
@@ -521,7 +530,7 @@ export async function plan(settings: Settings): Promise<Plan> {
   const Stack = NativeDisposableStack;
   const slow = settings.quick ? 1 : 3;
 
-  // alloc+free pairs: one arena / instance per peer for the four variants.
+  // alloc+free pairs: one arena / instance per peer for all the variants.
   {
     const arena = heap.createArena({ name: "alloc+free" });
     const tlsf = instantiatePeer("tlsf");
