@@ -1,10 +1,10 @@
 // The scenarios of small arenas and tight memory in `managed-arena bench`,
-// and those of speed near a bump pointer (more alloc+free sizes): each runs
-// alone under `--quick --only <id>` and reports a number that makes sense (a
-// time per operation within reason, memory at least what was asked for),
-// with its goal judged from it or, when the goal compares two scenarios,
-// from both; a goal whose rule is more than one ratio is also judged from
-// made-up timings. --help lists every one.
+// and those of speed near a bump pointer (request-scoped owners, more
+// alloc+free sizes): each runs alone under `--quick --only <id>` and reports
+// a number that makes sense (a time per operation within reason, memory at
+// least what was asked for), with its goal judged from it or, when the goal
+// compares two scenarios, from both; a goal whose rule is more than one
+// ratio is also judged from made-up timings. --help lists every one.
 import { execFile } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "dist", "bin", "managed-arena.js");
 
 const TIMED = ["add-release-200000", "arena-cycle-1mib-free", "arena-cycle-1gib-free", "random-lifetime-speed"];
-const SPEED = ["alloc-free-256", "alloc-free-4096"];
+const SPEED = ["alloc-free-256", "alloc-free-4096", "request-scoped"];
 const MEASURED = [
   "arena-memory-request",
   "arena-memory-empty",
@@ -252,5 +252,27 @@ describe("managed-arena bench: speed near a bump pointer", () => {
     expect(judge(results, NO_FOOTPRINT).find((g) => g.metric === "alloc+free / bump pointer")?.met).toBe(false);
     results[4] = scenario("alloc-free-4096", "alloc+free 4 KiB", { "managed-arena": 30, TLSF: 60, bump: null });
     expect(judge(results, NO_FOOTPRINT).find((g) => g.metric === "alloc+free / bump pointer")?.value).toBeNull();
+  });
+
+  it("request-scoped: ns per request for the arena, TLSF and bump, and the ratio to bump judged", async () => {
+    const results = await bench("request-scoped");
+    const arena = timed(results, "request-scoped");
+    const tlsf = timed(results, "request-scoped", "TLSF");
+    const bump = timed(results, "request-scoped", "bump");
+    const [row] = results.scenarios;
+    expect(row.unit).toBe("request");
+    expect(row.rows.map((r) => r.peer)).toEqual(["managed-arena", "TLSF", "bump"]);
+    // A request is 50 allocations, each a call into wasm: well over 50 ns, well under a millisecond.
+    for (const ns of [arena, tlsf, bump]) {
+      expect(ns).toBeGreaterThan(50);
+      expect(ns).toBeLessThan(1_000_000);
+    }
+    // Bumping 50 pointers and resetting is the least work of the three.
+    expect(bump).toBeLessThan(arena);
+    expect(bump).toBeLessThan(tlsf);
+    const judged = goal(results, /request-scoped owner \/ bump pointer/);
+    expect(judged.limit).toBe(2);
+    expect(judged.value).toBeCloseTo(arena / bump, 2);
+    expect(judged.met).toBe((judged.value as number) <= 2);
   });
 });

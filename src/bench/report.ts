@@ -197,6 +197,19 @@ export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
     ratioGoal("alloc+free / AssemblyScript TLSF", 0.7, worst(tlsf), `worst of: ${each(tlsf)}`);
   }
   {
+    const request = results.find((s) => s.id === "request-scoped");
+    const arenaNs = ns(results, "request-scoped", ARENA);
+    const bumpNs = ns(results, "request-scoped", BUMP);
+    const tlsfNs = ns(results, "request-scoped", TLSF);
+    ratioGoal(
+      "request-scoped owner / bump pointer",
+      2.0,
+      request ? ratioOf(request, BUMP) : null,
+      `${fixed(arenaNs ?? Number.NaN, 1)} / ${fixed(bumpNs ?? Number.NaN, 1)} ns per request; ` +
+        `TLSF ${fixed(tlsfNs ?? Number.NaN, 1)} ns`,
+    );
+  }
+  {
     const few = ns(results, "free-live-100", ARENA);
     const many = ns(results, "free-live-100000", ARENA);
     const peerRatio = (peer: string) => {

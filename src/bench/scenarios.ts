@@ -41,6 +41,7 @@ export const SCENARIO_IDS: readonly (readonly [id: string, measures: string])[] 
   ["alloc-free-1024", "alloc+free pairs of 1 KiB"],
   ["alloc-free-4096", "alloc+free pairs of 4 KiB"],
   ["alloc-free-mixed", "alloc+free pairs of 1 B-4 KiB, freed in random order"],
+  ["request-scoped", "request-scoped owner: create, 50 mixed allocations, release"],
   ["free-live-100", "free+alloc of 16 B with 100 live"],
   ["free-live-100000", "free+alloc of 16 B with 100,000 live"],
   ["add-release-1000", "add+release of actions, 1,000 per owner"],
@@ -150,6 +151,77 @@ function bumpAllocFree(peer: WasmPeer, sizes: Uint32Array, order: Uint32Array, p
   for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
   for (let i = 0; i < order.length; i++) peer.free(ptrs[order[i]]);
   peer.reset();
+}
+
+// ---- request-scoped owners ---------------------------------------------------
+
+/** Allocations of one request. */
+const REQUEST_ALLOCS = 50;
+/** Requests per call of the timed body. */
+const REQUESTS = 20;
+
+function arenaRequests(heap: Heap, sizes: Uint32Array, ptrs: Uint32Array, n: number): void {
+  for (let r = 0; r < n; r++) {
+    const arena = heap.createArena();
+    for (let i = 0; i < sizes.length; i++) ptrs[i] = arena.alloc(sizes[i]);
+    arena.release();
+  }
+}
+
+// A request's blocks all die with it: TLSF frees each, newest first (the
+// order a release runs in); the bump pointer drops them all with reset().
+function tlsfRequests(peer: WasmPeer, sizes: Uint32Array, ptrs: Uint32Array, n: number): void {
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
+    for (let i = sizes.length - 1; i >= 0; i--) peer.free(ptrs[i]);
+  }
+}
+
+function bumpRequests(peer: WasmPeer, sizes: Uint32Array, ptrs: Uint32Array, n: number): void {
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
+    peer.reset();
+  }
+}
+
+/** Throws unless the next arena made on `heap` takes the record of the one released before it (an arena per request costs no new record). */
+function checkRecycled(heap: Heap): void {
+  const first = heap.createArena();
+  const record = first.state.record;
+  first.release();
+  const second = heap.createArena();
+  second.release();
+  if (second.state.record !== record) {
+    throw new Error(`${ARENA}: a new arena took record ${second.state.record}, not the released ${record}`);
+  }
+}
+
+/**
+ * Counts the bytes `heap`'s memory grew by during the timed phases of a task
+ * whose arenas live no longer than a call: `warm` (one untimed call) runs
+ * first, so that a phase starts from pages and records already taken once.
+ */
+class GrowthWatch {
+  grown = 0;
+  private before = 0;
+  constructor(
+    private readonly heap: Heap,
+    private readonly warm: () => void,
+  ) {}
+
+  readonly start = (): void => {
+    this.warm();
+    this.before = this.heap.memory.buffer.byteLength;
+  };
+
+  readonly stop = (): void => {
+    this.grown += this.heap.memory.buffer.byteLength - this.before;
+  };
+
+  /** Throws if the heap grew while `what` was timed. */
+  check(what: string): void {
+    if (this.grown !== 0) throw new Error(`${ARENA}: the heap grew by ${this.grown} B during ${what}`);
+  }
 }
 
 // ---- free with 100 versus 100,000 live: churn ------------------------------
@@ -555,6 +627,53 @@ export async function plan(settings: Settings): Promise<Plan> {
     checks.push(() => {
       const { allocations } = arena.stats();
       if (allocations !== 0) throw new Error(`${ARENA}: ${allocations} allocations left after alloc+free`);
+    });
+  }
+
+  // A request-scoped owner: an arena per request on the shared heap (its
+  // pages and its record come back on release and are taken again by the
+  // next request), REQUEST_ALLOCS allocations of one fixed list of mixed
+  // sizes, then release. Peers: the same allocations, then TLSF frees each
+  // and the bump pointer resets.
+  {
+    const id = "request-scoped";
+    scenarios.push({
+      id,
+      label: `request-scoped owner: create, ${REQUEST_ALLOCS} mixed allocations, release (TLSF: free each, bump: reset)`,
+      unit: "request",
+      peers: [ARENA, TLSF, BUMP],
+    });
+    const sizes = mixedSizes(REQUEST_ALLOCS, prng(0x2e9e));
+    const tlsf = instantiatePeer("tlsf");
+    const bump = instantiatePeer("bump");
+    const arenaPtrs = new Uint32Array(REQUEST_ALLOCS);
+    const tlsfPtrs = new Uint32Array(REQUEST_ALLOCS);
+    const bumpPtrs = new Uint32Array(REQUEST_ALLOCS);
+    arenaRequests(heap, sizes, arenaPtrs, 1);
+    tlsfRequests(tlsf, sizes, tlsfPtrs, 1);
+    bumpRequests(bump, sizes, bumpPtrs, 1);
+    checkPointers(ARENA, id, arenaPtrs);
+    checkPointers(TLSF, id, tlsfPtrs);
+    checkPointers(BUMP, id, bumpPtrs);
+    checkRecycled(heap);
+    const growth = new GrowthWatch(heap, () => arenaRequests(heap, sizes, arenaPtrs, 1));
+    tasks.push(
+      {
+        scenario: id,
+        peer: ARENA,
+        ops: REQUESTS,
+        beforeAll: growth.start,
+        afterAll: growth.stop,
+        fn: () => arenaRequests(heap, sizes, arenaPtrs, REQUESTS),
+      },
+      { scenario: id, peer: TLSF, ops: REQUESTS, fn: () => tlsfRequests(tlsf, sizes, tlsfPtrs, REQUESTS) },
+      { scenario: id, peer: BUMP, ops: REQUESTS, fn: () => bumpRequests(bump, sizes, bumpPtrs, REQUESTS) },
+    );
+    checks.push(() => {
+      growth.check(id);
+      checkPointers(ARENA, id, arenaPtrs);
+      checkPointers(TLSF, id, tlsfPtrs);
+      checkPointers(BUMP, id, bumpPtrs);
     });
   }
 
