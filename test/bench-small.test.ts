@@ -1,10 +1,10 @@
 // The scenarios of small arenas and tight memory in `managed-arena bench`,
-// and those of speed near a bump pointer (request-scoped owners, more
-// alloc+free sizes): each runs alone under `--quick --only <id>` and reports
-// a number that makes sense (a time per operation within reason, memory at
-// least what was asked for), with its goal judged from it or, when the goal
-// compares two scenarios, from both; a goal whose rule is more than one
-// ratio is also judged from made-up timings. --help lists every one.
+// and those of speed near a bump pointer (request-scoped owners, empty
+// arenas, more alloc+free sizes): each runs alone under `--quick --only <id>`
+// and reports a number that makes sense (a time per operation within reason,
+// memory at least what was asked for), with its goal judged from it or, when
+// the goal compares two scenarios, from both; a goal whose rule is more than
+// one ratio is also judged from made-up timings. --help lists every one.
 import { execFile } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "dist", "bin", "managed-arena.js");
 
 const TIMED = ["add-release-200000", "arena-cycle-1mib-free", "arena-cycle-1gib-free", "random-lifetime-speed"];
-const SPEED = ["alloc-free-256", "alloc-free-4096", "request-scoped"];
+const SPEED = ["alloc-free-256", "alloc-free-4096", "request-scoped", "arena-create-release"];
 const MEASURED = [
   "arena-memory-request",
   "arena-memory-empty",
@@ -254,6 +254,26 @@ describe("managed-arena bench: speed near a bump pointer", () => {
     expect(judge(results, NO_FOOTPRINT).find((g) => g.metric === "alloc+free / bump pointer")?.value).toBeNull();
   });
 
+  it("create+release of an empty arena is judged on its time in ns, not on a ratio", () => {
+    const judged = (ns: number) =>
+      judge(
+        [
+          scenario("arena-create-release", "create + release of an empty arena", {
+            "managed-arena": ns,
+            "JS closures": 6,
+            DisposableStack: null,
+          }),
+        ],
+        NO_FOOTPRINT,
+      ).find((g) => g.metric === "create+release of an empty arena") as Goal;
+    expect(judged(120)).toMatchObject({ goal: "≤ 150 ns", limit: 150, value: 120, shown: "120.0 ns", met: true });
+    expect(judged(120).detail).toBe(
+      "absolute time per arena, not a ratio; peers: JS closures 6.0 ns, DisposableStack n/a",
+    );
+    expect(judged(150.04)).toMatchObject({ shown: "150.04 ns", met: false });
+    expect(judged(640)).toMatchObject({ shown: "640.0 ns", met: false });
+  });
+
   it("request-scoped: ns per request for the arena, TLSF and bump, and the ratio to bump judged", async () => {
     const results = await bench("request-scoped");
     const arena = timed(results, "request-scoped");
@@ -274,5 +294,25 @@ describe("managed-arena bench: speed near a bump pointer", () => {
     expect(judged.limit).toBe(2);
     expect(judged.value).toBeCloseTo(arena / bump, 2);
     expect(judged.met).toBe((judged.value as number) <= 2);
+  });
+
+  it("arena-create-release: ns per empty arena beside an empty closure array and DisposableStack", async () => {
+    const results = await bench("arena-create-release");
+    const arena = timed(results, "arena-create-release");
+    const closures = timed(results, "arena-create-release", "JS closures");
+    const [row] = results.scenarios;
+    expect(row.unit).toBe("arena");
+    expect(row.rows.map((r) => r.peer)).toEqual(["managed-arena", "JS closures", "DisposableStack"]);
+    const stack = row.rows[2].ns;
+    if (results.runtime.disposableStack) expect(stack).toBeGreaterThan(0);
+    else expect(stack).toBeNull();
+    expect(arena).toBeGreaterThan(1);
+    expect(arena).toBeLessThan(100_000);
+    // The array is made (it escapes): not an empty loop optimized to nothing.
+    expect(closures).toBeGreaterThan(0.5);
+    const judged = goal(results, /create\+release of an empty arena/);
+    expect(judged.value).toBeCloseTo(arena, 1);
+    expect(judged.shown).toMatch(/^[\d.]+ ns$/);
+    expect(judged.met).toBe(arena <= 150);
   });
 });

@@ -1,6 +1,7 @@
 // Results: assembled from the timings and the footprint, the goals (speed
-// ratios against the peers, memory per allocation, wasm size) judged, and
-// rendered as a text table, Markdown, or an SVG chart.
+// ratios against the peers, the time of an empty arena, memory per
+// allocation, wasm size) judged, and rendered as a text table, Markdown, or
+// an SVG chart.
 
 import { arch, cpus, loadavg, platform } from "node:os";
 import type { Timing } from "./engine.js";
@@ -146,7 +147,7 @@ function precise(value: number, limit: number, digits: number): number {
   return digits;
 }
 
-/** The goals, judged: speed ratios against the peers, memory per allocation, wasm size. */
+/** The goals, judged: speed ratios against the peers, a time per empty arena, memory per allocation, wasm size. */
 export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
   const goals: Goal[] = [];
   const ratioGoal: RatioGoal = (metric, limit, value, detail, digits = 2) => {
@@ -169,6 +170,17 @@ export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
       value: value === null ? null : round(value, 1),
       shown: value === null ? "n/a" : shown,
       met: value === null ? null : fits && value <= limit,
+      detail: value === null ? "not measured in this run" : detail,
+    });
+  };
+  const timeGoal: TimeGoal = (metric, limit, value, detail) => {
+    goals.push({
+      metric,
+      goal: `≤ ${limit} ns`,
+      limit,
+      value: value === null ? null : round(value, 2),
+      shown: value === null ? "n/a" : `${fixed(value, precise(value, limit, 1))} ns`,
+      met: value === null ? null : value <= limit,
       detail: value === null ? "not measured in this run" : detail,
     });
   };
@@ -207,6 +219,19 @@ export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
       request ? ratioOf(request, BUMP) : null,
       `${fixed(arenaNs ?? Number.NaN, 1)} / ${fixed(bumpNs ?? Number.NaN, 1)} ns per request; ` +
         `TLSF ${fixed(tlsfNs ?? Number.NaN, 1)} ns`,
+    );
+  }
+  {
+    const arenaNs = ns(results, "arena-create-release", ARENA);
+    const peerNs = (peer: string) => {
+      const value = ns(results, "arena-create-release", peer);
+      return `${peer} ${value === null ? "n/a" : `${fixed(value, 1)} ns`}`;
+    };
+    timeGoal(
+      "create+release of an empty arena",
+      150,
+      arenaNs,
+      `absolute time per arena, not a ratio; peers: ${peerNs(CLOSURES)}, ${peerNs(STACK)}`,
     );
   }
   {
@@ -292,6 +317,8 @@ export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
 }
 
 type RatioGoal = (metric: string, limit: number, value: number | null, detail: string, digits?: number) => void;
+/** A goal on an absolute time: `value` and `limit` in ns per operation. */
+type TimeGoal = (metric: string, limit: number, value: number | null, detail: string) => void;
 type BytesGoal = (
   metric: string,
   goal: string,

@@ -42,6 +42,7 @@ export const SCENARIO_IDS: readonly (readonly [id: string, measures: string])[] 
   ["alloc-free-4096", "alloc+free pairs of 4 KiB"],
   ["alloc-free-mixed", "alloc+free pairs of 1 B-4 KiB, freed in random order"],
   ["request-scoped", "request-scoped owner: create, 50 mixed allocations, release"],
+  ["arena-create-release", "create + release of an empty arena"],
   ["free-live-100", "free+alloc of 16 B with 100 live"],
   ["free-live-100000", "free+alloc of 16 B with 100,000 live"],
   ["add-release-1000", "add+release of actions, 1,000 per owner"],
@@ -182,6 +183,27 @@ function bumpRequests(peer: WasmPeer, sizes: Uint32Array, ptrs: Uint32Array, n: 
     for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
     peer.reset();
   }
+}
+
+// ---- create + release of an empty owner ----------------------------------------
+
+function arenaCreateRelease(heap: Heap, n: number): void {
+  for (let i = 0; i < n; i++) heap.createArena().release();
+}
+
+/** The last owner closuresCreateRelease made: it escapes, as a real owner does, or V8 optimizes the array away and times an empty loop. */
+let closuresOwner: (() => void)[] = [];
+
+function closuresCreateRelease(n: number): void {
+  for (let i = 0; i < n; i++) {
+    const undo: (() => void)[] = [];
+    closuresOwner = undo;
+    for (let j = undo.length - 1; j >= 0; j--) undo[j]();
+  }
+}
+
+function stackCreateRelease(Stack: typeof DisposableStack, n: number): void {
+  for (let i = 0; i < n; i++) new Stack().dispose();
 }
 
 /** Throws unless the next arena made on `heap` takes the record of the one released before it (an arena per request costs no new record). */
@@ -675,6 +697,33 @@ export async function plan(settings: Settings): Promise<Plan> {
       checkPointers(TLSF, id, tlsfPtrs);
       checkPointers(BUMP, id, bumpPtrs);
     });
+  }
+
+  // Create + release of an empty owner: an arena on the shared heap, an
+  // empty array of closures run in reverse, a native DisposableStack.
+  {
+    const id = "arena-create-release";
+    scenarios.push({ id, label: "create + release of an empty arena", unit: "arena", peers: [ARENA, CLOSURES, STACK] });
+    checkRecycled(heap);
+    const growth = new GrowthWatch(heap, () => arenaCreateRelease(heap, 1));
+    tasks.push(
+      {
+        scenario: id,
+        peer: ARENA,
+        ops: BATCH,
+        beforeAll: growth.start,
+        afterAll: growth.stop,
+        fn: () => arenaCreateRelease(heap, BATCH),
+      },
+      { scenario: id, peer: CLOSURES, ops: BATCH, fn: () => closuresCreateRelease(BATCH) },
+    );
+    if (Stack !== undefined) {
+      tasks.push({ scenario: id, peer: STACK, ops: BATCH, fn: () => stackCreateRelease(Stack, BATCH) });
+    }
+    const unmade = closuresOwner;
+    closuresCreateRelease(1);
+    if (closuresOwner === unmade) throw new Error(`${CLOSURES}: create+release made no owner`);
+    checks.push(() => growth.check(id));
   }
 
   // Free with 100 versus 100,000 live: free a random live allocation and
