@@ -315,4 +315,13 @@ describe("managed-arena bench: speed near a bump pointer", () => {
     expect(judged.shown).toMatch(/^[\d.]+ ns$/);
     expect(judged.met).toBe(arena <= 150);
   });
+
+  it("realloc-doubling: the ratio to TLSF judged", async () => {
+    const results = await bench("realloc-doubling");
+    const arena = timed(results, "realloc-doubling");
+    const tlsf = timed(results, "realloc-doubling", "TLSF");
+    const judged = goal(results, /realloc doubling \/ TLSF/);
+    expect(judged.limit).toBe(2);
+    expect(judged.value).toBeCloseTo(arena / tlsf, 2);
+  });
 });

@@ -301,6 +301,16 @@ export function judge(results: ScenarioResult[], footprint: Footprint): Goal[] {
     );
   }
   {
+    const realloc = results.find((s) => s.id === "realloc-doubling");
+    ratioGoal(
+      "realloc doubling / TLSF",
+      2.0,
+      realloc ? ratioOf(realloc, TLSF) : null,
+      `${fixed(ns(results, "realloc-doubling", ARENA) ?? Number.NaN, 1)} / ` +
+        `${fixed(ns(results, "realloc-doubling", TLSF) ?? Number.NaN, 1)} ns per realloc, 16 B -> 64 KiB`,
+    );
+  }
+  {
     const bytes = footprint.wasmBytes[ARENA];
     goals.push({
       metric: "wasm size (release build)",
