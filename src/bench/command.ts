@@ -34,7 +34,7 @@ scenarios (--only TEXT runs those whose id contains TEXT):
 ${SCENARIO_IDS.map(([id, measures]) => `  ${id.padEnd(ID_WIDTH)} ${measures}`).join("\n")}
 
 options:
-  --quick       4 short rounds (about 15 s) instead of 9 (about 85 s)
+  --quick       4 short rounds (about 18 s) instead of 9 (about 100 s)
   --json        print the results as JSON (nothing else on stdout)
   --markdown    print the tables as Markdown
   --svg FILE    also write a bar chart of the goals (SVG) to FILE
