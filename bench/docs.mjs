@@ -143,7 +143,8 @@ function format(goal, value) {
   }
   if (goal.goal.endsWith("KiB") || goal.goal.endsWith(" B")) return `${Math.round(value).toLocaleString("en-US")} B`;
   if (goal.goal.endsWith("bytes")) return `${value.toFixed(1)} B`;
-  let digits = value < 0.1 ? 3 : 2;
+  const ns = goal.goal.endsWith(" ns");
+  let digits = ns ? 1 : value < 0.1 ? 3 : 2;
   while (digits < 6 && value !== goal.limit && Number(value.toFixed(digits)) === goal.limit) digits++;
-  return `${value.toFixed(digits)}x`;
+  return `${value.toFixed(digits)}${ns ? " ns" : "x"}`;
 }

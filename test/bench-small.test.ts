@@ -1,21 +1,26 @@
-// The scenarios of small arenas and tight memory in `managed-arena bench`:
-// each runs alone under `--quick --only <id>` and reports a number that makes
-// sense (a time per operation within reason, memory at least what was asked
-// for), with its goal judged from it or, when the goal compares two
-// scenarios, from both. --help lists every one of them.
+// The scenarios of small arenas and tight memory in `managed-arena bench`,
+// and those of speed near a bump pointer (request-scoped owners, empty
+// arenas, more alloc+free sizes): each runs alone under `--quick --only <id>`
+// and reports a number that makes sense (a time per operation within reason,
+// memory at least what was asked for), with its goal judged from it or, when
+// the goal compares two scenarios, from both; a goal whose rule is more than
+// one ratio is also judged from made-up timings. --help lists every one.
 import { execFile } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { command } from "../src/bench/command.js";
-import type { Goal, Results } from "../src/bench/report.js";
+import type { Footprint } from "../src/bench/footprint.js";
+import { type Goal, judge, type Results, type Row, type ScenarioResult } from "../src/bench/report.js";
+import { plan } from "../src/bench/scenarios.js";
 
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "dist", "bin", "managed-arena.js");
 
 const TIMED = ["add-release-200000", "arena-cycle-1mib-free", "arena-cycle-1gib-free", "random-lifetime-speed"];
+const SPEED = ["alloc-free-256", "alloc-free-4096", "request-scoped", "arena-create-release"];
 const MEASURED = [
   "arena-memory-request",
   "arena-memory-empty",
@@ -164,5 +169,159 @@ describe("managed-arena bench: small arenas and tight memory", () => {
     expect(arena.reservedBytes).toBeLessThanOrEqual(arena.inUseBytes as number);
     expect(arena.inUseBytes).toBeLessThanOrEqual(arena.bytes);
     expect(goal(results, /random-lifetime memory/).value).toBeCloseTo(arena.ratio, 3);
+  });
+});
+
+/** A timed scenario as report.ts assembles it, from managed-arena's and each peer's ns (null: n/a). */
+function scenario(id: string, label: string, ns: Record<string, number | null>): ScenarioResult {
+  const arena = ns["managed-arena"] as number;
+  const rows = Object.entries(ns).map(
+    ([peer, value]): Row => ({
+      peer,
+      ns: value,
+      p25: value,
+      p75: value,
+      samples: value === null ? 0 : 100,
+      rounds: value === null ? [] : [value],
+      ratio: peer === "managed-arena" || value === null ? null : arena / value,
+      ratioRange: null,
+    }),
+  );
+  return { id, label, unit: "op", peers: Object.keys(ns), rows };
+}
+
+/** The footprint of a run that measured nothing but the wasm sizes. */
+const NO_FOOTPRINT: Footprint = {
+  count: 100_000,
+  size: 16,
+  memory: [],
+  wasmBytes: { "managed-arena": 8000, TLSF: 1934, bump: 647 },
+  coreSha256: "0",
+};
+
+describe("managed-arena bench: speed near a bump pointer", () => {
+  it("--help lists every new scenario id", () => {
+    for (const id of SPEED) expect(command.help).toMatch(new RegExp(`^ {2}${id} {2,}\\S`, "m"));
+  });
+
+  it("alloc+free runs fixed sizes of 16 B, 64 B, 256 B, 1 KiB and 4 KiB, then the mixed batch", async () => {
+    const { scenarios } = await plan({ quick: true });
+    const ids = scenarios.map((s) => s.id).filter((id) => id.startsWith("alloc-free-"));
+    expect(ids).toEqual([
+      "alloc-free-16",
+      "alloc-free-64",
+      "alloc-free-256",
+      "alloc-free-1024",
+      "alloc-free-4096",
+      "alloc-free-mixed",
+    ]);
+  });
+
+  it("alloc+free / bump pointer is judged on the worst fixed size; the mixed batch is listed, not judged", () => {
+    const sizes: [string, string, number][] = [
+      ["alloc-free-16", "16 B", 1.2],
+      ["alloc-free-64", "64 B", 1.3],
+      ["alloc-free-256", "256 B", 1.1],
+      ["alloc-free-1024", "1 KiB", 1.25],
+      ["alloc-free-4096", "4 KiB", 1.0],
+      ["alloc-free-mixed", "mixed 1 B-4 KiB, random order", 3],
+    ];
+    // managed-arena 30 ns; bump at the ratio given; TLSF twice managed-arena's time, except the mixed batch.
+    const results = sizes.map(([id, label, ratio]) =>
+      scenario(id, `alloc+free ${label}`, {
+        "managed-arena": 30,
+        TLSF: id.endsWith("mixed") ? 40 : 60,
+        bump: 30 / ratio,
+      }),
+    );
+    const goals = judge(results, NO_FOOTPRINT);
+    const bump = goals.find((g) => g.metric === "alloc+free / bump pointer") as Goal;
+    expect(bump.goal).toBe("≤ 1.35");
+    expect(bump.value).toBeCloseTo(1.3, 6);
+    expect(bump.met).toBe(true);
+    expect(bump.detail).toBe(
+      "worst of the fixed sizes: 16 B 1.20, 64 B 1.30, 256 B 1.10, 1 KiB 1.25, 4 KiB 1.00; " +
+        "not judged: mixed 1 B-4 KiB, random order 3.00",
+    );
+    // The TLSF row still takes every batch, the mixed one included.
+    const tlsf = goals.find((g) => g.metric === "alloc+free / AssemblyScript TLSF") as Goal;
+    expect(tlsf.value).toBeCloseTo(0.75, 6);
+    expect(tlsf.met).toBe(false);
+    // A fixed size past the limit misses; one that was not measured leaves the row unjudged.
+    results[4] = scenario("alloc-free-4096", "alloc+free 4 KiB", { "managed-arena": 30, TLSF: 60, bump: 20 });
+    expect(judge(results, NO_FOOTPRINT).find((g) => g.metric === "alloc+free / bump pointer")?.met).toBe(false);
+    results[4] = scenario("alloc-free-4096", "alloc+free 4 KiB", { "managed-arena": 30, TLSF: 60, bump: null });
+    expect(judge(results, NO_FOOTPRINT).find((g) => g.metric === "alloc+free / bump pointer")?.value).toBeNull();
+  });
+
+  it("create+release of an empty arena is judged on its time in ns, not on a ratio", () => {
+    const judged = (ns: number) =>
+      judge(
+        [
+          scenario("arena-create-release", "create + release of an empty arena", {
+            "managed-arena": ns,
+            "JS closures": 6,
+            DisposableStack: null,
+          }),
+        ],
+        NO_FOOTPRINT,
+      ).find((g) => g.metric === "create+release of an empty arena") as Goal;
+    expect(judged(120)).toMatchObject({ goal: "≤ 150 ns", limit: 150, value: 120, shown: "120.0 ns", met: true });
+    expect(judged(120).detail).toBe(
+      "absolute time per arena, not a ratio; peers: JS closures 6.0 ns, DisposableStack n/a",
+    );
+    expect(judged(150.04)).toMatchObject({ shown: "150.04 ns", met: false });
+    expect(judged(640)).toMatchObject({ shown: "640.0 ns", met: false });
+  });
+
+  it("request-scoped: ns per request for the arena, TLSF and bump, and the ratio to bump judged", async () => {
+    const results = await bench("request-scoped");
+    const arena = timed(results, "request-scoped");
+    const tlsf = timed(results, "request-scoped", "TLSF");
+    const bump = timed(results, "request-scoped", "bump");
+    const [row] = results.scenarios;
+    expect(row.unit).toBe("request");
+    expect(row.rows.map((r) => r.peer)).toEqual(["managed-arena", "TLSF", "bump"]);
+    // A request is 50 allocations, each a call into wasm: well over 50 ns, well under a millisecond.
+    for (const ns of [arena, tlsf, bump]) {
+      expect(ns).toBeGreaterThan(50);
+      expect(ns).toBeLessThan(1_000_000);
+    }
+    // Bumping 50 pointers and resetting is the least work of the three.
+    expect(bump).toBeLessThan(arena);
+    expect(bump).toBeLessThan(tlsf);
+    const judged = goal(results, /request-scoped owner \/ bump pointer/);
+    expect(judged.limit).toBe(2);
+    expect(judged.value).toBeCloseTo(arena / bump, 2);
+    expect(judged.met).toBe((judged.value as number) <= 2);
+  });
+
+  it("arena-create-release: ns per empty arena beside an empty closure array and DisposableStack", async () => {
+    const results = await bench("arena-create-release");
+    const arena = timed(results, "arena-create-release");
+    const closures = timed(results, "arena-create-release", "JS closures");
+    const [row] = results.scenarios;
+    expect(row.unit).toBe("arena");
+    expect(row.rows.map((r) => r.peer)).toEqual(["managed-arena", "JS closures", "DisposableStack"]);
+    const stack = row.rows[2].ns;
+    if (results.runtime.disposableStack) expect(stack).toBeGreaterThan(0);
+    else expect(stack).toBeNull();
+    expect(arena).toBeGreaterThan(1);
+    expect(arena).toBeLessThan(100_000);
+    // The array is made (it escapes): not an empty loop optimized to nothing.
+    expect(closures).toBeGreaterThan(0.5);
+    const judged = goal(results, /create\+release of an empty arena/);
+    expect(judged.value).toBeCloseTo(arena, 1);
+    expect(judged.shown).toMatch(/^[\d.]+ ns$/);
+    expect(judged.met).toBe(arena <= 150);
+  });
+
+  it("realloc-doubling: the ratio to TLSF judged", async () => {
+    const results = await bench("realloc-doubling");
+    const arena = timed(results, "realloc-doubling");
+    const tlsf = timed(results, "realloc-doubling", "TLSF");
+    const judged = goal(results, /realloc doubling \/ TLSF/);
+    expect(judged.limit).toBe(2);
+    expect(judged.value).toBeCloseTo(arena / tlsf, 2);
   });
 });

@@ -1,6 +1,6 @@
 // `managed-arena bench`: measures managed-arena against its peers in this
 // process and prints a table of ratios, the memory and size figures, and the
-// goals (ratios, memory per allocation, wasm size) with met / missed.
+// goals (ratios, a time, memory per allocation, wasm size) with met / missed.
 
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -26,14 +26,15 @@ pooled samples reported:
 
 Then memory per 16-byte allocation and wasm size; the memory scenarios
 (small arenas and tight memory), measured once after the timed ones, each
-on a heap of its own; and the goals (time ratios against the peers, bytes
-per allocation and per arena, wasm size), met or missed.
+on a heap of its own; and the goals (time ratios against the peers, the
+time of an empty arena, bytes per allocation and per arena, wasm size), met
+or missed.
 
 scenarios (--only TEXT runs those whose id contains TEXT):
 ${SCENARIO_IDS.map(([id, measures]) => `  ${id.padEnd(ID_WIDTH)} ${measures}`).join("\n")}
 
 options:
-  --quick       4 short rounds (about 15 s) instead of 9 (about 85 s)
+  --quick       4 short rounds (about 18 s) instead of 9 (about 100 s)
   --json        print the results as JSON (nothing else on stdout)
   --markdown    print the tables as Markdown
   --svg FILE    also write a bar chart of the goals (SVG) to FILE

@@ -37,8 +37,12 @@ export const TLSF_STACK = "TLSF + DisposableStack";
 export const SCENARIO_IDS: readonly (readonly [id: string, measures: string])[] = [
   ["alloc-free-16", "alloc+free pairs of 16 B"],
   ["alloc-free-64", "alloc+free pairs of 64 B"],
+  ["alloc-free-256", "alloc+free pairs of 256 B"],
   ["alloc-free-1024", "alloc+free pairs of 1 KiB"],
+  ["alloc-free-4096", "alloc+free pairs of 4 KiB"],
   ["alloc-free-mixed", "alloc+free pairs of 1 B-4 KiB, freed in random order"],
+  ["request-scoped", "request-scoped owner: create, 50 mixed allocations, release"],
+  ["arena-create-release", "create + release of an empty arena"],
   ["free-live-100", "free+alloc of 16 B with 100 live"],
   ["free-live-100000", "free+alloc of 16 B with 100,000 live"],
   ["add-release-1000", "add+release of actions, 1,000 per owner"],
@@ -99,6 +103,13 @@ interface AllocFreeCase {
   order: Uint32Array;
 }
 
+/** `n` sizes log-uniform in 1 B-4 KiB (every doubling as likely), drawn from `random`. */
+function mixedSizes(n: number, random: () => number): Uint32Array {
+  const sizes = new Uint32Array(n);
+  for (let i = 0; i < n; i++) sizes[i] = Math.max(1, Math.round(2 ** (random() * 12)));
+  return sizes;
+}
+
 function allocFreeCases(): AllocFreeCase[] {
   const lifo = new Uint32Array(BATCH);
   for (let i = 0; i < BATCH; i++) lifo[i] = BATCH - 1 - i;
@@ -109,16 +120,16 @@ function allocFreeCases(): AllocFreeCase[] {
     order: lifo,
   });
   const random = prng(0x5eed);
-  const mixed = new Uint32Array(BATCH);
-  for (let i = 0; i < BATCH; i++) mixed[i] = Math.max(1, Math.round(2 ** (random() * 12)));
   return [
     fixed(16, "16 B"),
     fixed(64, "64 B"),
+    fixed(256, "256 B"),
     fixed(1024, "1 KiB"),
+    fixed(4096, "4 KiB"),
     {
       id: "alloc-free-mixed",
       label: "alloc+free mixed 1 B-4 KiB, random order",
-      sizes: mixed,
+      sizes: mixedSizes(BATCH, random),
       order: shuffled(BATCH, random),
     },
   ];
@@ -141,6 +152,98 @@ function bumpAllocFree(peer: WasmPeer, sizes: Uint32Array, order: Uint32Array, p
   for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
   for (let i = 0; i < order.length; i++) peer.free(ptrs[order[i]]);
   peer.reset();
+}
+
+// ---- request-scoped owners ---------------------------------------------------
+
+/** Allocations of one request. */
+const REQUEST_ALLOCS = 50;
+/** Requests per call of the timed body. */
+const REQUESTS = 20;
+
+function arenaRequests(heap: Heap, sizes: Uint32Array, ptrs: Uint32Array, n: number): void {
+  for (let r = 0; r < n; r++) {
+    const arena = heap.createArena();
+    for (let i = 0; i < sizes.length; i++) ptrs[i] = arena.alloc(sizes[i]);
+    arena.release();
+  }
+}
+
+// A request's blocks all die with it: TLSF frees each, newest first (the
+// order a release runs in); the bump pointer drops them all with reset().
+function tlsfRequests(peer: WasmPeer, sizes: Uint32Array, ptrs: Uint32Array, n: number): void {
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
+    for (let i = sizes.length - 1; i >= 0; i--) peer.free(ptrs[i]);
+  }
+}
+
+function bumpRequests(peer: WasmPeer, sizes: Uint32Array, ptrs: Uint32Array, n: number): void {
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
+    peer.reset();
+  }
+}
+
+// ---- create + release of an empty owner ----------------------------------------
+
+function arenaCreateRelease(heap: Heap, n: number): void {
+  for (let i = 0; i < n; i++) heap.createArena().release();
+}
+
+/** The last owner closuresCreateRelease made: it escapes, as a real owner does, or V8 optimizes the array away and times an empty loop. */
+let closuresOwner: (() => void)[] = [];
+
+function closuresCreateRelease(n: number): void {
+  for (let i = 0; i < n; i++) {
+    const undo: (() => void)[] = [];
+    closuresOwner = undo;
+    for (let j = undo.length - 1; j >= 0; j--) undo[j]();
+  }
+}
+
+function stackCreateRelease(Stack: typeof DisposableStack, n: number): void {
+  for (let i = 0; i < n; i++) new Stack().dispose();
+}
+
+/** Throws unless the next arena made on `heap` takes the record of the one released before it (an arena per request costs no new record). */
+function checkRecycled(heap: Heap): void {
+  const first = heap.createArena();
+  const record = first.state.record;
+  first.release();
+  const second = heap.createArena();
+  second.release();
+  if (second.state.record !== record) {
+    throw new Error(`${ARENA}: a new arena took record ${second.state.record}, not the released ${record}`);
+  }
+}
+
+/**
+ * Counts the bytes `heap`'s memory grew by during the timed phases of a task
+ * whose arenas live no longer than a call: `warm` (one untimed call) runs
+ * first, so that a phase starts from pages and records already taken once.
+ */
+class GrowthWatch {
+  grown = 0;
+  private before = 0;
+  constructor(
+    private readonly heap: Heap,
+    private readonly warm: () => void,
+  ) {}
+
+  readonly start = (): void => {
+    this.warm();
+    this.before = this.heap.memory.buffer.byteLength;
+  };
+
+  readonly stop = (): void => {
+    this.grown += this.heap.memory.buffer.byteLength - this.before;
+  };
+
+  /** Throws if the heap grew while `what` was timed. */
+  check(what: string): void {
+    if (this.grown !== 0) throw new Error(`${ARENA}: the heap grew by ${this.grown} B during ${what}`);
+  }
 }
 
 // ---- free with 100 versus 100,000 live: churn ------------------------------
@@ -521,7 +624,7 @@ export async function plan(settings: Settings): Promise<Plan> {
   const Stack = NativeDisposableStack;
   const slow = settings.quick ? 1 : 3;
 
-  // alloc+free pairs: one arena / instance per peer for the four variants.
+  // alloc+free pairs: one arena / instance per peer for all the variants.
   {
     const arena = heap.createArena({ name: "alloc+free" });
     const tlsf = instantiatePeer("tlsf");
@@ -547,6 +650,80 @@ export async function plan(settings: Settings): Promise<Plan> {
       const { allocations } = arena.stats();
       if (allocations !== 0) throw new Error(`${ARENA}: ${allocations} allocations left after alloc+free`);
     });
+  }
+
+  // A request-scoped owner: an arena per request on the shared heap (its
+  // pages and its record come back on release and are taken again by the
+  // next request), REQUEST_ALLOCS allocations of one fixed list of mixed
+  // sizes, then release. Peers: the same allocations, then TLSF frees each
+  // and the bump pointer resets.
+  {
+    const id = "request-scoped";
+    scenarios.push({
+      id,
+      label: `request-scoped owner: create, ${REQUEST_ALLOCS} mixed allocations, release (TLSF: free each, bump: reset)`,
+      unit: "request",
+      peers: [ARENA, TLSF, BUMP],
+    });
+    const sizes = mixedSizes(REQUEST_ALLOCS, prng(0x2e9e));
+    const tlsf = instantiatePeer("tlsf");
+    const bump = instantiatePeer("bump");
+    const arenaPtrs = new Uint32Array(REQUEST_ALLOCS);
+    const tlsfPtrs = new Uint32Array(REQUEST_ALLOCS);
+    const bumpPtrs = new Uint32Array(REQUEST_ALLOCS);
+    arenaRequests(heap, sizes, arenaPtrs, 1);
+    tlsfRequests(tlsf, sizes, tlsfPtrs, 1);
+    bumpRequests(bump, sizes, bumpPtrs, 1);
+    checkPointers(ARENA, id, arenaPtrs);
+    checkPointers(TLSF, id, tlsfPtrs);
+    checkPointers(BUMP, id, bumpPtrs);
+    checkRecycled(heap);
+    const growth = new GrowthWatch(heap, () => arenaRequests(heap, sizes, arenaPtrs, 1));
+    tasks.push(
+      {
+        scenario: id,
+        peer: ARENA,
+        ops: REQUESTS,
+        beforeAll: growth.start,
+        afterAll: growth.stop,
+        fn: () => arenaRequests(heap, sizes, arenaPtrs, REQUESTS),
+      },
+      { scenario: id, peer: TLSF, ops: REQUESTS, fn: () => tlsfRequests(tlsf, sizes, tlsfPtrs, REQUESTS) },
+      { scenario: id, peer: BUMP, ops: REQUESTS, fn: () => bumpRequests(bump, sizes, bumpPtrs, REQUESTS) },
+    );
+    checks.push(() => {
+      growth.check(id);
+      checkPointers(ARENA, id, arenaPtrs);
+      checkPointers(TLSF, id, tlsfPtrs);
+      checkPointers(BUMP, id, bumpPtrs);
+    });
+  }
+
+  // Create + release of an empty owner: an arena on the shared heap, an
+  // empty array of closures run in reverse, a native DisposableStack.
+  {
+    const id = "arena-create-release";
+    scenarios.push({ id, label: "create + release of an empty arena", unit: "arena", peers: [ARENA, CLOSURES, STACK] });
+    checkRecycled(heap);
+    const growth = new GrowthWatch(heap, () => arenaCreateRelease(heap, 1));
+    tasks.push(
+      {
+        scenario: id,
+        peer: ARENA,
+        ops: BATCH,
+        beforeAll: growth.start,
+        afterAll: growth.stop,
+        fn: () => arenaCreateRelease(heap, BATCH),
+      },
+      { scenario: id, peer: CLOSURES, ops: BATCH, fn: () => closuresCreateRelease(BATCH) },
+    );
+    if (Stack !== undefined) {
+      tasks.push({ scenario: id, peer: STACK, ops: BATCH, fn: () => stackCreateRelease(Stack, BATCH) });
+    }
+    const unmade = closuresOwner;
+    closuresCreateRelease(1);
+    if (closuresOwner === unmade) throw new Error(`${CLOSURES}: create+release made no owner`);
+    checks.push(() => growth.check(id));
   }
 
   // Free with 100 versus 100,000 live: free a random live allocation and
