@@ -49,18 +49,18 @@ export const PAGE_LIMIT: u32 = 65535;
 //   payload     a block of its own (a medium or large allocation): its payload
 //               address; 0 for a small chunk, which holds many blocks
 //
-// Every page that holds small blocks ends with a live-start bitmap, one bit
+// Every page that holds small blocks ends with a block-start bitmap, one bit
 // per 8-byte granule; a subdivided page has its slot table right before it:
 //
 //   whole-page small chunk (owner map: the arena)
 //   ┌────────────┬───────────────────────────────────────────┬───────────────────┐
-//   │ chunk head │ blocks ...                                │ live-start bitmap │
+//   │ chunk head │ blocks ...                                │ block-start bitmap │
 //   └────────────┴───────────────────────────────────────────┴───────────────────┘
 //   0            16                                          64512          65536
 //
 //   subdivided page (owner map: OWNER_SUB)
 //   ┌─────────┬─────────┬─────┬────────────────┬────────────────────┬───────────────────┐
-//   │ slot 0  │ slot 1  │ ... │ slot 247       │ slot table:        │ live-start bitmap │
+//   │ slot 0  │ slot 1  │ ... │ slot 247       │ slot table:        │ block-start bitmap │
 //   │ 256 B   │         │     │                │ u32 x 256          │                   │
 //   └─────────┴─────────┴─────┴────────────────┴────────────────────┴───────────────────┘
 //   0         256       512                    63488                64512          65536
@@ -84,7 +84,7 @@ export const CHUNK_HEAD: u32 = 16;
 export const GRANULE_BITS: u32 = 3;
 export const GRANULE_MASK: u32 = (1 << GRANULE_BITS) - 1;
 export const BITMAP_BYTES: u32 = PAGE_SIZE >> GRANULE_BITS >> 3;
-/** Where a page's live-start bitmap begins: the end of the blocks of a whole-page chunk. */
+/** Where a page's block-start bitmap begins: the end of the blocks of a whole-page chunk. */
 export const BITMAP_AT: u32 = PAGE_SIZE - BITMAP_BYTES;
 export const SLOT_BITS: u32 = 8;
 export const SLOT_SIZE: u32 = 1 << SLOT_BITS;

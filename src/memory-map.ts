@@ -1,6 +1,6 @@
 // A picture of linear memory: renderMemoryMap(heap | arena) reads the core's
 // structures straight from memory (as introspect.ts reads release lists) and
-// draws every page as rows of bytes: chunk heads, live-start bitmaps and slot
+// draws every page as rows of bytes: chunk heads, block-start bitmaps and slot
 // tables, node headers, payloads, class slack, alignment padding, free
 // blocks, free pages and free slots, one colour per arena, with a legend
 // naming the arenas.
@@ -65,7 +65,7 @@ const SLOT = 256;
 /** Slots of a subdivided page that hold runs; its slot table and bitmap take the room of the other 8. */
 const SLOTS = 248;
 const SLOT_TABLE_AT = SLOTS * SLOT;
-/** Where every page holding small blocks keeps its live-start bitmap, 1 bit per 8 B, to the page's end. */
+/** Where every page holding small blocks keeps its block-start bitmap, 1 bit per 8 B, to the page's end. */
 const BITMAP_AT = 64512;
 /** In a slot entry: the first or last slot of a free run, whose length is the entry >> 4. */
 const SLOT_FREE = 8;
@@ -391,7 +391,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
           const blocks = c + BITMAP_AT;
           run.segments.push(seg(c, c + CHUNK_HEAD, "chunk-head", record, `small chunk of ${quoted}: 1 page`));
           smallSegments(run.segments, record, name, nodesIn(nodes, c, blocks), c + CHUNK_HEAD, blocks, bump, ctx);
-          run.segments.push(seg(blocks, c + PAGE, "bitmap", record, "live-start bitmap: 1 bit per 8 B"));
+          run.segments.push(seg(blocks, c + PAGE, "bitmap", record, "block-start bitmap: 1 bit per 8 B"));
         }
       }
       arena.chunks++;
@@ -728,7 +728,7 @@ function subSegments(run: PageRun, owned: readonly SlotRun[], words: Uint32Array
   }
   const table = "slot table: u32 per 256-byte slot, its owner or a free run's length (the last 8: itself, the bitmap)";
   run.segments.push(seg(base + SLOT_TABLE_AT, base + BITMAP_AT, "slot-table", 0, table));
-  const bitmap = "live-start bitmap of the small chunks of this page: 1 bit per 8 B";
+  const bitmap = "block-start bitmap of the small chunks of this page: 1 bit per 8 B";
   run.segments.push(seg(base + BITMAP_AT, base + PAGE, "bitmap", 0, bitmap));
 }
 
@@ -776,7 +776,7 @@ const FIXED: Partial<Record<SegmentKind, string>> = {
 
 const KIND_LEGEND: [SegmentKind, string][] = [
   ["chunk-head", "chunk head (16 B)"],
-  ["bitmap", "live-start bitmap (1 KiB)"],
+  ["bitmap", "block-start bitmap (1 KiB)"],
   ["slot-table", "slot table of a subdivided page (1 KiB)"],
   ["header", "node header (16 B)"],
   ["payload", "payload (requested bytes)"],
@@ -1256,7 +1256,7 @@ function checkRange(value: unknown, what: string, min: number, max: number, fall
 
 /**
  * Draws linear memory as an SVG document: every 64 KiB page as rows of
- * bytes, showing chunk heads, live-start bitmaps and the slot tables of
+ * bytes, showing chunk heads, block-start bitmaps and the slot tables of
  * subdivided pages, node headers, payloads, size-class slack, alignment
  * padding, free blocks, bump space, free pages and free slots, one colour per
  * arena, and a legend naming every arena with its counters. Given an arena, draws its whole heap and highlights the arena

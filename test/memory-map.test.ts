@@ -17,7 +17,7 @@ import { renderMemoryMap } from "../src/memory-map.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = 65536;
-/** A subdivided page (assembly/layout.ts): 248 slots of 256 B, then its slot table and its live-start bitmap. */
+/** A subdivided page (assembly/layout.ts): 248 slots of 256 B, then its slot table and its block-start bitmap. */
 const SLOT = 256;
 const SLOT_TABLE_AT = 248 * SLOT;
 const BITMAP_AT = 64512;
