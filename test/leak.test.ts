@@ -116,6 +116,38 @@ describe("onLeak", () => {
     expect(heap.check()).toBe(0);
   });
 
+  it("arenas are registered at the end of the task that made them: one dropped in the middle of a synchronous run is still reported, and 10,000 made and released in it never are", async () => {
+    const reports: string[] = [];
+    const heap = await debugHeap({ onLeak: (report: string) => reports.push(report) });
+    for (let i = 0; i < 5_000; i++) heap.createArena({ name: `short-${i}` }).release();
+    // Dropped (not released) between arenas released in the same task, newest first or not.
+    leakOne(heap, "dropped-mid-task", false);
+    const kept = heap.createArena({ name: "kept" });
+    for (let i = 0; i < 5_000; i++) heap.createArena({ name: `short-${i}` }).release();
+    kept.release();
+    const seen = await collectUntil(() => reports.length > 0);
+    expect(seen, "the arena dropped mid-task was not reported after 50 gc() rounds").toBe(true);
+    await collectUntil(() => false, 10);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toContain("dropped-mid-task");
+    ok(heap);
+  });
+
+  it("an arena's record taken by a newer arena names the newer one, never the released one, in messages", async () => {
+    const heap = await debugHeap();
+    const old = heap.createArena({ name: "old" });
+    old.release();
+    const newer = heap.createArena({ name: "newer" });
+    const other = heap.createArena({ name: "other" });
+    const p = newer.alloc(16);
+    expect(() => other.free(p)).toThrow(/live allocation of arena "newer"/);
+    newer.release();
+    expect(() => other.free(p)).toThrow(expect.objectContaining({ code: "EBADPTR" }));
+    expect(() => other.free(p)).not.toThrow(/live allocation of arena/);
+    other.release();
+    ok(heap);
+  });
+
   it("a non-function onLeak -> EINVAL", async () => {
     let error: unknown;
     try {
