@@ -20,6 +20,9 @@ import {
 } from "./nodes";
 import { A_QUARANTINE_LIMIT, FLAG_QUARANTINE } from "./layout";
 import { drainQuarantine, retireBlock } from "./nodes";
+import { CLASS_MASK, CLASS_SHIFT, MEDIUM_MAX, SLOT_BITS, SLOT_SIZE, capacityOf } from "./layout";
+import { extendRun } from "./chunks";
+import { runOf } from "./nodes";
 
 let recycled: usize = 0;
 let metaCur: usize = 0;
@@ -257,8 +260,10 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
   if (live > <u64>field(arena, A_MAX_BYTES)) return ENOMEM;
   const poison = poisoned(arena);
   const large = metaClass(meta) == LARGE_CLASS;
-  // In place when it fits, unless a large run would shrink to a small block's size.
-  if (size <= capacityOfNode(node) && (!large || size > SMALL_MAX)) {
+  const capacity = capacityOfNode(node);
+  // In place when it fits, unless a large run would shrink to a small block's size; or when
+  // it grows and the memory right after the block is free (growBlock).
+  if (size <= capacity ? !large || size > SMALL_MAX : growBlock(arena, node, meta, size, capacity)) {
     if (poison && size > old) memory.fill(ptr + old, POISON_FRESH, size - old);
     if (poison && size < old) memory.fill(ptr + size, POISON_FREED, old - size);
     store<u32>(node, size, NODE_SIZE);
@@ -276,9 +281,51 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
   replaceNode(arena, node, moved);
   if (meta & META_DTOR) store<u32>(load<u32>(moved, NODE_NEXT), <u32>moved, CB_EXTRA);
   if (size <= SMALL_MAX) markLive(payload);
-  retireBlock(arena, node);
+  // A small block that ends the bump range goes back to it (unless the quarantine holds it):
+  // the next block bumped there can grow in place again, and no free list fills with its class.
+  if (!large && ptr + capacity == field(arena, A_CUR) && old + HEADER > field(arena, A_QUARANTINE_LIMIT)) {
+    clearLive(ptr);
+    setField(arena, A_CUR, <u32>node);
+  } else retireBlock(arena, node);
   addLiveBytes(arena, <u32>live);
   return payload;
+}
+
+/**
+ * Grows a live allocation's block in place to hold `size` bytes, more than
+ * its `capacity`, when the memory right after it is free: a small block that
+ * ends at the bump frontier takes more of the bump range (its class
+ * rewritten, its live-start bit where it was) when a move would bump too (no
+ * free block of the new class); a block of its own takes the free slots and
+ * pages after it (extendRun), as the layout takeLarge would give it for that
+ * size. False, nothing changed, when it cannot.
+ */
+function growBlock(arena: usize, node: usize, meta: u32, size: u32, capacity: u32): bool {
+  const payload = node + HEADER;
+  if (metaClass(meta) != LARGE_CLASS) {
+    if (size > SMALL_MAX || payload + capacity != field(arena, A_CUR)) return false;
+    const grown = classOf(size);
+    const end = payload + capacityOf(grown);
+    // Only where a move would bump too: a free block of the new class is reused instead.
+    if (end > field(arena, A_END) || load<u32>(arena + A_FREE + (grown << 2))) return false;
+    setField(arena, A_CUR, <u32>end);
+    store<u32>(node, (meta & ~(CLASS_MASK << CLASS_SHIFT)) | (grown << CLASS_SHIFT), NODE_META);
+    return true;
+  }
+  const run = runOf(node);
+  const bytes = <u64>(payload - run) + size;
+  let pages = <u32>(bytes >> PAGE_BITS);
+  let rest = <u32>bytes & (PAGE_SIZE - 1);
+  // A run of slots up to MEDIUM_MAX, else whole pages and a tail (none with poison or an alignment above a slot).
+  if (bytes > <u64>MEDIUM_MAX && (rest > MEDIUM_MAX || metaAlignLog2(meta) > SLOT_BITS || poisoned(arena))) {
+    pages += <u32>(rest != 0);
+    rest = 0;
+  }
+  const slots = (rest + SLOT_SIZE - 1) >> SLOT_BITS;
+  if (!extendRun(run, pages, slots, <u32>arena | OWNER_LARGE)) return false;
+  // The chunk covered the payload's offset and the capacity; now its pages and slots.
+  bump(arena, A_RESERVED, (pages << PAGE_BITS) + (slots << SLOT_BITS) - <u32>(payload - run) - capacity);
+  return true;
 }
 
 /** The counter a callback kind is counted in, or 0. */
