@@ -20,9 +20,9 @@ import {
 } from "./nodes";
 import { A_QUARANTINE_LIMIT, FLAG_QUARANTINE } from "./layout";
 import { drainQuarantine, retireBlock } from "./nodes";
-import { CLASS_MASK, CLASS_SHIFT, MEDIUM_MAX, SLOT_BITS, SLOT_SIZE, capacityOf } from "./layout";
-import { extendRun } from "./chunks";
-import { runOf } from "./nodes";
+import { CLASS_MASK, CLASS_SHIFT, MEDIUM_MAX, OWNER_SUB, SLOT_BITS, SLOT_SIZE, SLOTS, capacityOf } from "./layout";
+import { extendRun, freeSlotTag, ownerOf, slotOwner } from "./chunks";
+import { runOf, takeLarge } from "./nodes";
 
 let recycled: usize = 0;
 let metaCur: usize = 0;
@@ -270,8 +270,13 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
     addLiveBytes(arena, <u32>live);
     return ptr;
   }
-  const moved = takeBlock(arena, size, alignLog2, KIND_ALLOC);
+  // Past SMALL_MAX, a block that must move to grow starts a page of its own when it can (growHome).
+  const home = size > SMALL_MAX && !homeTaken();
+  const moved = home
+    ? takeLarge(arena, size, alignLog2, KIND_ALLOC, true)
+    : takeBlock(arena, size, alignLog2, KIND_ALLOC);
   if (!moved) return ENOMEM;
+  if (home) growHome = moved & ~(<usize>PAGE_SIZE - 1);
   const payload = moved + HEADER;
   memory.copy(payload, ptr, min(old, size));
   if (poison && size > old) memory.fill(payload + old, POISON_FRESH, size - old);
@@ -289,6 +294,28 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
   } else retireBlock(arena, node);
   addLiveBytes(arena, <u32>live);
   return payload;
+}
+
+/**
+ * The page where realloc last moved a block to grow past SMALL_MAX. Such a
+ * block starts a page of its own (takeLarge's `fresh`), so that, growing on,
+ * it takes the slots after it and then becomes a large block in place
+ * (extendRun): doubling a buffer from 4 KiB to 64 KiB and beyond copies it
+ * once. Only one page at a time is kept for this: while the block heading
+ * it can still become a large block there, others move to the smallest free
+ * run that fits, as any block; and its free slots stay free for anyone. So
+ * the cost is bounded: buffers that stop growing at a few KiB do not take a
+ * page each (test/realloc-in-place.test.ts: 40 blocks of 8 KiB, two pages
+ * more than the six they fill).
+ */
+let growHome: usize = 0;
+
+/** Whether the page at growHome is still headed by a medium block with every slot after it free. */
+function homeTaken(): bool {
+  const home = growHome;
+  if (ownerOf(<u32>(home >> PAGE_BITS)) != OWNER_SUB || !(slotOwner(home) & OWNER_RUN)) return false;
+  const slots = <u32>load<u16>(home, CHUNK_SLOTS);
+  return slotOwner(home + (slots << SLOT_BITS)) == freeSlotTag(SLOTS - slots);
 }
 
 /**

@@ -371,11 +371,12 @@ function fittingLength(len: u32): u32 {
 
 /**
  * Takes a run of `len` slots (1..SLOTS) owned by `owner`, the smallest free
- * run that fits, cut to size, or else a new subdivided page; 0 when the heap
+ * run that fits, cut to size, or else a new subdivided page (always, with
+ * `fresh`: the run starts the page, the rest of it free); 0 when the heap
  * is out of pages. Every slot entry of the run is set to `owner`.
  */
-export function takeSlots(len: u32, owner: u32): usize {
-  const have = fittingLength(len);
+export function takeSlots(len: u32, owner: u32, fresh: bool = false): usize {
+  const have = fresh ? <u32>0 : fittingLength(len);
   if (!have) {
     const run = takeRun(1, OWNER_SUB);
     if (run) subdivideFor(<u32>(run >> PAGE_BITS), len, owner);

@@ -10,6 +10,7 @@
 // start, a neighbour in the same page), so a changed layout fails loudly.
 
 import { describe, expect, it } from "vitest";
+import { inUseBytes } from "../src/bench/small.js";
 import type { Arena, Heap, Ptr } from "../src/index.js";
 import { expectCode, expectPattern, fill, firstMismatch } from "./helpers.js";
 import { debugHeap, expectFilled, expectStats, ok, raw, setup } from "./helpers3.js";
@@ -274,6 +275,55 @@ describe("(c) a large block takes the free slots and pages after it", () => {
     expect(pageOf(q)).toBe(pageOf(p) + 1);
     growMoving(heap, big, p, 3 * PAGE, 17);
     expect(firstMismatch(small, q, 18)).toBe(-1);
+  });
+});
+
+describe("doubling 16 B -> 64 KiB", () => {
+  it("once a block moves to grow past 4 KiB it starts a page, and grows from there to a large block in place", async () => {
+    const heap = await debugHeap();
+    roomy(heap);
+    const arena = heap.createArena();
+    let p = arena.alloc(16);
+    fill(arena, p, 19);
+    const moves: number[] = [];
+    for (let size = 32; size <= 65536; size *= 2) {
+      const q = arena.realloc(p, size);
+      if (q !== p) moves.push(size);
+      expectPattern(arena, q, 19, size / 2);
+      ok(heap);
+      fill(arena, q, 19);
+      p = q;
+      if (size === 8192) expect(p % PAGE).toBe(HEADS);
+    }
+    expect(moves).toContain(8192);
+    expect(moves.filter((size) => size > 8192)).toEqual([]);
+    expectStats(arena, { liveBytes: 65536, reservedBytes: arena.stats().reservedBytes });
+  });
+
+  it("one such page at a time: while its block can still grow there, others move to the smallest free run", async () => {
+    const heap = await debugHeap();
+    const arena = heap.createArena();
+    const base = inUseBytes(heap);
+    const grow = (to: number) => arena.realloc(arena.alloc(16), to);
+    const home = grow(8192);
+    expect(home % PAGE).toBe(HEADS);
+    const next = grow(8192);
+    expect(next).toBe(home + allocBytes(8192));
+    // home can no longer grow into a large block there: the next one starts a page again.
+    expect(grow(8192) % PAGE).toBe(HEADS);
+    ok(heap);
+    // 40 blocks of 8 KiB (33 slots each) kept: the pages they fill, not a page each (without the
+    // policy: 6 pages; with it, the page the newest may still grow in and a page's worth of free
+    // slots left for last, as best fit takes the smallest run first).
+    for (let i = 0; i < 37; i++) grow(8192);
+    expect(inUseBytes(heap) - base).toBeLessThanOrEqual(8 * PAGE);
+    // 40 more that doubled their way there alike (without the policy: 13 pages).
+    for (let i = 0; i < 40; i++) {
+      let p = arena.alloc(16);
+      for (let size = 32; size <= 8192; size *= 2) p = arena.realloc(p, size);
+    }
+    expect(inUseBytes(heap) - base).toBeLessThanOrEqual(15 * PAGE);
+    ok(heap);
   });
 });
 
