@@ -6,19 +6,23 @@
 
 import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
-  A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_RESERVED, ALIGN_MASK, ARENA_SIZE, CB_BYTES,
-  BITMAP_AT, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS, EBADPTR, EBUSY, EDTOR,
-  EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC,
-  KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING, KIND_GROUP, KIND_POPPED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT,
-  NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, PAGE_BITS, PAGE_SIZE,
-  POISON_FREED, POISON_FRESH, SMALL_MAX, classOf, fillClassTable, makeMeta, metaAlignLog2, metaClass, metaKind, smallClassOf,
+  A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_QUARANTINE_LIMIT, A_RESERVED, ALIGN_MASK,
+  ARENA_SIZE, BITMAP_AT, CB_BYTES, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS,
+  CLASS_MASK, CLASS_SHIFT, EBADPTR, EBUSY, EDTOR, EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_QUARANTINE,
+  FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING,
+  KIND_GROUP, KIND_POPPED, LARGE_CLASS, MEDIUM_MAX, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
+  NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
+  SLOT_BITS, SLOT_SIZE, SLOTS, SMALL_MAX, capacityOf, classOf, fillClassTable, makeMeta, metaAlignLog2, metaClass,
+  metaKind, smallClassOf,
 } from "./layout";
-import { chunkBytes, firstPage, initPages, mapCapacity, ownerAt, takeRun } from "./chunks";
 import {
-  bitMask, bitWord, capacityOfNode, dropBlock, dropChunks, field, findLive, linkCallback, linkNode, minAlignLog2, releaseSmallBlock, replaceNode, setField, takeBlock, takeSmallBlock, unlinkCallback, unlinkNode,
+  chunkBytes, extendRun, firstPage, freeSlotTag, initPages, mapCapacity, ownerAt, ownerOf, slotOwner, takeRun,
+} from "./chunks";
+import {
+  bitMask, bitWord, capacityOfNode, clearStart, drainQuarantine, dropBlock, dropChunks, field, findLive, linkCallback,
+  linkNode, minAlignLog2, releaseSmallBlock, replaceNode, retireBlock, runOf, setField, takeBlock, takeLarge,
+  takeSmallBlock, unlinkCallback, unlinkNode,
 } from "./nodes";
-import { A_QUARANTINE_LIMIT, FLAG_QUARANTINE } from "./layout";
-import { drainQuarantine, retireBlock } from "./nodes";
 
 let recycled: usize = 0;
 let metaCur: usize = 0;
@@ -252,16 +256,23 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
   if (live > <u64>field(arena, A_MAX_BYTES)) return ENOMEM;
   const poison = poisoned(arena);
   const large = metaClass(meta) == LARGE_CLASS;
-  // In place when it fits, unless a large run would shrink to a small block's size.
-  if (size <= capacityOfNode(node) && (!large || size > SMALL_MAX)) {
+  const capacity = capacityOfNode(node);
+  // In place when it fits, unless a large run would shrink to a small block's size; or when
+  // it grows and the memory right after the block is free (growBlock).
+  if (size <= capacity ? !large || size > SMALL_MAX : growBlock(arena, node, meta, size, capacity)) {
     if (poison && size > old) memory.fill(ptr + old, POISON_FRESH, size - old);
     if (poison && size < old) memory.fill(ptr + size, POISON_FREED, old - size);
     store<u32>(node, size, NODE_SIZE);
     addLiveBytes(arena, <u32>live);
     return ptr;
   }
-  const moved = takeBlock(arena, size, alignLog2, KIND_ALLOC);
+  // Past SMALL_MAX, a block that must move to grow starts a page of its own when it can (growHome).
+  const home = size > SMALL_MAX && !homeTaken();
+  const moved = home
+    ? takeLarge(arena, size, alignLog2, KIND_ALLOC, true)
+    : takeBlock(arena, size, alignLog2, KIND_ALLOC);
   if (!moved) return ENOMEM;
+  if (home) growHome = moved & ~(<usize>PAGE_SIZE - 1);
   const payload = moved + HEADER;
   memory.copy(payload, ptr, min(old, size));
   if (poison && size > old) memory.fill(payload + old, POISON_FRESH, size - old);
@@ -270,9 +281,74 @@ export function realloc(arena: usize, ptr: usize, size: u32): usize {
   store<u32>(moved, load<u32>(moved, NODE_META) | (meta & META_DTOR), NODE_META);
   replaceNode(arena, node, moved);
   if (meta & META_DTOR) store<u32>(load<u32>(moved, NODE_NEXT), <u32>moved, CB_EXTRA);
-  retireBlock(arena, node);
+  // A small block that ends the bump range goes back to it (unless the quarantine holds it),
+  // its start bit cleared: the next block bumped there can grow in place again, and no free
+  // list fills with its class.
+  if (!large && ptr + capacity == field(arena, A_CUR) && old + HEADER > field(arena, A_QUARANTINE_LIMIT)) {
+    clearStart(ptr);
+    setField(arena, A_CUR, <u32>node);
+  } else retireBlock(arena, node);
   addLiveBytes(arena, <u32>live);
   return payload;
+}
+
+/**
+ * The page where realloc last moved a block to grow past SMALL_MAX. Such a
+ * block starts a page of its own (takeLarge's `fresh`), so that, growing on,
+ * it takes the slots after it and then becomes a large block in place
+ * (extendRun): doubling a buffer from 4 KiB to 64 KiB and beyond copies it
+ * once. Only one page at a time is kept for this: while the block heading
+ * it can still become a large block there, others move to the smallest free
+ * run that fits, as any block; and its free slots stay free for anyone. So
+ * the cost is bounded: buffers that stop growing at a few KiB do not take a
+ * page each (test/realloc-in-place.test.ts: 40 blocks of 8 KiB, two pages
+ * more than the six they fill).
+ */
+let growHome: usize = 0;
+
+/** Whether the page at growHome is still headed by a medium block with every slot after it free. */
+function homeTaken(): bool {
+  const home = growHome;
+  if (ownerOf(<u32>(home >> PAGE_BITS)) != OWNER_SUB || !(slotOwner(home) & OWNER_RUN)) return false;
+  const slots = <u32>load<u16>(home, CHUNK_SLOTS);
+  return slotOwner(home + (slots << SLOT_BITS)) == freeSlotTag(SLOTS - slots);
+}
+
+/**
+ * Grows a live allocation's block in place to hold `size` bytes, more than
+ * its `capacity`, when the memory right after it is free: a small block that
+ * ends at the bump frontier takes more of the bump range (its class
+ * rewritten, its start bit where it was) when a move would bump too (no
+ * free block of the new class); a block of its own takes the free slots and
+ * pages after it (extendRun), as the layout takeLarge would give it for that
+ * size. False, nothing changed, when it cannot.
+ */
+function growBlock(arena: usize, node: usize, meta: u32, size: u32, capacity: u32): bool {
+  const payload = node + HEADER;
+  if (metaClass(meta) != LARGE_CLASS) {
+    if (size > SMALL_MAX || payload + capacity != field(arena, A_CUR)) return false;
+    const grown = classOf(size);
+    const end = payload + capacityOf(grown);
+    // Only where a move would bump too: a free block of the new class is reused instead.
+    if (end > field(arena, A_END) || load<u32>(arena + A_FREE + (grown << 2))) return false;
+    setField(arena, A_CUR, <u32>end);
+    store<u32>(node, (meta & ~(CLASS_MASK << CLASS_SHIFT)) | (grown << CLASS_SHIFT), NODE_META);
+    return true;
+  }
+  const run = runOf(node);
+  const bytes = <u64>(payload - run) + size;
+  let pages = <u32>(bytes >> PAGE_BITS);
+  let rest = <u32>bytes & (PAGE_SIZE - 1);
+  // A run of slots up to MEDIUM_MAX, else whole pages and a tail (none with poison or an alignment above a slot).
+  if (bytes > <u64>MEDIUM_MAX && (rest > MEDIUM_MAX || metaAlignLog2(meta) > SLOT_BITS || poisoned(arena))) {
+    pages += <u32>(rest != 0);
+    rest = 0;
+  }
+  const slots = (rest + SLOT_SIZE - 1) >> SLOT_BITS;
+  if (!extendRun(run, pages, slots, <u32>arena | OWNER_LARGE)) return false;
+  // The chunk covered the payload's offset and the capacity; now its pages and slots.
+  bump(arena, A_RESERVED, (pages << PAGE_BITS) + (slots << SLOT_BITS) - <u32>(payload - run) - capacity);
+  return true;
 }
 
 /** The counter a callback kind is counted in, or 0. */

@@ -371,20 +371,19 @@ function fittingLength(len: u32): u32 {
 
 /**
  * Takes a run of `len` slots (1..SLOTS) owned by `owner`, the smallest free
- * run that fits, cut to size, or else a new subdivided page; 0 when the heap
+ * run that fits, cut to size, or else a new subdivided page (always, with
+ * `fresh`: the run starts the page, the rest of it free); 0 when the heap
  * is out of pages. Every slot entry of the run is set to `owner`.
  */
-export function takeSlots(len: u32, owner: u32): usize {
-  const have = fittingLength(len);
+export function takeSlots(len: u32, owner: u32, fresh: bool = false): usize {
+  const have = fresh ? <u32>0 : fittingLength(len);
   if (!have) {
     const run = takeRun(1, OWNER_SUB);
     if (run) subdivideFor(<u32>(run >> PAGE_BITS), len, owner);
     return run;
   }
   const run = <usize>load<u32>(slotListHead(have));
-  unlinkSlots(run, have);
-  if (have > len) pushSlots(run + (len << SLOT_BITS), have - len);
-  ownSlots(run, len, owner);
+  cutSlots(run, have, len, owner);
   return run;
 }
 
@@ -438,9 +437,7 @@ export function takeLargeRun(pages: u32, slots: u32, owner: u32): usize {
       const free = slotOwner(tail);
       if (free & SLOT_FREE && free >> 4 >= slots) {
         // The last `pages` pages of the free run, and the first slots of the free run after them.
-        unlinkSlots(tail, free >> 4);
-        if (free >> 4 > slots) pushSlots(tail + (slots << SLOT_BITS), (free >> 4) - slots);
-        ownSlots(tail, slots, owner);
+        cutSlots(tail, free >> 4, slots, owner);
         return carve(run, after - pages, pages, owner);
       }
     }
@@ -478,4 +475,98 @@ export function freeChunk(run: usize): void {
   const slots = <u32>load<u16>(run, CHUNK_SLOTS);
   if (pages) freeRun(<u32>(run >> PAGE_BITS), pages);
   if (slots) freeSlots(run + (<usize>pages << PAGE_BITS), slots);
+}
+
+// ---- growing a block of its own in place -----------------------------------
+//
+// realloc grows a medium or large block where it stands when the memory right
+// after it is free. Within its pages, its slots (a medium block's run, a large
+// block's tail) take the first slots of the free run that follows them. Past
+// them, the page of its slots becomes a whole page of the block when they
+// start it and every other slot is free; further whole pages come from the
+// free run of pages right after it, and the new tail from the next page: a
+// free one, subdivided for it, or a subdivided one whose first slots are free.
+//
+//            page p (subdivided)                p+1 .. p+n-1    page p+n
+//   before   ┌──────────────┬─────────────────┐ ┌────────────┐ ┌──────────────────────────┐
+//            │ block's      │ free slots      │ │ free pages │ │ free, or subdivided with │
+//            │ slots from 0 │ up to SLOTS     │ │            │ │ its first slots free     │
+//            └──────────────┴─────────────────┘ └────────────┘ └──────────────────────────┘
+//   after    ┌────────────────────────────────────────────────┐ ┌──────┬───────────────────┐
+//            │ block: whole pages p .. p+n-1 (the block's     │ │ tail │ free slots, or    │
+//            │ first page may lie before p)                   │ │      │ others' as before │
+//            └────────────────────────────────────────────────┘ └──────┴───────────────────┘
+//
+// The pages taken are recorded as takeLarge's are: owner arena | LARGE and
+// the block's first page in the start map for each whole page, the tail's
+// slots owned by arena | LARGE in a subdivided page. Nothing is taken unless
+// all of it is there, so a failed growth changes nothing.
+
+/** Takes the first `take` slots of the free run of `len` slots at `run` for `owner`; the rest stays free. */
+function cutSlots(run: usize, len: u32, take: u32, owner: u32): void {
+  unlinkSlots(run, len);
+  if (len > take) pushSlots(run + (take << SLOT_BITS), len - take);
+  ownSlots(run, take, owner);
+}
+
+/** The length of the free run of slots that starts at `at` (a slot of a subdivided page, or its table), or 0. */
+@inline function freeSlotsAt(at: usize): u32 {
+  const entry = slotOwner(at);
+  return entry & SLOT_FREE ? entry >> 4 : 0;
+}
+
+/**
+ * Grows the block of its own whose chunk head is `run` to `pages` whole
+ * pages and `slots` slots after them (a medium block: pages 0), at least
+ * what it covers now, from the free memory right after it, for `owner` (its
+ * arena | OWNER_LARGE); writes the new counts to its head. False, nothing
+ * changed, when that memory is not free (this never grows memory). Costs
+ * O(slots and pages taken) and never walks the free lists.
+ */
+export function extendRun(run: usize, pages: u32, slots: u32, owner: u32): bool {
+  const first = <u32>(run >> PAGE_BITS);
+  const had = <u32>load<u16>(run, CHUNK_PAGES);
+  const hadSlots = <u32>load<u16>(run, CHUNK_SLOTS);
+  // Where the block's slots are: a medium block's own run, a large block's tail (slot 0 of the page after its pages).
+  const at = had ? pageBase(first + had) : run;
+  const after = at + (hadSlots << SLOT_BITS);
+  const free = hadSlots ? freeSlotsAt(after) : 0;
+  const end = first + pages;
+  // The new slots: right after the block's own (same pages), else at the start of the page after its pages.
+  let tailAt = pageBase(end);
+  let want = slots;
+  let need: u32 = 0;
+  if (pages == had) {
+    if (hadSlots) {
+      tailAt = after;
+      want = slots - hadSlots;
+    }
+  } else {
+    // The page of the block's slots becomes a whole page of it: they must start it and every other slot be free.
+    if (hadSlots && (<u32>at & (PAGE_SIZE - 1) || hadSlots + free != SLOTS)) return false;
+    need = end - (first + had + <u32>(hadSlots != 0));
+  }
+  const from = end - need;
+  let tail: u32 = 0;
+  if (want) {
+    if (end >= knownPages) return false;
+    const kind = ownerOf(end);
+    if (kind == OWNER_SUB) {
+      tail = freeSlotsAt(tailAt);
+      if (tail < want) return false;
+    } else if (kind == 0) need++;
+    else return false;
+  }
+  // The free run of pages that supplies them starts at `from`: the page before it is the block's.
+  if (need && (from >= knownPages || ownerOf(from) != 0 || load<u32>(pageBase(from), CHUNK_PAGES) < need)) return false;
+  if (pages > had && free) unlinkSlots(after, free);
+  if (need) carve(pageBase(from), from, need, owner);
+  for (let page = first + had; page < end; page++) {
+    setOwner(page, owner);
+    setStart(page, first);
+  }
+  if (tail) cutSlots(tailAt, tail, want, owner);
+  else if (want) subdivideFor(end, slots, owner);
+  store<u32>(run, pages | (slots << 16), CHUNK_PAGES);
+  return true;
 }

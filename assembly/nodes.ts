@@ -48,6 +48,11 @@ import {
   const word = bitWord(payload);
   store<u32>(word, load<u32>(word) | bitMask(payload));
 }
+/** Clears a start bit: only for a block given back to the bump range, which carves anew. */
+@inline export function clearStart(payload: usize): void {
+  const word = bitWord(payload);
+  store<u32>(word, load<u32>(word) & ~bitMask(payload));
+}
 @inline export function isStart(payload: usize): bool {
   return (load<u32>(bitWord(payload)) & bitMask(payload)) != 0;
 }
@@ -184,15 +189,17 @@ function newSmallChunk(arena: usize, cls: u32, alignLog2: u32): bool {
  * out of pages: a run of slots (medium), or whole pages and a tail of slots
  * in the page after them (large). Alignments above a slot take whole pages,
  * so that a medium block's head is always in the slot before its payload.
+ * `fresh`: a medium block starts a page of its own (takeSlots), so that it
+ * can grow in place into a large block (realloc).
  */
-function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
+export function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32, fresh: bool = false): usize {
   const bytes = <u64>CHUNK_HEAD + HEADER + ((<u64>1 << alignLog2) - 1) + size;
   let run: usize;
   let pages: u32 = 0;
   let slots: u32;
   if (bytes <= <u64>MEDIUM_MAX && alignLog2 <= SLOT_BITS) {
     slots = (<u32>bytes + SLOT_SIZE - 1) >> SLOT_BITS;
-    run = takeSlots(slots, <u32>arena | OWNER_LARGE);
+    run = takeSlots(slots, <u32>arena | OWNER_LARGE, fresh);
     if (!run) return 0;
     store<u32>(slotEntry(run), <u32>arena | OWNER_LARGE | OWNER_RUN);
   } else {
