@@ -5,7 +5,7 @@
 // update; release is driven by the host, one callback node at a time.
 
 import {
-  A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
+  A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_COUNTS, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
   A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_QUARANTINE_LIMIT, A_RESERVED, ALIGN_MASK,
   ARENA_SIZE, BITMAP_AT, CB_BYTES, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS,
   CLASS_MASK, CLASS_SHIFT, EBADPTR, EBUSY, EDTOR, EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_QUARANTINE,
@@ -13,7 +13,7 @@ import {
   KIND_GROUP, KIND_POPPED, LARGE_CLASS, MEDIUM_MAX, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
   NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
   SLOT_BITS, SLOT_SIZE, SLOTS, SMALL_MAX, capacityOf, classOf, fillClassTable, makeMeta, metaAlignLog2, metaClass,
-  metaKind, smallClassOf,
+  metaKind, ONE_ALLOCATION, smallClassOf,
 } from "./layout";
 import {
   chunkBytes, extendRun, firstPage, freeSlotTag, initPages, mapCapacity, ownerAt, ownerOf, slotOwner, takeRun,
@@ -107,7 +107,8 @@ export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
   if ((flags & (FLAG_RELEASING | FLAG_POISON)) | zero | (align - 1) | <u32>(size > SMALL_MAX)) {
     return allocOther(arena, size, align, zero);
   }
-  const live = field(arena, A_LIVE_BYTES);
+  const counts = load<u64>(arena + A_COUNTS);
+  const live = <u32>counts;
   // liveBytes never exceeds maxBytes, so the difference cannot wrap.
   if (size > field(arena, A_MAX_BYTES) - live) return ENOMEM;
   const alignLog2 = (flags >> MIN_ALIGN_SHIFT) & ALIGN_MASK;
@@ -117,10 +118,10 @@ export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
   // Size and meta are neighbours: one store.
   store<u64>(node, <u64>size | (<u64>makeMeta(KIND_ALLOC, cls, alignLog2) << 32), NODE_SIZE);
   linkNode(arena, node);
-  const payload = node + HEADER;
-  bump(arena, A_ALLOCATIONS, 1);
-  addLiveBytes(arena, live + size);
-  return payload;
+  // liveBytes + size fits in 32 bits (checked against maxBytes): no carry into the count.
+  store<u64>(arena + A_COUNTS, counts + (ONE_ALLOCATION | size));
+  if (live + size > field(arena, A_PEAK_BYTES)) setField(arena, A_PEAK_BYTES, live + size);
+  return node + HEADER;
 }
 
 /** alloc() off its straight path: any alignment, zeroing, poison, a large run or a new chunk. */
@@ -218,8 +219,7 @@ export function free(arena: usize, ptr: usize): u32 {
   if (metaKind(meta) != KIND_ALLOC) return EBADPTR;
   if ((meta & META_DTOR) | (field(arena, A_FLAGS) & (FLAG_POISON | FLAG_QUARANTINE))) return freeFound(arena, node);
   unlinkNode(arena, node);
-  bump(arena, A_ALLOCATIONS, -1);
-  setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - load<u32>(node, NODE_SIZE));
+  store<u64>(arena + A_COUNTS, load<u64>(arena + A_COUNTS) - (ONE_ALLOCATION | load<u32>(node, NODE_SIZE)));
   releaseSmallBlock(arena, node, meta);
   return OK;
 }

@@ -256,14 +256,14 @@ export function fillClassTable(): void {
 //
 // One 272-byte record per arena, carved from META pages and recycled.
 //
-//   ┌────────┬─────────┬────────┬──────┬──────┬───────┬──────────┬───────────┬───────────┬──────────┐
-//   │ head   │ cbHead  │ chunks │ cur  │ end  │ flags │ maxBytes │ liveBytes │ peakBytes │ reserved │
-//   ├────────┼─────────┼────────┼──────┼──────┴───────┴──────────┴───────────┴───────────┴──────────┘
-//   0        4         8        12     16     20      24         28          32          36
-//   ┌─────────────┬─────────┬────────┬──────────┬──────────┬──────────┬────────────────────────────┐
-//   │ allocations │ actions │ groups │ children │ liveNext │ livePrev │ free lists: 48 x u32 ...   │
-//   └─────────────┴─────────┴────────┴──────────┴──────────┴──────────┴────────────────────────────┘
-//   40            44        48       52         56         60         64                         256
+//   ┌────────┬─────────┬────────┬──────┬──────┬───────┬───────────┬─────────────┬──────────┬──────────┐
+//   │ head   │ cbHead  │ chunks │ cur  │ end  │ flags │ liveBytes │ allocations │ maxBytes │ reserved │
+//   ├────────┼─────────┼────────┼──────┼──────┴───────┴───────────┴─────────────┴──────────┴──────────┘
+//   0        4         8        12     16     20      24          28            32         36
+//   ┌───────────┬─────────┬────────┬──────────┬──────────┬──────────┬────────────────────────────┐
+//   │ peakBytes │ actions │ groups │ children │ liveNext │ livePrev │ free lists: 48 x u32 ...   │
+//   └───────────┴─────────┴────────┴──────────┴──────────┴──────────┴────────────────────────────┘
+//   40          44        48       52         56         60         64                         256
 //   ┌───────────────┬───────────────┬──────────────────┬──────────────────┐
 //   │ quarantine    │ quarantine    │ quarantine bytes │ quarantine limit │
 //   │ head (oldest) │ tail (newest) │                  │                  │
@@ -273,6 +273,8 @@ export function fillClassTable(): void {
 //   head      newest node of the release list
 //   cbHead    newest action (the callback list)
 //   chunks    newest chunk owned; cur/end: the bump range in the newest small chunk
+//   liveBytes/allocations   side by side, 8-aligned: alloc and free update both with one
+//             64-bit add (A_COUNTS)
 //   reserved  bytes of the arena's chunks; a new small chunk takes as many again (at least
 //             one slot, at most a page), so a small arena stays small and a big one
 //             takes few chunks
@@ -294,11 +296,15 @@ export const A_CHUNKS: u32 = 8;
 export const A_CUR: u32 = 12;
 export const A_END: u32 = 16;
 export const A_FLAGS: u32 = 20;
-export const A_MAX_BYTES: u32 = 24;
-export const A_LIVE_BYTES: u32 = 28;
-export const A_PEAK_BYTES: u32 = 32;
+export const A_LIVE_BYTES: u32 = 24;
+export const A_ALLOCATIONS: u32 = 28;
+/** liveBytes and allocations as one u64: liveBytes in the low half. */
+export const A_COUNTS: u32 = A_LIVE_BYTES;
+/** One allocation in A_COUNTS (its bytes are added to the low half). */
+export const ONE_ALLOCATION: u64 = <u64>1 << 32;
+export const A_MAX_BYTES: u32 = 32;
 export const A_RESERVED: u32 = 36;
-export const A_ALLOCATIONS: u32 = 40;
+export const A_PEAK_BYTES: u32 = 40;
 export const A_ACTIONS: u32 = 44;
 export const A_GROUPS: u32 = 48;
 export const A_CHILDREN: u32 = 52;

@@ -22,11 +22,11 @@ export interface Resource {
 /** Word offsets of the arena record and node header (assembly/layout.ts). @internal */
 export const Word = {
   Head: 0,
-  MaxBytes: 6,
-  LiveBytes: 7,
-  PeakBytes: 8,
+  LiveBytes: 6,
+  Allocations: 7,
+  MaxBytes: 8,
   Reserved: 9,
-  Allocations: 10,
+  PeakBytes: 10,
   Actions: 11,
   Groups: 12,
   Children: 13,

@@ -23,6 +23,7 @@ import type { Arena } from "./arena.js";
 import { ArenaError, describe, isU32, shownName } from "./errors.js";
 import { Kind } from "./handles.js";
 import type { Heap } from "./heap.js";
+import { Word } from "./introspect.js";
 import type { ArenaState } from "./state.js";
 
 /** Options of {@link renderMemoryMap}. */
@@ -89,12 +90,12 @@ const A = {
   chunks: 8,
   cur: 12,
   end: 16,
-  liveBytes: 28,
-  reserved: 36,
-  allocations: 40,
-  actions: 44,
-  groups: 48,
-  children: 52,
+  liveBytes: Word.LiveBytes * 4,
+  reserved: Word.Reserved * 4,
+  allocations: Word.Allocations * 4,
+  actions: Word.Actions * 4,
+  groups: Word.Groups * 4,
+  children: Word.Children * 4,
   liveNext: 56,
   livePrev: 60,
   free: 64,
