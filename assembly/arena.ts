@@ -12,7 +12,7 @@ import {
   FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING,
   KIND_GROUP, KIND_POPPED, LARGE_CLASS, MEDIUM_MAX, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
   NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
-  SLOT_BITS, SLOT_SIZE, SLOTS, SMALL_MAX, capacityOf, classOf, fillClassTable, makeMeta, metaAlignLog2, metaClass,
+  SLOT_BITS, SLOT_SIZE, SLOTS, SMALL_MAX, capacityOf, classOf, fillClassTables, makeMeta, metaAlignLog2, metaClass,
   metaKind, ONE_ALLOCATION, smallClassOf,
 } from "./layout";
 import {
@@ -32,7 +32,7 @@ export let liveArenas: usize = 0;
 
 /** Lays out the heap for at most `maxPages` pages of memory. */
 export function init(maxPages: u32): u32 {
-  fillClassTable();
+  fillClassTables();
   return initPages(maxPages);
 }
 

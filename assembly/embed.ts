@@ -17,7 +17,7 @@
 // Status codes are those of assembly/layout.ts (EINVAL 1 ... EBUSY 7).
 
 import { initForeignPages } from "./chunks";
-import { fillClassTable } from "./layout";
+import { fillClassTables } from "./layout";
 
 // The stub runtime's bump allocator hands out memory up to memory.size()
 // without asking who grew it, so it would walk into the core's pages.
@@ -28,7 +28,7 @@ export function init(maxPages: u32): u32 {
   // The program's allocator claims every page there is when it first
   // allocates: make it do so now, so that the pages grown here stay ours.
   heap.free(heap.alloc(16));
-  fillClassTable();
+  fillClassTables();
   return initForeignPages(maxPages);
 }
 

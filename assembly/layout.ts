@@ -228,16 +228,19 @@ export const LARGE_CLASS: u32 = 63;
 }
 
 /**
- * classOf of every small size, in steps of 8 bytes (index (size + 7) >> 3): every
- * class boundary is a multiple of 8, so one byte per step is exact. Static
- * zeroed data (no bytes in the module), filled by fillClassTable at init; the
- * hot path reads one byte instead of the arithmetic above.
+ * classOf of every small size, in steps of 8 bytes (index (size + 7) >> 3):
+ * every class boundary is a multiple of 8, so one byte per step is exact;
+ * and the capacity of every class, a u16 each. Static zeroed data (no bytes
+ * in the module), filled by fillClassTables at init: the hot paths read a
+ * table instead of the arithmetic.
  */
 const CLASS_TABLE = memory.data((SMALL_MAX >> 3) + 1);
+const CAPACITY_TABLE = memory.data(CLASSES << 1);
 
-/** Fills CLASS_TABLE from classOf. */
-export function fillClassTable(): void {
+/** Fills CLASS_TABLE from classOf and CAPACITY_TABLE from classCapacity. */
+export function fillClassTables(): void {
   for (let step: u32 = 0; step <= SMALL_MAX >> 3; step++) store<u8>(CLASS_TABLE + step, <u8>classOf(step << 3));
+  for (let cls: u32 = 0; cls < CLASSES; cls++) store<u16>(CAPACITY_TABLE + (cls << 1), <u16>classCapacity(cls));
 }
 
 /** classOf(size) for size <= SMALL_MAX, from the table. */
@@ -245,11 +248,16 @@ export function fillClassTable(): void {
   return load<u8>(CLASS_TABLE + ((size + 7) >> 3));
 }
 
-/** The payload capacity of class `cls`. */
-@inline export function capacityOf(cls: u32): u32 {
+/** The payload capacity of class `cls`, computed (fillClassTables). */
+function classCapacity(cls: u32): u32 {
   if (cls < 32) return (cls + 1) << 3;
   const k = 8 + ((cls - 32) >> 2);
   return (1 << k) + ((((cls - 32) & 3) + 1) << (k - 2));
+}
+
+/** The payload capacity of class `cls`, from the table. */
+@inline export function capacityOf(cls: u32): u32 {
+  return load<u16>(CAPACITY_TABLE + (cls << 1));
 }
 
 // ---- arena record ----------------------------------------------------------
