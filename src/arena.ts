@@ -60,6 +60,43 @@ export interface ArenaOptions {
   quarantine?: number;
 }
 
+/** A constructor {@link Arena.view} accepts: any TypedArray's. */
+export type ViewType =
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Uint8ClampedArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor;
+
+/**
+ * The constructors view() takes, DataView included, and Float16Array where
+ * the runtime has it. Checked by identity: a subclass or a look-alike could
+ * read memory in ways the bounds below do not cover.
+ */
+const VIEW_TYPES: ReadonlySet<unknown> = new Set<unknown>(
+  [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+    (globalThis as { Float16Array?: unknown }).Float16Array,
+    DataView,
+  ].filter((type) => type !== undefined),
+);
+
 /** Options of {@link Arena.alloc}. */
 export interface AllocOptions {
   /** Alignment of the payload: a power of two in 1..4096; the arena's `minAlign` when smaller. */
@@ -513,6 +550,39 @@ export class Arena {
       if (length > size) throw new ArenaError("EINVAL", `length ${length} exceeds the allocation's size ${size}`);
     }
     return new Uint8Array(this.heap.memory.buffer, ptr, length ?? size);
+  }
+
+  /**
+   * A fresh typed view of an allocation: `Type` (default Uint8Array) over
+   * its first `length` elements (default: as many whole elements as it
+   * holds), or a DataView over its first `length` bytes. Bounds are checked
+   * (EINVAL past the allocation), and so is `Type` (a TypedArray
+   * constructor or DataView, EINVAL otherwise). No alignment can fail:
+   * every payload is aligned to at least 8 bytes (minAlign is 8 or more),
+   * the largest element there is. Like bytes(), it goes stale (length 0)
+   * when memory grows.
+   */
+  view(ptr: number): Uint8Array;
+  view<T extends ViewType>(ptr: number, Type: T, length?: number): InstanceType<T>;
+  view(ptr: number, Type: DataViewConstructor, length?: number): DataView;
+  view(ptr: number, Type: ViewType | DataViewConstructor = Uint8Array, length?: number): ArrayBufferView {
+    const size = this.heap.u32()[(this.nodeOf(ptr, "view") >>> 2) + Word.NodeSize];
+    if (!VIEW_TYPES.has(Type)) {
+      throw new ArenaError("EINVAL", `view: Type must be a TypedArray constructor or DataView, got ${describe(Type)}`);
+    }
+    const unit = Type === DataView ? 1 : (Type as ViewType).BYTES_PER_ELEMENT;
+    if (length !== undefined) {
+      checkU32(length, "length");
+      if (length * unit > size) {
+        throw new ArenaError(
+          "EINVAL",
+          `view: ${length} x ${unit} bytes (${Type.name}) exceeds the allocation's size ${size}`,
+        );
+      }
+    }
+    // Every TypedArray constructor and DataView take (buffer, byteOffset, length): one shape for the union.
+    const Make = Type as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView;
+    return new Make(this.heap.memory.buffer, ptr, length ?? Math.floor(size / unit));
   }
 
   // ---- actions -------------------------------------------------------------

@@ -7,6 +7,7 @@ export {
   type ArenaStats,
   type Ptr,
   type ReleaseAsyncOptions,
+  type ViewType,
 } from "./arena.js";
 export { CHECK_RULES } from "./debug.js";
 export {
