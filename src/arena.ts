@@ -475,7 +475,7 @@ export class Arena {
   }
 
   /** Reads UTF-8 from an allocation up to its first NUL byte (or its end). */
-  readString(ptr: number): string {
+  readString(ptr: Ptr): string {
     const size = this.heap.u32()[(this.nodeOf(ptr, "readString") >>> 2) + Word.NodeSize];
     const view = new Uint8Array(this.heap.memory.buffer, ptr, size);
     const end = view.indexOf(0);
@@ -487,7 +487,7 @@ export class Arena {
    * alignment, its destructor and its place in release order; may move it.
    * Kernel analogue: `devm_krealloc`.
    */
-  realloc(ptr: number, size: number): Ptr {
+  realloc(ptr: Ptr, size: number): Ptr {
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(ptr, "ptr");
     checkU32(size, "size");
@@ -503,7 +503,7 @@ export class Arena {
    * arena (double free, interior, foreign) is EBADPTR and changes nothing.
    * Kernel analogue: `drmm_kfree`.
    */
-  free(ptr: number): void {
+  free(ptr: Ptr): void {
     if (this.slow !== 0) {
       this.freeSlow(ptr);
       return;
@@ -534,7 +534,7 @@ export class Arena {
   }
 
   /** The requested size of a live allocation. */
-  sizeOf(ptr: number): number {
+  sizeOf(ptr: Ptr): number {
     return this.heap.u32()[(this.nodeOf(ptr, "sizeOf") >>> 2) + Word.NodeSize];
   }
 
@@ -543,7 +543,7 @@ export class Arena {
    * all of it). It goes stale (length 0) when memory grows: take a new one
    * after any call that may allocate.
    */
-  bytes(ptr: number, length?: number): Uint8Array {
+  bytes(ptr: Ptr, length?: number): Uint8Array {
     const size = this.heap.u32()[(this.nodeOf(ptr, "bytes") >>> 2) + Word.NodeSize];
     if (length !== undefined) {
       checkU32(length, "length");
@@ -562,10 +562,10 @@ export class Arena {
    * the largest element there is. Like bytes(), it goes stale (length 0)
    * when memory grows.
    */
-  view(ptr: number): Uint8Array;
-  view<T extends ViewType>(ptr: number, Type: T, length?: number): InstanceType<T>;
-  view(ptr: number, Type: DataViewConstructor, length?: number): DataView;
-  view(ptr: number, Type: ViewType | DataViewConstructor = Uint8Array, length?: number): ArrayBufferView {
+  view(ptr: Ptr): Uint8Array;
+  view<T extends ViewType>(ptr: Ptr, Type: T, length?: number): InstanceType<T>;
+  view(ptr: Ptr, Type: DataViewConstructor, length?: number): DataView;
+  view(ptr: Ptr, Type: ViewType | DataViewConstructor = Uint8Array, length?: number): ArrayBufferView {
     const size = this.heap.u32()[(this.nodeOf(ptr, "view") >>> 2) + Word.NodeSize];
     if (!VIEW_TYPES.has(Type)) {
       throw new ArenaError("EINVAL", `view: Type must be a TypedArray constructor or DataView, got ${describe(Type)}`);
@@ -590,8 +590,12 @@ export class Arena {
   /**
    * Registers `action(data)` to run when the arena releases, newest first.
    * Returns a handle for removeAction/releaseAction/hasAction. The default
-   * name is `action.name`. Kernel analogue: `drmm_add_action`.
+   * name is `action.name`. Kernel analogue: `drmm_add_action`. Typed so
+   * that `data` must be given, of the action's parameter type, whenever the
+   * action takes a parameter it does not mark optional.
    */
+  add(action: () => unknown, data?: undefined, name?: string): ActionHandle;
+  add<T>(action: (data: T) => unknown, data: T, name?: string): ActionHandle;
   add<T>(action: (data: T) => unknown, data?: T, name?: string): ActionHandle {
     if (this.life === RELEASED) throw this.releasedError();
     if (typeof action !== "function") checkFunction(action, "action");
@@ -624,9 +628,11 @@ export class Arena {
    * at once and rethrows the error (if the action throws too, a
    * SuppressedError of both). Kernel analogue: `drmm_add_action_or_reset`.
    */
+  addOrReset(action: () => unknown, data?: undefined, name?: string): ActionHandle;
+  addOrReset<T>(action: (data: T) => unknown, data: T, name?: string): ActionHandle;
   addOrReset<T>(action: (data: T) => unknown, data?: T, name?: string): ActionHandle {
     try {
-      return this.add(action, data, name);
+      return this.add(action, data as T, name);
     } catch (error) {
       if (typeof action !== "function") throw error;
       try {

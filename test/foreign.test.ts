@@ -2,7 +2,7 @@
 // back) are foreign: never handed out, never merged into free runs, never
 // written, and check() still accounts for every page.
 import { describe, expect, it } from "vitest";
-import { Heap } from "../src/index.js";
+import { Heap, type Ptr } from "../src/index.js";
 
 describe("pages grown by someone else", () => {
   it("are never touched, while the core keeps growing around them", async () => {
@@ -14,7 +14,7 @@ describe("pages grown by someone else", () => {
     new Uint8Array(heap.memory.buffer, first * 65536, 3 * 65536).fill(0xee);
     for (let i = 0; i < 3000; i++) kept.push(arena.alloc(1000 + (i % 5) * 20_000));
     expect(heap.check()).toBe(0);
-    for (let i = 0; i < kept.length; i += 2) arena.free(kept[i]);
+    for (let i = 0; i < kept.length; i += 2) arena.free(kept[i] as Ptr);
     arena.release();
     const other = heap.createArena();
     for (let i = 0; i < 2000; i++) other.alloc(30_000);

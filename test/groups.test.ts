@@ -2,7 +2,7 @@
 // devres_remove_group] and group(fn), the partial-initialisation unwinding
 // that makes them worth having.
 import { describe, expect, it } from "vitest";
-import { type Arena, SuppressedError } from "../src/index.js";
+import { type Arena, type Ptr, SuppressedError } from "../src/index.js";
 import { bad, capture, expectCode, expectCodeAsync, type Suppressed, thrownOrder } from "./helpers.js";
 import { expectStats, type Group, microtasks, ok, setup } from "./helpers3.js";
 
@@ -410,7 +410,7 @@ describe("group(fn)", () => {
     );
     expect(r.error).toBe(boom);
     expect(log).toEqual(["step2", "step1"]);
-    expectCode(() => arena.sizeOf(inner as number), "EBADPTR");
+    expectCode(() => arena.sizeOf(inner as Ptr), "EBADPTR");
     expect(arena.sizeOf(kept)).toBe(9);
     expectStats(arena, { groups: 0, actions: 1, allocations: 1, liveBytes: 9 });
     expectCode(() => arena.closeGroup(), "EINVAL");

@@ -4,7 +4,7 @@
 // action (also in the memory map's tooltips), and the right article before a
 // type's name.
 import { describe, expect, it } from "vitest";
-import { Arena, ArenaError, Heap, renderMemoryMap, type TraceEvent } from "../src/index.js";
+import { Arena, ArenaError, Heap, type Ptr, renderMemoryMap, type TraceEvent } from "../src/index.js";
 import { exhaust } from "./helpers.js";
 
 /** The ArenaError `fn` throws; fails if it throws something else or nothing. */
@@ -92,7 +92,7 @@ describe("free() of a live allocation of another arena of the same heap names it
     gone.release();
     const elsewhere = (await Heap.create()).createArena({ name: "elsewhere" }).alloc(16);
     for (const ptr of [freed, interior, released, elsewhere, 8, 2 ** 32 - 16]) {
-      const error = thrown(() => mine.free(ptr));
+      const error = thrown(() => mine.free(ptr as Ptr));
       expect(error.code).toBe("EBADPTR");
       expect(error.message).toBe(`EBADPTR: free(${hex(ptr)}): not the start of a live allocation of this arena`);
     }

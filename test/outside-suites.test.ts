@@ -3,7 +3,7 @@
 // pool tests), adversarial inputs and a new user found. Each failed before
 // its fix; the numbers are the defects' numbers in the issue that listed them.
 import { describe, expect, it } from "vitest";
-import { Arena, ArenaError, Heap, SuppressedError } from "../src/index.js";
+import { Arena, ArenaError, Heap, type Ptr, SuppressedError } from "../src/index.js";
 import { bad, expectCode, expectCodeAsync, type Suppressed } from "./helpers.js";
 import { collectUntil } from "./helpers3.js";
 
@@ -265,7 +265,7 @@ describe("2. a group walk never frees a block it did not detach itself", () => {
       trace(event) {
         if (event.op === "rel" && event.kind === "alloc" && mine === 0) {
           try {
-            a.free(event.ptr as number);
+            a.free(event.ptr as Ptr);
           } catch (error) {
             codes.push((error as { code: string }).code);
           }
@@ -286,7 +286,7 @@ describe("2. a group walk never frees a block it did not detach itself", () => {
     expect(thrown).toBe(0);
     // The reported block was already detached: freeing it again is refused, never a second owner.
     expect(codes).toEqual(["EBADPTR"]);
-    expect(a.sizeOf(mine)).toBe(32);
+    expect(a.sizeOf(mine as Ptr)).toBe(32);
     expect(a.stats()).toMatchObject({ allocations: 1, liveBytes: 32 });
     const next = a.alloc(32);
     expect(next).not.toBe(mine);
@@ -341,7 +341,7 @@ describe("2. check() catches a block owned twice", () => {
     words[word] |= bit;
     expect(heap.check()).toBe(41);
     // Neither that pointer nor any other inside p can be freed: free reads the kind after the bit.
-    expect(() => a.free(p + 32)).toThrow(expect.objectContaining({ code: "EBADPTR" }));
+    expect(() => a.free(bad(p + 32))).toThrow(expect.objectContaining({ code: "EBADPTR" }));
     words[word] &= ~bit;
     expect(heap.check()).toBe(0);
   });

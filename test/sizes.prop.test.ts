@@ -10,7 +10,7 @@
 // src/fuzz cover the same edges in sequences; these pin the arithmetic alone.
 import { fc, test } from "@fast-check/vitest";
 import { beforeAll, describe, expect } from "vitest";
-import { type Arena, ArenaError, Heap } from "../src/index.js";
+import { type Arena, ArenaError, Heap, type Ptr } from "../src/index.js";
 
 const HEADER = 16;
 const MIN_ALIGN = 16;
@@ -76,9 +76,9 @@ function judge(call: () => number, expected: Outcome | "ok-or-ENOMEM", size: num
   if (expected !== "ok-or-ENOMEM" && !("ok" in expected)) expect.fail(`succeeded; expected ${expected.code}`);
   const align = expected === "ok-or-ENOMEM" ? MIN_ALIGN : expected.align;
   expect(ptr % align).toBe(0);
-  expect(arena.sizeOf(ptr)).toBe((size as number) + 0); // + 0: a size of -0 is the size 0
+  expect(arena.sizeOf(ptr as Ptr)).toBe((size as number) + 0); // + 0: a size of -0 is the size 0
   expect(arena.stats().allocations).toBe(before.allocations + 1);
-  arena.free(ptr);
+  arena.free(ptr as Ptr);
   expect(arena.stats()).toMatchObject({ allocations: before.allocations, liveBytes: before.liveBytes });
   expect(heap.check()).toBe(0);
 }

@@ -92,7 +92,7 @@ describe("trace events", () => {
     const { events, trace } = recorder();
     const { heap, arena } = await setup({ trace }, { name: "f", maxBytes: 10 });
     capture(() => arena.alloc(11));
-    capture(() => arena.free(arena.alloc(1) + 1));
+    capture(() => arena.free(bad(arena.alloc(1) + 1)));
     events.length = 0;
     capture(() => arena.alloc(20, { onRelease: () => {} }));
     capture(() => arena.closeGroup());

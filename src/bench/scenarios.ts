@@ -137,7 +137,7 @@ function allocFreeCases(): AllocFreeCase[] {
 
 function arenaAllocFree(arena: Arena, sizes: Uint32Array, order: Uint32Array, ptrs: Uint32Array): void {
   for (let i = 0; i < sizes.length; i++) ptrs[i] = arena.alloc(sizes[i]);
-  for (let i = 0; i < order.length; i++) arena.free(ptrs[order[i]]);
+  for (let i = 0; i < order.length; i++) arena.free(ptrs[order[i]] as Ptr);
 }
 
 function tlsfAllocFree(peer: WasmPeer, sizes: Uint32Array, order: Uint32Array, ptrs: Uint32Array): void {
@@ -262,7 +262,7 @@ function arenaChurn(arena: Arena, live: Uint32Array, cursor: Cursor, n: number):
   for (let k = 0; k < n; k++) {
     const j = indices[at];
     at = (at + 1) & (STREAM - 1);
-    arena.free(live[j]);
+    arena.free(live[j] as Ptr);
     live[j] = arena.alloc(CHURN_SIZE);
   }
   cursor.at = at;
@@ -776,7 +776,7 @@ export async function plan(settings: Settings): Promise<Plan> {
           ops: BATCH,
           fn: () => arenaChurn(arena, arenaLive, arenaCursor, BATCH),
           beforeAll: large ? grow((size) => arena.alloc(size), arenaLive) : undefined,
-          afterAll: large ? shrink((ptr) => arena.free(ptr), arenaLive) : undefined,
+          afterAll: large ? shrink((ptr) => arena.free(ptr as Ptr), arenaLive) : undefined,
         },
         {
           scenario: c.id,

@@ -7,7 +7,7 @@
 // (differential), and closed by a final release and the checks that follow it.
 
 import fc from "fast-check";
-import type { ArenaStats } from "../arena.js";
+import type { ArenaStats, Ptr } from "../arena.js";
 import type { Resource } from "../introspect.js";
 import { type AllocEntity, type Entry, Mismatch, Model, PAGE, U32_MAX } from "./model.js";
 import {
@@ -378,7 +378,7 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
     for (const a of m.liveAllocs()) {
       let size: number;
       try {
-        size = arena.sizeOf(a.ptr);
+        size = arena.sizeOf(a.ptr as Ptr);
       } catch (error) {
         problems.push(`sizeOf(${a.ptr}) of a${a.id} threw ${renderThrown(error)}`);
         continue;

@@ -275,7 +275,7 @@ export class RealSystem {
         const from = op.from ?? 0;
         // The copy holds the same pattern or bytes as its source.
         const c = this.contents.get(from);
-        return { value: this.arena.bytes(this.ptr(from)), contents: c && { ...c, data: c.data?.slice() } };
+        return { value: this.arena.bytes(this.ptr(from) as Ptr), contents: c && { ...c, data: c.data?.slice() } };
       }
       case "detached": {
         const buffer = new ArrayBuffer(8);
@@ -290,7 +290,7 @@ export class RealSystem {
 
   /** readString: the text when the bookkeeping holds copied bytes, else "pattern" (checked here against the pattern). */
   private readString(ptr: number): string {
-    const text = this.arena.readString(ptr);
+    const text = this.arena.readString(ptr as Ptr);
     const id = this.owner.get(ptr);
     const c = id === undefined ? undefined : this.contents.get(id);
     if (c === undefined) return `${renderString(text)} unknown`;
@@ -358,12 +358,12 @@ export class RealSystem {
     switch (e.op) {
       case "free":
         this.record(text, () => {
-          arena.free(this.ptr(e.target));
+          arena.free(this.ptr(e.target) as Ptr);
           return "ok";
         });
         return;
       case "sizeOf":
-        this.record(text, () => String(arena.sizeOf(this.ptr(e.target))));
+        this.record(text, () => String(arena.sizeOf(this.ptr(e.target) as Ptr)));
         return;
       case "realloc":
         this.record(text, () => this.realloc(this.ptr(e.target), e.size));
@@ -534,7 +534,7 @@ export class RealSystem {
 
   /** realloc, then: the kept prefix must hold the old pattern; a fresh pattern is written over the new size. */
   private realloc(ptr: unknown, size: unknown): Outcome {
-    const moved = this.arena.realloc(ptr as number, size as number);
+    const moved = this.arena.realloc(ptr as Ptr, size as number);
     const id = this.owner.get(ptr as number);
     if (id === undefined) return { out: "a?", ptr: moved };
     const old = this.contents.get(id);
@@ -554,7 +554,7 @@ export class RealSystem {
       const at = this.mismatch(verify, false);
       if (at >= 0) suffix = ` corrupt@${at}`;
     }
-    this.arena.free(ptr as number);
+    this.arena.free(ptr as Ptr);
     const c = verify === undefined ? undefined : this.contents.get(verify);
     if (this.poison && c !== undefined) {
       const at = new Uint8Array(this.heap.memory.buffer, ptr as number, c.size).findIndex((b) => b !== 0x6b);
@@ -634,11 +634,11 @@ export class RealSystem {
         this.record(op.text, () => this.freeChecked(decode(op.ptr), op.verify));
         return;
       case "sizeOf":
-        this.record(op.text, () => String(arena.sizeOf(decode(op.ptr) as number)));
+        this.record(op.text, () => String(arena.sizeOf(decode(op.ptr) as Ptr)));
         return;
       case "bytes":
         this.record(op.text, () => {
-          const ptr = decode(op.ptr) as number;
+          const ptr = decode(op.ptr) as Ptr;
           const view = op.length === undefined ? arena.bytes(ptr) : arena.bytes(ptr, decode(op.length) as number);
           const right = view.buffer === this.heap.memory.buffer && view.byteOffset === ptr;
           return `len ${view.length}${right ? "" : " bad-view"}`;
@@ -646,7 +646,7 @@ export class RealSystem {
         return;
       case "write":
         this.record(op.text, () => {
-          const view = arena.bytes(this.ptr(op.target));
+          const view = arena.bytes(this.ptr(op.target) as Ptr);
           const at = this.mismatch(op.target, false);
           const seed = this.nextSeed++;
           writePattern(view, seed);
@@ -817,7 +817,7 @@ export class RealSystem {
     const s = this.other.stats();
     if (s.allocations !== this.otherAllocs.length) return `the other arena has ${s.allocations} allocations`;
     for (const a of this.otherAllocs) {
-      if (this.other.sizeOf(a.ptr) !== a.size) return `the other arena's ${a.ptr} changed size`;
+      if (this.other.sizeOf(a.ptr as Ptr) !== a.size) return `the other arena's ${a.ptr} changed size`;
       const at = patternMismatch(new Uint8Array(this.heap.memory.buffer, a.ptr, a.size), a.seed);
       if (at >= 0) return `the other arena's ${a.ptr} was overwritten at ${at}`;
     }
