@@ -142,6 +142,25 @@ const MAX_ALIGN = 4096;
 const LIVE = 0;
 const RELEASING = 1;
 const RELEASED = 2;
+/** What use()/useAsync() registered: the value and its dispose method, read once. */
+interface UsedValue {
+  value: unknown;
+  method: (this: unknown) => unknown;
+  /** A sync [Symbol.dispose] taken by useAsync: its result is not awaited. */
+  dropResult: boolean;
+}
+
+/** The action use() registers: the dispose method, called on its value. */
+function callDispose(used: UsedValue): unknown {
+  const result = used.method.call(used.value);
+  return used.dropResult ? undefined : result;
+}
+
+/** The action defer() registers: DisposableStack calls onDispose with no arguments. */
+function callWithoutArguments(onDispose: () => unknown): unknown {
+  return onDispose();
+}
+
 /** Bits of Arena.slow: why alloc/free cannot take their fast path. */
 const SLOW_RELEASED = 1;
 const SLOW_TRACE = 2;
@@ -642,6 +661,68 @@ export class Arena {
       }
       throw error;
     }
+  }
+
+  // ---- DisposableStack's methods --------------------------------------------
+  // Built on add(): each registers one action, so they interleave with every
+  // other action and allocation in release order, and release() runs them
+  // newest-first, chaining errors as DisposableStack does. Bad input is an
+  // ArenaError (EINVAL) where DisposableStack throws a TypeError, a released
+  // arena ERELEASED where it throws a ReferenceError.
+
+  /**
+   * DisposableStack's `use`: registers `value[Symbol.dispose]` (read once,
+   * now) to be called with `value` as `this`, and returns `value`. null and
+   * undefined are returned as they are, nothing registered.
+   */
+  use<T extends Disposable | null | undefined>(value: T): T {
+    return this.useMethod(value, Symbol.dispose, undefined);
+  }
+
+  /**
+   * AsyncDisposableStack's `use`: registers `value[Symbol.asyncDispose]`,
+   * else `value[Symbol.dispose]` (its result then ignored, as that stack
+   * does), and returns `value`; releaseAsync() awaits what it returns.
+   */
+  useAsync<T extends AsyncDisposable | Disposable | null | undefined>(value: T): T {
+    return this.useMethod(value, Symbol.asyncDispose, Symbol.dispose);
+  }
+
+  /** DisposableStack's `adopt`: registers `onDispose(value)` and returns `value`. */
+  adopt<T>(value: T, onDispose: (value: T) => unknown): T {
+    if (this.life === RELEASED) throw this.releasedError();
+    if (typeof onDispose !== "function") checkFunction(onDispose, "onDispose");
+    this.add(onDispose, value, functionName(onDispose));
+    return value;
+  }
+
+  /** DisposableStack's `defer`: registers `onDispose()`, called with no arguments; returns undefined. */
+  defer(onDispose: () => unknown): void {
+    if (this.life === RELEASED) throw this.releasedError();
+    if (typeof onDispose !== "function") checkFunction(onDispose, "onDispose");
+    this.add(callWithoutArguments, onDispose, functionName(onDispose));
+  }
+
+  /** use()/useAsync(): the dispose method under `key`, else under `fallback` (its result dropped). */
+  private useMethod<T>(value: T, key: symbol, fallback: symbol | undefined): T {
+    if (this.life === RELEASED) throw this.releasedError();
+    if (value === null || value === undefined) return value;
+    if (typeof value !== "object" && typeof value !== "function") {
+      throw new ArenaError("EINVAL", `use: value must be an object, null or undefined, got ${describe(value)}`);
+    }
+    const holder = value as Record<symbol, unknown>;
+    let method = holder[key];
+    let dropResult = false;
+    if (method === undefined && fallback !== undefined) {
+      method = holder[fallback];
+      dropResult = true;
+    }
+    if (typeof method !== "function") {
+      const wanted = fallback === undefined ? "[Symbol.dispose]" : "[Symbol.asyncDispose] or [Symbol.dispose]";
+      throw new ArenaError("EINVAL", `use: value has no ${wanted} method, got ${describe(method)}`);
+    }
+    this.add(callDispose, { value, method: method as (this: unknown) => unknown, dropResult }, functionName(method));
+    return value;
   }
 
   /** Unregisters an action without running it. Kernel analogue: `devm_remove_action`. */
