@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Registers the debug core (src/debug-entry.ts) for the suites' debug heaps.
+    setupFiles: ["test/setup.ts"],
     pool: "forks",
     // The leak reporter's tests collect garbage on purpose (test/leak.test.ts).
     execArgv: ["--expose-gc"],

@@ -2,8 +2,18 @@
 // the package needs no file access, fetch or bundler plugin to find its wasm.
 // Each build is compiled once per process; every Heap is a fresh instance
 // with a fresh memory.
+//
+// Only the release core is imported here. The debug core (about 58 KB of
+// base64, four times the release one) lives in src/generated/debug-wasm.ts,
+// which only the `managed-arena/debug` entry (src/debug-entry.ts) imports: it
+// hands it to registerDebugCore. A bundle of the main entry so leaves it out.
+// Heap.create({ debug: true }) without that entry loaded throws EINVAL saying
+// to import it, rather than importing the debug core dynamically: a bundler
+// that does not split code (esbuild's default) would inline a dynamic import
+// into every bundle, which is what this split is for.
 
-import { debugWasm, releaseWasm } from "./generated/wasm.js";
+import { ArenaError } from "./errors.js";
+import { releaseWasm } from "./generated/wasm.js";
 
 /** The raw exports of the core (assembly/index.ts); pointers are u32, results u32 or a status below 16. */
 export interface CoreExports {
@@ -41,6 +51,22 @@ export interface CoreExports {
 
 const modules: { release?: Promise<WebAssembly.Module>; debug?: Promise<WebAssembly.Module> } = {};
 
+/** The debug core, base64, once `managed-arena/debug` has registered it. */
+let debugWasm: string | undefined;
+
+/** Makes the debug core available to Heap.create({ debug: true }); called by src/debug-entry.ts. @internal */
+export function registerDebugCore(base64: string): void {
+  debugWasm ??= base64;
+}
+
+/** The error of Heap.create({ debug: true }) when the debug core was not registered. */
+function debugCoreMissing(): ArenaError {
+  return new ArenaError(
+    "EINVAL",
+    'debug: true needs the debug core: load it by importing "managed-arena/debug" once (it also exports everything "managed-arena" does)',
+  );
+}
+
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
   const bytes = new Uint8Array(text.length);
@@ -51,7 +77,8 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
 /** Instantiates a core on `memory`; `debug` picks the build with assertions and check(). */
 export async function instantiateCore(memory: WebAssembly.Memory, debug: boolean): Promise<CoreExports> {
   const key = debug ? "debug" : "release";
-  modules[key] ??= WebAssembly.compile(decode(debug ? debugWasm : releaseWasm));
+  if (debug && debugWasm === undefined) throw debugCoreMissing();
+  modules[key] ??= WebAssembly.compile(decode(debug ? (debugWasm as string) : releaseWasm));
   const instance = await WebAssembly.instantiate(await modules[key], {
     env: {
       memory,

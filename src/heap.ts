@@ -20,7 +20,11 @@ export interface HeapOptions {
   initialPages?: number;
   /** Pages the memory may ever have, 1..65536, metadata included; default 65536 (4 GiB). Past it: ENOMEM. */
   maxPages?: number;
-  /** Use the debug build of the core (assertions on) and enable {@link Heap.check}; default false. */
+  /**
+   * Use the debug build of the core (assertions on) and enable {@link Heap.check}; default false.
+   * The debug build comes with the `managed-arena/debug` entry: import it once (it re-exports
+   * everything of `managed-arena`), else `Heap.create` throws `EINVAL` saying so.
+   */
   debug?: boolean;
   /** Default `trace` of every arena on this heap. */
   trace?: TraceFunction;

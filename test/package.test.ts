@@ -139,6 +139,9 @@ describe("the tarball", () => {
       "dist/index.js",
       "dist/index.d.ts",
       "dist/generated/wasm.js",
+      "dist/debug-entry.js",
+      "dist/debug-entry.d.ts",
+      "dist/generated/debug-wasm.js",
       "dist/bin/managed-arena.js",
     ]) {
       expect(paths).toContain(path);
@@ -156,14 +159,17 @@ describe("the tarball", () => {
     expect(packed.size).toBeLessThan(MAX_TARBALL_BYTES);
   });
 
-  it("has an exports map with types, engines, sideEffects: false, the bin, and no dependencies", () => {
+  it("has an exports map with types (and the debug entry), engines, sideEffects only in the debug entry, the bin, and no dependencies", () => {
     const pkg = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
     expect(pkg.type).toBe("module");
     expect(pkg.exports["."].types).toBe("./dist/index.d.ts");
     expect(Object.keys(pkg.exports["."])[0]).toBe("types");
+    expect(pkg.exports["./debug"]).toEqual({ types: "./dist/debug-entry.d.ts", default: "./dist/debug-entry.js" });
     expect(pkg.exports["./package.json"]).toBe("./package.json");
     expect(pkg.engines.node).toMatch(/^>=\s*20/);
-    expect(pkg.sideEffects).toBe(false);
+    // The debug entry's one effect is registering the debug core: a bundler must keep it (its
+    // source is listed for the bundles of src/ the repository's tests make).
+    expect(pkg.sideEffects).toEqual(["./dist/debug-entry.js", "./src/debug-entry.ts"]);
     expect(pkg.bin).toEqual({ "managed-arena": "./dist/bin/managed-arena.js" });
     for (const field of ["dependencies", "peerDependencies", "optionalDependencies", "bundleDependencies"]) {
       expect(pkg[field], field).toBeUndefined();
@@ -217,7 +223,7 @@ describe("the tarball", () => {
 });
 
 describe("its modules", () => {
-  it("the library is one graph of relative imports from dist/index.js, with nothing shipped outside it", () => {
+  it("the library is one graph of relative imports from dist/index.js and dist/debug-entry.js, with nothing shipped outside it", () => {
     const seen = new Set<string>();
     const outside: string[] = [];
     const visit = (file: string) => {
@@ -230,6 +236,9 @@ describe("its modules", () => {
       }
     };
     visit("dist/index.js");
+    // The main entry never reaches the debug core (so bundles of it leave it out).
+    expect([...seen].filter((f) => /debug-entry|debug-wasm/.test(f))).toEqual([]);
+    visit("dist/debug-entry.js");
     expect(outside).toEqual([]);
     const shipped = walk(installed).filter(
       (f) => f.startsWith("dist/") && f.endsWith(".js") && !f.startsWith("dist/bin/"),
@@ -249,16 +258,17 @@ describe("its modules", () => {
       }
     };
     visitTypes("dist/index.d.ts");
+    visitTypes("dist/debug-entry.d.ts");
     expect(missing).toEqual([]);
   });
 
-  it("the bin is one file that needs only Node's built-ins and the library's own entry, dist/index.js", () => {
+  it("the bin is one file that needs only Node's built-ins and the library's own entries, dist/index.js and dist/debug-entry.js", () => {
     const bin = readFileSync(join(installed, "dist", "bin", "managed-arena.js"), "utf8");
     expect(bin.startsWith("#!/usr/bin/env node\n")).toBe(true);
     const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
     // The library is not bundled into the bin: it imports the module users import (and the inlined cores).
     const others = new Set(specifiersOf(bin).filter((specifier) => !builtins.has(specifier)));
-    expect([...others].sort()).toEqual(["../generated/wasm.js", "../index.js"]);
+    expect([...others].sort()).toEqual(["../debug-entry.js", "../generated/wasm.js", "../index.js"]);
     for (const specifier of others) expect(existsSync(join(installed, "dist", "bin", specifier)), specifier).toBe(true);
     expect(statSync(join(installed, "dist", "bin", "managed-arena.js")).mode & 0o111).not.toBe(0);
   });
@@ -317,6 +327,29 @@ describe("installed with --omit=dev", () => {
       chained: { name: "SuppressedError", isExported: true, error: "older", suppressed: "newer" },
       reused: true,
     });
+  });
+
+  it('debug heaps need "managed-arena/debug": without it Heap.create({ debug: true }) is EINVAL, with it check() works', async () => {
+    writeFileSync(
+      join(project, "debug-missing.mjs"),
+      `import { ArenaError, Heap } from "managed-arena";
+try { await Heap.create({ debug: true }); console.log("created"); }
+catch (e) { console.log(JSON.stringify({ code: e instanceof ArenaError ? e.code : String(e), message: e.message })); }
+`,
+    );
+    const missing = JSON.parse((await node(["--no-warnings", "debug-missing.mjs"])).stdout);
+    expect(missing.code).toBe("EINVAL");
+    expect(missing.message).toContain('importing "managed-arena/debug"');
+    writeFileSync(
+      join(project, "debug.mjs"),
+      `import { Heap } from "managed-arena/debug";
+import * as main from "managed-arena";
+const heap = await Heap.create({ debug: true });
+heap.createArena().alloc(16);
+console.log(JSON.stringify({ check: heap.check(), sameHeap: main.Heap === Heap }));
+`,
+    );
+    expect(JSON.parse((await node(["--no-warnings", "debug.mjs"])).stdout)).toEqual({ check: 0, sameHeap: true });
   });
 
   it.runIf(process.features.require_module)(
@@ -514,6 +547,12 @@ export default async (heap) => {
 
 /** A TypeScript consumer: the exported types as a user writes against them. */
 const CONSUMER_TS = `import { Arena, ArenaError, type ArenaErrorCode, type ArenaStats, Heap, type Ptr, SuppressedError } from "managed-arena";
+import { CHECK_RULES, Heap as DebugHeap } from "managed-arena/debug";
+
+export async function checked(): Promise<string | undefined> {
+  const heap: Heap = await DebugHeap.create({ debug: true });
+  return CHECK_RULES[heap.check()];
+}
 
 export async function main(): Promise<ArenaStats> {
   const heap: Heap = await Heap.create({ maxPages: 16, debug: false });

@@ -6,7 +6,8 @@
 // handle each entity got, and the byte pattern written into each allocation,
 // so that contents can be verified without trusting the allocator.
 
-// The library through its public entry: the bundled bin leaves it unbundled (scripts/build.mjs).
+// The library through its public debug entry (the fuzzer's heaps are debug
+// heaps by default): the bundled bin leaves it unbundled (scripts/build.mjs).
 import {
   type ActionHandle,
   type AllocOptions,
@@ -16,7 +17,7 @@ import {
   type GroupHandle,
   Heap,
   type Ptr,
-} from "../index.js";
+} from "../debug-entry.js";
 import { ARENA_NAME, type Entry, effectText } from "./model.js";
 import { type Behaviour, type Effect, type HandleArg, type Op, VIEW_TYPES } from "./spec.js";
 import {

@@ -3,10 +3,10 @@
 // Node 24 and 26 (and checks that Node 20 cannot even parse it) and asserts
 // what it prints: one JSON object of observations.
 //
-// It imports the package by its own name (a self-reference through the
+// It imports the package by its own name, the debug entry (a self-reference through the
 // `exports` map), so it runs the built dist/ exactly as a user would: build
 // first (`npm test` does).
-import { ArenaError, Heap, SuppressedError } from "managed-arena";
+import { ArenaError, Heap, SuppressedError } from "managed-arena/debug";
 
 const heap = await Heap.create({ debug: true });
 const out = {};
