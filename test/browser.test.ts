@@ -58,6 +58,15 @@ async function resultsOf(path: string): Promise<{ results: Record<string, unknow
 }
 
 describe("in Chromium", () => {
+  it("under a Content-Security-Policy, Heap.create needs 'wasm-unsafe-eval' (README, Install)", async () => {
+    const allowed = await resultsOf("/test/browser/csp-wasm.html");
+    expect(allowed.results).toEqual({ created: true });
+    expect(allowed.errors).toEqual([]);
+    const strict = await resultsOf("/test/browser/csp-strict.html");
+    expect(strict.results).toMatchObject({ created: false, errorName: "CompileError" });
+    expect(strict.results.errorMessage).toMatch(/wasm-unsafe-eval|Content Security Policy/i);
+  });
+
   it("loads dist/ as plain ES modules and runs a scenario: allocations, actions, release order, error codes", async () => {
     const { results, errors } = await resultsOf("/test/browser/index.html");
     expect(errors).toEqual([]);
