@@ -5,14 +5,14 @@
 // update; release is driven by the host, one callback node at a time.
 
 import {
-  A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_COUNTS, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
+  A_ACTIONS, A_CB_HEAD, A_COUNTS, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
   A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_QUARANTINE_LIMIT, A_RESERVED, ALIGN_MASK,
   ARENA_SIZE, BITMAP_AT, CB_BYTES, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS,
   CLASS_MASK, CLASS_SHIFT, EBADPTR, EBUSY, EDTOR, EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_QUARANTINE,
   FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING,
   KIND_GROUP, KIND_POPPED, LARGE_CLASS, MEDIUM_MAX, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
   NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
-  SLOT_BITS, SLOT_SIZE, SLOTS, SMALL_MAX, capacityOf, classOf, fillClassTables, makeMeta, metaAlignLog2, metaClass,
+  SLOT_BITS, SLOT_SIZE, SLOTS, SMALL_MAX, capacityOf, fillClassTables, makeMeta, metaAlignLog2, metaClass,
   metaKind, ONE_ALLOCATION, smallClassOf,
 } from "./layout";
 import {
@@ -91,6 +91,18 @@ export function setQuarantine(arena: usize, limit: u32): u32 {
   if (live > field(arena, A_PEAK_BYTES)) setField(arena, A_PEAK_BYTES, live);
 }
 
+/** One allocation of `size` bytes joins the counts (liveBytes + size checked against maxBytes: no carry), and the peak. */
+@inline function count(arena: usize, size: u32): void {
+  const counts = load<u64>(arena + A_COUNTS) + (ONE_ALLOCATION | size);
+  store<u64>(arena + A_COUNTS, counts);
+  if (<u32>counts > field(arena, A_PEAK_BYTES)) setField(arena, A_PEAK_BYTES, <u32>counts);
+}
+
+/** One allocation of `size` bytes leaves the counts: liveBytes and the allocation count, with one 64-bit subtraction. */
+@inline function uncount(arena: usize, size: u32): void {
+  store<u64>(arena + A_COUNTS, load<u64>(arena + A_COUNTS) - (ONE_ALLOCATION | size));
+}
+
 @inline function bump(arena: usize, offset: u32, delta: i32): void {
   setField(arena, offset, field(arena, offset) + delta);
 }
@@ -134,7 +146,7 @@ function allocOther(arena: usize, size: u32, align: u32, zero: u32): usize {
   if (size > field(arena, A_MAX_BYTES) - field(arena, A_LIVE_BYTES)) return ENOMEM;
   const node = takeBlock(arena, size, alignLog2, KIND_ALLOC);
   if (!node) return ENOMEM;
-  return commitAlloc(arena, node, size, field(arena, A_LIVE_BYTES) + size, zero);
+  return commitAlloc(arena, node, size, zero);
 }
 
 /**
@@ -164,20 +176,19 @@ export function allocWithDestructor(arena: usize, size: u32, align: u32, zero: u
     if (callback) dropBlock(arena, callback);
     return ENOMEM;
   }
-  const payload = commitAlloc(arena, node, size, <u32>live, zero);
+  const payload = commitAlloc(arena, node, size, zero);
   store<u32>(node, load<u32>(node, NODE_META) | META_DTOR, NODE_META);
   commitCallback(arena, callback, slot, KIND_DTOR, node);
   return payload;
 }
 
 /** Links a taken block as the newest live allocation and counts it. */
-@inline function commitAlloc(arena: usize, node: usize, size: u32, live: u32, zero: u32): usize {
+@inline function commitAlloc(arena: usize, node: usize, size: u32, zero: u32): usize {
   const flags = field(arena, A_FLAGS);
   store<u32>(node, size, NODE_SIZE);
   linkNode(arena, node);
   const payload = node + HEADER;
-  bump(arena, A_ALLOCATIONS, 1);
-  addLiveBytes(arena, live);
+  count(arena, size);
   if (zero) memory.fill(payload, 0, size);
   else if (flags & FLAG_POISON) memory.fill(payload, POISON_FRESH, size);
   return payload;
@@ -196,8 +207,7 @@ export function allocArray(arena: usize, count: u32, size: u32, align: u32, zero
 @inline function freeNode(arena: usize, node: usize): void {
   const size = load<u32>(node, NODE_SIZE);
   unlinkNode(arena, node);
-  bump(arena, A_ALLOCATIONS, -1);
-  setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - size);
+  uncount(arena, size);
   if (poisoned(arena)) memory.fill(node + HEADER, POISON_FREED, size);
   retireBlock(arena, node);
 }
@@ -219,7 +229,7 @@ export function free(arena: usize, ptr: usize): u32 {
   if (metaKind(meta) != KIND_ALLOC) return EBADPTR;
   if ((meta & META_DTOR) | (field(arena, A_FLAGS) & (FLAG_POISON | FLAG_QUARANTINE))) return freeFound(arena, node);
   unlinkNode(arena, node);
-  store<u64>(arena + A_COUNTS, load<u64>(arena + A_COUNTS) - (ONE_ALLOCATION | load<u32>(node, NODE_SIZE)));
+  uncount(arena, load<u32>(node, NODE_SIZE));
   releaseSmallBlock(arena, node, meta);
   return OK;
 }
@@ -327,7 +337,7 @@ function growBlock(arena: usize, node: usize, meta: u32, size: u32, capacity: u3
   const payload = node + HEADER;
   if (metaClass(meta) != LARGE_CLASS) {
     if (size > SMALL_MAX || payload + capacity != field(arena, A_CUR)) return false;
-    const grown = classOf(size);
+    const grown = smallClassOf(size);
     const end = payload + capacityOf(grown);
     // Only where a move would bump too: a free block of the new class is reused instead.
     if (end > field(arena, A_END) || load<u32>(arena + A_FREE + (grown << 2))) return false;
@@ -434,8 +444,7 @@ function startDying(arena: usize, node: usize): void {
   const meta = load<u32>(node, NODE_META);
   const size = load<u32>(node, NODE_SIZE);
   store<u32>(node, (meta & ~(META_DTOR | 15)) | KIND_DYING, NODE_META);
-  bump(arena, A_ALLOCATIONS, -1);
-  setField(arena, A_LIVE_BYTES, field(arena, A_LIVE_BYTES) - size);
+  uncount(arena, size);
 }
 
 /** Takes a callback node or close marker out of the lists and frees it. */

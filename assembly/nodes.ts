@@ -9,7 +9,7 @@ import {
   CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD, CHUNK_PREV, GRANULE_BITS, GRANULE_MASK, HEADER, KIND_ALLOC,
   KIND_FREE, KIND_MASK, KIND_QUARANTINED, LARGE_CLASS, MEDIUM_MAX, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT,
   NODE_PREV, NODE_SIZE, OWNER_LARGE, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, SLOT_BITS, SLOT_SIZE, SLOTS,
-  SMALL_MAX, alignUp, capacityOf, classOf, makeMeta, metaAlignLog2, metaClass, metaKind,
+  SMALL_MAX, alignUp, capacityOf, makeMeta, metaAlignLog2, metaClass, metaKind, smallClassOf,
 } from "./layout";
 import {
   chunkBytes, freeChunk, mapCapacity, ownerOf, pageBase, pageLimit, slotEntry, slotOwner, startOf, takeLargeRun, takeRun,
@@ -145,7 +145,7 @@ function retireTail(arena: usize): void {
   const payload = alignUp(field(arena, A_CUR) + HEADER, alignLog2);
   if (payload >= end || end - payload < 8) return;
   const room = end - payload;
-  let cls = classOf(min(room, SMALL_MAX));
+  let cls = smallClassOf(min(room, SMALL_MAX));
   if (capacityOf(cls) > room) cls--;
   const node = payload - HEADER;
   store<u32>(node, makeMeta(KIND_FREE, cls, alignLog2), NODE_META);
@@ -233,7 +233,7 @@ export function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32, fr
  */
 export function takeBlock(arena: usize, size: u32, alignLog2: u32, kind: u32): usize {
   if (size > SMALL_MAX) return takeLarge(arena, size, alignLog2, kind);
-  const cls = classOf(size);
+  const cls = smallClassOf(size);
   const list = arena + A_FREE + (cls << 2);
   const head = <usize>load<u32>(list);
   if (head && ((head + HEADER) & ((<usize>1 << alignLog2) - 1)) == 0) {
