@@ -10,9 +10,9 @@ import {
   ARENA_SIZE, BITMAP_AT, CB_BYTES, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS,
   CLASS_MASK, CLASS_SHIFT, EBADPTR, EBUSY, EDTOR, EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_QUARANTINE,
   FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING,
-  KIND_GROUP, KIND_POPPED, LARGE_CLASS, MEDIUM_MAX, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
+  KIND_GROUP, KIND_POPPED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
   NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
-  SLOT_BITS, SLOT_SIZE, SLOTS, SMALL_MAX, capacityOf, fillClassTables, makeMeta, metaAlignLog2, metaClass,
+  SLOT_BITS, SLOTS, SMALL_MAX, capacityOf, fillClassTables, makeMeta, metaAlignLog2, metaClass,
   metaKind, ONE_ALLOCATION, smallClassOf,
 } from "./layout";
 import {
@@ -20,7 +20,7 @@ import {
 } from "./chunks";
 import {
   bitMask, bitWord, capacityOfNode, clearStart, drainQuarantine, dropBlock, dropChunks, field, findLive, linkCallback,
-  linkNode, minAlignLog2, releaseSmallBlock, replaceNode, retireBlock, runOf, setField, takeBlock, takeLarge,
+  linkNode, minAlignLog2, releaseSmallBlock, replaceNode, retireBlock, runOf, runShape, setField, takeBlock, takeLarge,
   takeSmallBlock, unlinkCallback, unlinkNode,
 } from "./nodes";
 
@@ -346,15 +346,11 @@ function growBlock(arena: usize, node: usize, meta: u32, size: u32, capacity: u3
     return true;
   }
   const run = runOf(node);
-  const bytes = <u64>(payload - run) + size;
-  let pages = <u32>(bytes >> PAGE_BITS);
-  let rest = <u32>bytes & (PAGE_SIZE - 1);
-  // A run of slots up to MEDIUM_MAX, else whole pages and a tail (none with poison or an alignment above a slot).
-  if (bytes > <u64>MEDIUM_MAX && (rest > MEDIUM_MAX || metaAlignLog2(meta) > SLOT_BITS || poisoned(arena))) {
-    pages += <u32>(rest != 0);
-    rest = 0;
-  }
-  const slots = (rest + SLOT_SIZE - 1) >> SLOT_BITS;
+  // The layout takeLarge would give the block at that size. A block aligned above a slot
+  // always has whole pages, and capacity past MEDIUM_MAX, so it never gets a run of slots here.
+  const shape = runShape(<u64>(payload - run) + size, metaAlignLog2(meta), arena);
+  const pages = <u32>shape;
+  const slots = <u32>(shape >> 32);
   if (!extendRun(run, pages, slots, <u32>arena | OWNER_LARGE)) return false;
   // The chunk covered the payload's offset and the capacity; now its pages and slots.
   bump(arena, A_RESERVED, (pages << PAGE_BITS) + (slots << SLOT_BITS) - <u32>(payload - run) - capacity);

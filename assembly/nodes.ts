@@ -185,6 +185,28 @@ function newSmallChunk(arena: usize, cls: u32, alignLog2: u32): bool {
 }
 
 /**
+ * The layout of a run of its own whose head, padding and block take `bytes`
+ * at 2^alignLog2 in `arena`: whole pages in the low half, slots in the high
+ * half. A run of slots (pages 0) up to MEDIUM_MAX when the alignment fits a
+ * slot, so that a medium block's head is always in the slot before its
+ * payload; else whole pages and a tail of slots in the page after them, or
+ * no tail when the rest would not fit one, the alignment is above a slot or
+ * the arena is poisoned (the free lists' links of a tail given back would
+ * land in the freed payload, which must read 0x6b). takeLarge takes this
+ * layout; realloc grows a block to it (growBlock).
+ */
+export function runShape(bytes: u64, alignLog2: u32, arena: usize): u64 {
+  if (bytes <= <u64>MEDIUM_MAX && alignLog2 <= SLOT_BITS) return <u64>((<u32>bytes + SLOT_SIZE - 1) >> SLOT_BITS) << 32;
+  let whole = bytes >> PAGE_BITS;
+  let rest = <u32>bytes & (PAGE_SIZE - 1);
+  if (rest > MEDIUM_MAX || alignLog2 > SLOT_BITS || field(arena, A_FLAGS) & FLAG_POISON) {
+    whole += <u64>(rest != 0);
+    rest = 0;
+  }
+  return whole | (<u64>((rest + SLOT_SIZE - 1) >> SLOT_BITS) << 32);
+}
+
+/**
  * A run of its own for one block larger than SMALL_MAX, 0 when the heap is
  * out of pages: a run of slots (medium), or whole pages and a tail of slots
  * in the page after them (large). Alignments above a slot take whole pages,
@@ -193,27 +215,16 @@ function newSmallChunk(arena: usize, cls: u32, alignLog2: u32): bool {
  * can grow in place into a large block (realloc).
  */
 export function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32, fresh: bool = false): usize {
-  const bytes = <u64>CHUNK_HEAD + HEADER + ((<u64>1 << alignLog2) - 1) + size;
+  const shape = runShape(<u64>CHUNK_HEAD + HEADER + ((<u64>1 << alignLog2) - 1) + size, alignLog2, arena);
+  const pages = <u32>shape;
+  const slots = <u32>(shape >> 32);
   let run: usize;
-  let pages: u32 = 0;
-  let slots: u32;
-  if (bytes <= <u64>MEDIUM_MAX && alignLog2 <= SLOT_BITS) {
-    slots = (<u32>bytes + SLOT_SIZE - 1) >> SLOT_BITS;
+  if (!pages) {
     run = takeSlots(slots, <u32>arena | OWNER_LARGE, fresh);
     if (!run) return 0;
     store<u32>(slotEntry(run), <u32>arena | OWNER_LARGE | OWNER_RUN);
   } else {
-    let whole = bytes >> PAGE_BITS;
-    let rest = <u32>bytes & (PAGE_SIZE - 1);
-    // With poison, no tail: the free lists' links of a tail given back would land in the
-    // freed payload, which must read 0x6b (a page run's head stands before its payload).
-    if (rest > MEDIUM_MAX || alignLog2 > SLOT_BITS || field(arena, A_FLAGS) & FLAG_POISON) {
-      whole += <u64>(rest != 0);
-      rest = 0;
-    }
-    slots = (rest + SLOT_SIZE - 1) >> SLOT_BITS;
-    if (whole + <u64>(slots != 0) > <u64>pageLimit) return 0;
-    pages = <u32>whole;
+    if (pages + <u32>(slots != 0) > pageLimit) return 0;
     run = slots ? takeLargeRun(pages, slots, <u32>arena | OWNER_LARGE) : takeRun(pages, <u32>arena | OWNER_LARGE);
     if (!run) return 0;
   }
