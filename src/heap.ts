@@ -84,12 +84,8 @@ export class Heap {
    * through arenaAt. @internal
    */
   readonly arenas = new Map<number, ArenaState>();
-  /**
-   * Arenas created in this task, not yet registered for leak reports (see
-   * watch). Their states are in step, by index.
-   */
+  /** Arenas created in this task, not yet registered for leak reports (see watch). */
   private readonly unwatched: Arena[] = [];
-  private readonly unwatchedStates: ArenaState[] = [];
   private registerQueued = false;
 
   private constructor(
@@ -176,31 +172,27 @@ export class Heap {
       queueMicrotask(this.registerUnwatched);
     }
     this.unwatched.push(arena);
-    this.unwatchedStates.push(state);
   }
 
   /** Registers the arenas watch() listed that are still live. */
   private readonly registerUnwatched = (): void => {
     this.registerQueued = false;
-    const states = this.unwatchedStates;
-    for (let i = 0; i < states.length; i++) {
-      const state = states[i];
+    for (const arena of this.unwatched) {
+      const state = arena.state;
       if (!state.released) {
-        this.leaks.register(this.unwatched[i], state, state);
+        this.leaks.register(arena, state, state);
         state.leakWatched = true;
       }
     }
     this.unwatched.length = 0;
-    states.length = 0;
   };
 
   /** The arena of `state` was torn down: never report it. @internal */
   forget(state: ArenaState): void {
     if (state.leakWatched) this.leaks.unregister(state);
-    else if (this.unwatchedStates[this.unwatchedStates.length - 1] === state) {
+    else if (this.unwatched[this.unwatched.length - 1]?.state === state) {
       // Released in the task that made it, newest first (the common case): drop it from the list now.
       this.unwatched.pop();
-      this.unwatchedStates.pop();
     }
   }
 
