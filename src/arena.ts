@@ -337,48 +337,25 @@ export class Arena {
 
   /** @internal Use {@link Heap.createArena}. */
   static onHeap(heap: Heap, options: unknown, inherited: Inherited): Arena {
-    // Without options, no snapshot to read: its reads are dictionary lookups, a third of creating an arena.
-    if (options === undefined) {
-      return Arena.make(
-        heap,
-        "arena",
-        16,
-        0xffffffff,
-        inherited.trace,
-        inherited.poison ?? false,
-        inherited.quarantine ?? 0,
-      );
-    }
-    return Arena.fromSnapshot(heap, readOptions(options, "options", ARENA_OPTIONS), inherited);
+    // Without options, no snapshot: its reads are dictionary lookups, a third of creating an arena.
+    const snapshot = options === undefined ? undefined : readOptions(options, "options", ARENA_OPTIONS);
+    return Arena.fromSnapshot(heap, snapshot, inherited);
   }
 
-  /** An arena from options already read once (see src/options.ts). */
+  /** An arena from options already read once (see src/options.ts), or none. */
   private static fromSnapshot(
     heap: Heap,
-    options: Snapshot<(typeof ARENA_OPTIONS)[number]>,
+    options: Snapshot<(typeof ARENA_OPTIONS)[number]> | undefined,
     inherited: Inherited,
   ): Arena {
-    const name = checkName(options.name, "name") ?? "arena";
-    const minAlign = options.minAlign === undefined ? 16 : checkAlign(options.minAlign, "minAlign", 8);
-    const maxBytes = options.maxBytes === undefined ? 0xffffffff : checkU32(options.maxBytes, "maxBytes");
+    const name = checkName(options?.name, "name") ?? "arena";
+    const minAlign = options?.minAlign === undefined ? 16 : checkAlign(options.minAlign, "minAlign", 8);
+    const maxBytes = options?.maxBytes === undefined ? 0xffffffff : checkU32(options.maxBytes, "maxBytes");
     const trace =
-      options.trace === undefined ? inherited.trace : checkFunction(options.trace as TraceFunction, "trace");
-    const poison = checkBoolean(options.poison, "poison") ?? inherited.poison ?? false;
+      options?.trace === undefined ? inherited.trace : checkFunction(options.trace as TraceFunction, "trace");
+    const poison = checkBoolean(options?.poison, "poison") ?? inherited.poison ?? false;
     const quarantine =
-      options.quarantine === undefined ? (inherited.quarantine ?? 0) : checkU32(options.quarantine, "quarantine");
-    return Arena.make(heap, name, minAlign, maxBytes, trace, poison, quarantine);
-  }
-
-  /** An arena from checked options. */
-  private static make(
-    heap: Heap,
-    name: string,
-    minAlign: number,
-    maxBytes: number,
-    trace: TraceFunction | undefined,
-    poison: boolean,
-    quarantine: number,
-  ): Arena {
+      options?.quarantine === undefined ? (inherited.quarantine ?? 0) : checkU32(options.quarantine, "quarantine");
     const record = heap.core.createArena(31 - Math.clz32(minAlign), maxBytes, poison ? 2 : 0) >>> 0;
     if (record < STATUS_LIMIT) throw heapError(heap, record, `createArena(${JSON.stringify(name)})`);
     if (quarantine !== 0) heap.core.setQuarantine(record, quarantine);
