@@ -12,9 +12,19 @@
 // managed-arena is called through its public facade (validation included):
 // that is what a user pays. The wasm peers are called through raw exports.
 
+import type { MemPool } from "@thi.ng/malloc";
 import { type Arena, Heap, type Ptr } from "../index.js";
 import type { Task } from "./engine.js";
-import { instantiatePeer, NativeDisposableStack, peerImports, peerModule, SeedList, type WasmPeer } from "./peers.js";
+import {
+  instantiatePeer,
+  NativeDisposableStack,
+  peerImports,
+  peerModule,
+  SeedList,
+  THING,
+  thingPool,
+  type WasmPeer,
+} from "./peers.js";
 import { prng, shuffled } from "./stats.js";
 import { LIFETIME_LIVE, LIFETIME_STEPS, type Lifetime, lifetime } from "./workload.js";
 
@@ -28,6 +38,7 @@ export const STACK = "DisposableStack";
 export const LIST = "JS list, O(n) free";
 export const TLSF_CLOSURES = "TLSF + JS closures";
 export const TLSF_STACK = "TLSF + DisposableStack";
+export { THING };
 
 /**
  * Every scenario's id (what `bench --only TEXT` matches) and what it
@@ -143,6 +154,11 @@ function arenaAllocFree(arena: Arena, sizes: Uint32Array, order: Uint32Array, pt
 function tlsfAllocFree(peer: WasmPeer, sizes: Uint32Array, order: Uint32Array, ptrs: Uint32Array): void {
   for (let i = 0; i < sizes.length; i++) ptrs[i] = peer.alloc(sizes[i]);
   for (let i = 0; i < order.length; i++) peer.free(ptrs[order[i]]);
+}
+
+function thingAllocFree(pool: MemPool, sizes: Uint32Array, order: Uint32Array, ptrs: Uint32Array): void {
+  for (let i = 0; i < sizes.length; i++) ptrs[i] = pool.malloc(sizes[i]);
+  for (let i = 0; i < order.length; i++) pool.free(ptrs[order[i]]);
 }
 
 // The stub's free only steps back over the most recent block, so after a
@@ -288,6 +304,18 @@ function seedChurn(list: SeedList, live: Uint32Array, cursor: Cursor, n: number)
     at = (at + 1) & (STREAM - 1);
     list.free(live[j]);
     live[j] = list.alloc(CHURN_SIZE);
+  }
+  cursor.at = at;
+}
+
+function thingChurn(pool: MemPool, live: Uint32Array, cursor: Cursor, n: number): void {
+  const indices = cursor.indices;
+  let at = cursor.at;
+  for (let k = 0; k < n; k++) {
+    const j = indices[at];
+    at = (at + 1) & (STREAM - 1);
+    pool.free(live[j]);
+    live[j] = pool.malloc(CHURN_SIZE);
   }
   cursor.at = at;
 }
@@ -629,26 +657,35 @@ export async function plan(settings: Settings): Promise<Plan> {
     const arena = heap.createArena({ name: "alloc+free" });
     const tlsf = instantiatePeer("tlsf");
     const bump = instantiatePeer("bump");
+    // A batch of 1,000 blocks of up to 4 KiB fits in 8 MiB with room to spare.
+    const pool = thingPool(8 << 20);
     for (const c of allocFreeCases()) {
-      scenarios.push({ id: c.id, label: c.label, unit: "alloc+free pair", peers: [ARENA, TLSF, BUMP] });
+      scenarios.push({ id: c.id, label: c.label, unit: "alloc+free pair", peers: [ARENA, TLSF, BUMP, THING] });
       const arenaPtrs = new Uint32Array(BATCH);
       const tlsfPtrs = new Uint32Array(BATCH);
       const bumpPtrs = new Uint32Array(BATCH);
+      const thingPtrs = new Uint32Array(BATCH);
       arenaAllocFree(arena, c.sizes, c.order, arenaPtrs);
       tlsfAllocFree(tlsf, c.sizes, c.order, tlsfPtrs);
       bumpAllocFree(bump, c.sizes, c.order, bumpPtrs);
+      thingAllocFree(pool, c.sizes, c.order, thingPtrs);
       checkPointers(ARENA, c.label, arenaPtrs);
       checkPointers(TLSF, c.label, tlsfPtrs);
       checkPointers(BUMP, c.label, bumpPtrs);
+      checkPointers(THING, c.label, thingPtrs);
       tasks.push(
         { scenario: c.id, peer: ARENA, ops: BATCH, fn: () => arenaAllocFree(arena, c.sizes, c.order, arenaPtrs) },
         { scenario: c.id, peer: TLSF, ops: BATCH, fn: () => tlsfAllocFree(tlsf, c.sizes, c.order, tlsfPtrs) },
         { scenario: c.id, peer: BUMP, ops: BATCH, fn: () => bumpAllocFree(bump, c.sizes, c.order, bumpPtrs) },
+        { scenario: c.id, peer: THING, ops: BATCH, fn: () => thingAllocFree(pool, c.sizes, c.order, thingPtrs) },
       );
+      checks.push(() => checkPointers(THING, c.label, thingPtrs));
     }
     checks.push(() => {
       const { allocations } = arena.stats();
       if (allocations !== 0) throw new Error(`${ARENA}: ${allocations} allocations left after alloc+free`);
+      if (pool.stats().used.count !== 0)
+        throw new Error(`${THING}: ${pool.stats().used.count} blocks left after alloc+free`);
     });
   }
 
@@ -759,10 +796,16 @@ export async function plan(settings: Settings): Promise<Plan> {
       for (let j = SMALL; j < LARGE; j++) free(live[j]);
     };
     for (const c of cases) {
-      scenarios.push({ id: c.id, label: c.label, unit: "free+alloc pair", peers: [ARENA, TLSF, LIST] });
+      scenarios.push({ id: c.id, label: c.label, unit: "free+alloc pair", peers: [ARENA, TLSF, LIST, THING] });
       const seed = new SeedList();
       const seedLive = new Uint32Array(c.live);
       for (let j = 0; j < c.live; j++) seedLive[j] = seed.alloc(CHURN_SIZE);
+      // @thi.ng/malloc's free is O(live) too: a pool per count, as for the list (shrinking it would take minutes).
+      const pool = thingPool(c.live * 64 + (1 << 20));
+      const thingLive = new Uint32Array(c.live);
+      for (let j = 0; j < c.live; j++) thingLive[j] = pool.malloc(CHURN_SIZE);
+      checkPointers(THING, c.label, thingLive);
+      const thingCursor: Cursor = { indices: c.indices, at: 0 };
       const arenaCursor: Cursor = { indices: c.indices, at: 0 };
       const tlsfCursor: Cursor = { indices: c.indices, at: 0 };
       const seedCursor: Cursor = { indices: c.indices, at: 0 };
@@ -793,9 +836,17 @@ export async function plan(settings: Settings): Promise<Plan> {
           iterations: large ? 16 : undefined,
           fn: () => seedChurn(seed, seedLive, seedCursor, seedOps),
         },
+        {
+          scenario: c.id,
+          peer: THING,
+          ops: seedOps,
+          iterations: large ? 16 : undefined,
+          fn: () => thingChurn(pool, thingLive, thingCursor, seedOps),
+        },
       );
       checks.push(() => {
         if (seed.count !== c.live) throw new Error(`${LIST}: ${seed.count} live, expected ${c.live}`);
+        checkPointers(THING, c.label, thingLive);
       });
     }
     checks.push(() => {
