@@ -100,6 +100,8 @@ const shared = new Map([
   [join(dist, "index.js"), "../index.js"],
   [join(dist, "debug-entry.js"), "../debug-entry.js"],
   [join(dist, "generated", "wasm.js"), "../generated/wasm.js"],
+  // The workload format (parser, writer, recorder): the managed-arena/workload entry.
+  [join(dist, "workload.js"), "../workload.js"],
 ]);
 const publicEntry = {
   name: "public-entry",
