@@ -324,6 +324,8 @@ interface ArenaRecord {
   parent: ArenaRecord | undefined;
   name: string;
   released: boolean;
+  /** Watched (its Arena is known), not made up from a trace event's arena name. */
+  bound: boolean;
 }
 
 interface BlockRecord {
@@ -368,8 +370,8 @@ export function recordWorkload(options: RecordOptions = {}): WorkloadRecorder {
     return false;
   };
 
-  const addArena = (name: string, parent: ArenaRecord | undefined, minAlign: unknown): ArenaRecord => {
-    const record: ArenaRecord = { id: nextArena++, parent, name, released: false };
+  const addArena = (name: string, parent: ArenaRecord | undefined, minAlign: unknown, bound = true): ArenaRecord => {
+    const record: ArenaRecord = { id: nextArena++, parent, name, released: false, bound };
     const op: CreateOp = { op: "create", arena: record.id };
     if (parent !== undefined) op.parent = parent.id;
     if (typeof minAlign === "number" && minAlign !== 16) op.minAlign = minAlign;
@@ -388,7 +390,7 @@ export function recordWorkload(options: RecordOptions = {}): WorkloadRecorder {
       if (arena === undefined || arena.name !== event.arena) {
         // Not from a watched call: an arena known by this name, else one made up for it.
         const known = byName.get(event.arena);
-        arena = known === undefined || known.released ? addArena(event.arena, undefined, undefined) : known;
+        arena = known === undefined || known.released ? addArena(event.arena, undefined, undefined, false) : known;
       }
       const id = nextBlock++;
       const op: AllocOp = { op: "alloc", arena: arena.id, id, size: event.size };
@@ -476,7 +478,15 @@ export function recordWorkload(options: RecordOptions = {}): WorkloadRecorder {
   const attach = <T extends Heap | Arena>(target: T): T => {
     if (typeof (target as Arena).alloc === "function") {
       const arena = target as Arena;
-      if (!arenas.has(arena)) watchArena(arena, addArena(arena.name, undefined, undefined));
+      if (arenas.has(arena)) return target;
+      // Its blocks may have been traced already, under an arena made up from its name: that one is it.
+      const known = byName.get(arena.name);
+      if (known !== undefined && !known.bound && !known.released) {
+        known.bound = true;
+        watchArena(arena, known);
+      } else {
+        watchArena(arena, addArena(arena.name, undefined, undefined));
+      }
       return target;
     }
     const heap = target as Heap & Record<string, unknown>;
