@@ -141,6 +141,8 @@ describe("the tarball", () => {
       "dist/generated/wasm.js",
       "dist/debug-entry.js",
       "dist/debug-entry.d.ts",
+      "dist/workload.js",
+      "dist/workload.d.ts",
       "dist/generated/debug-wasm.js",
       "dist/bin/managed-arena.js",
     ]) {
@@ -165,6 +167,7 @@ describe("the tarball", () => {
     expect(pkg.exports["."].types).toBe("./dist/index.d.ts");
     expect(Object.keys(pkg.exports["."])[0]).toBe("types");
     expect(pkg.exports["./debug"]).toEqual({ types: "./dist/debug-entry.d.ts", default: "./dist/debug-entry.js" });
+    expect(pkg.exports["./workload"]).toEqual({ types: "./dist/workload.d.ts", default: "./dist/workload.js" });
     expect(pkg.exports["./package.json"]).toBe("./package.json");
     expect(pkg.engines.node).toMatch(/^>=\s*20/);
     // The debug entry's one effect is registering the debug core: a bundler must keep it (its
@@ -239,6 +242,10 @@ describe("its modules", () => {
     // The main entry never reaches the debug core (so bundles of it leave it out).
     expect([...seen].filter((f) => /debug-entry|debug-wasm/.test(f))).toEqual([]);
     visit("dist/debug-entry.js");
+    // The workload entry (managed-arena/workload) imports nothing at run time.
+    const before = seen.size;
+    visit("dist/workload.js");
+    expect(seen.size).toBe(before + 1);
     expect(outside).toEqual([]);
     const shipped = walk(installed).filter(
       (f) => f.startsWith("dist/") && f.endsWith(".js") && !f.startsWith("dist/bin/"),
@@ -259,16 +266,17 @@ describe("its modules", () => {
     };
     visitTypes("dist/index.d.ts");
     visitTypes("dist/debug-entry.d.ts");
+    visitTypes("dist/workload.d.ts");
     expect(missing).toEqual([]);
   });
 
-  it("the bin is one file that needs only Node's built-ins and the library's own entries, dist/index.js and dist/debug-entry.js", () => {
+  it("the bin is one file that needs only Node's built-ins and the library's own entries, dist/index.js, dist/debug-entry.js and dist/workload.js", () => {
     const bin = readFileSync(join(installed, "dist", "bin", "managed-arena.js"), "utf8");
     expect(bin.startsWith("#!/usr/bin/env node\n")).toBe(true);
     const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
     // The library is not bundled into the bin: it imports the module users import (and the inlined cores).
     const others = new Set(specifiersOf(bin).filter((specifier) => !builtins.has(specifier)));
-    expect([...others].sort()).toEqual(["../debug-entry.js", "../generated/wasm.js", "../index.js"]);
+    expect([...others].sort()).toEqual(["../debug-entry.js", "../generated/wasm.js", "../index.js", "../workload.js"]);
     for (const specifier of others) expect(existsSync(join(installed, "dist", "bin", specifier)), specifier).toBe(true);
     expect(statSync(join(installed, "dist", "bin", "managed-arena.js")).mode & 0o111).not.toBe(0);
   });
@@ -327,6 +335,24 @@ describe("installed with --omit=dev", () => {
       chained: { name: "SuppressedError", isExported: true, error: "older", suppressed: "newer" },
       reused: true,
     });
+  });
+
+  it('records a workload through "managed-arena/workload" and parses it back', async () => {
+    writeFileSync(
+      join(project, "record.mjs"),
+      `import { Heap } from "managed-arena";
+import { parseWorkload, recordWorkload } from "managed-arena/workload";
+const recorder = recordWorkload({ name: "installed" });
+const heap = recorder.attach(await Heap.create({ trace: recorder.trace }));
+const arena = heap.createArena();
+arena.realloc(arena.alloc(8, { align: 64 }), 100);
+arena.release();
+console.log(JSON.stringify(parseWorkload(recorder.toString()).ops.map((op) => op.op)));
+`,
+    );
+    const { stdout, stderr } = await node(["record.mjs"]);
+    expect(stderr).toBe("");
+    expect(JSON.parse(stdout)).toEqual(["create", "alloc", "realloc", "release"]);
   });
 
   it('debug heaps need "managed-arena/debug": without it Heap.create({ debug: true }) is EINVAL, with it check() works', async () => {
