@@ -250,6 +250,27 @@ describe("the shipped workloads", () => {
 });
 
 describe("the README example (examples/record-workload.mjs)", () => {
+  it("is the README's code, with imports from dist/ and the file from the command line", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Your own workload"));
+    const block = /```js\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    const expected = block
+      .replace('"managed-arena/workload"', '"../dist/workload.js"')
+      .replace('"managed-arena"', '"../dist/index.js"')
+      .replace('writeFileSync("jobs.jsonl"', "writeFileSync(file")
+      .split("\n")
+      .filter((line) => line.trim() !== "");
+    expect(expected.length).toBeGreaterThan(10);
+    const example = readFileSync(join(root, "examples", "record-workload.mjs"), "utf8").split("\n");
+    // Every line of the README's block, in its order, in the example.
+    let at = 0;
+    for (const line of expected) {
+      const found = example.indexOf(line, at);
+      expect(found, line).toBeGreaterThanOrEqual(0);
+      at = found + 1;
+    }
+  });
+
   it("records a file that parses and replays", async () => {
     const out = join(work, "jobs.jsonl");
     const { stdout } = await exec(process.execPath, [join(root, "examples", "record-workload.mjs"), out], {
@@ -259,7 +280,11 @@ describe("the README example (examples/record-workload.mjs)", () => {
     const text = readFileSync(out, "utf8");
     const workload = parseWorkload(text, out);
     expect(workload.header.name).toBe("jobs");
-    expect(workload.ops.filter((op) => op.op === "realloc").length).toBe(200);
+    const count = (name: string) => workload.ops.filter((op) => op.op === name).length;
+    expect([count("create"), count("alloc"), count("realloc"), count("free"), count("release")]).toEqual([
+      20, 40, 200, 20, 20,
+    ]);
+    expect(workload.ops).toContainEqual({ op: "alloc", arena: 1, id: 2, size: 100, align: 64 });
     replayOnArena(await Heap.create(), text, out);
   });
 });
