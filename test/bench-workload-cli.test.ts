@@ -113,4 +113,16 @@ describe("managed-arena bench --workload", () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--only and --workload exclude each other/);
   });
+
+  it("@thi.ng/malloc is a peer of the built-in alloc+free pairs and of free with many live", async () => {
+    for (const only of ["alloc-free-16", "free-live-100"]) {
+      const { code, stdout } = await bench("--json", "--only", only);
+      expect(code).toBe(0);
+      const results = JSON.parse(stdout);
+      const rows = results.scenarios.flatMap((s: { rows: { peer: string; ns: number | null }[] }) => s.rows);
+      const thing = rows.filter((r: { peer: string }) => r.peer === "@thi.ng/malloc");
+      expect(thing.length, only).toBeGreaterThan(0);
+      for (const row of thing) expect(row.ns, only).toBeGreaterThan(0);
+    }
+  });
 });
