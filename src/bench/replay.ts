@@ -430,7 +430,6 @@ function cannot(peer: string, c: Compiled): string | undefined {
       `${Math.ceil(c.bumpBytes / 2 ** 20)} MiB before that (limit ${MAX_BUMP_BYTES / 2 ** 20} MiB)`
     );
   }
-  if (peer === THING && c.maxAlign > 4096) return `alignment above 4096 B`;
   return undefined;
 }
 
