@@ -99,6 +99,25 @@ describe("managed-arena bench --workload", () => {
     expect(stderr.trim()).toBe(`managed-arena bench: bad workload: ${path}:3: free: block 3 was never allocated`);
   });
 
+  it("a workload managed-arena cannot run fails the command (exit 1) naming the line; one with no operations is refused", async () => {
+    const path = join(work, "huge.jsonl");
+    writeFileSync(
+      path,
+      [HEADER, '{"op":"create","arena":1}', '{"op":"alloc","arena":1,"id":1,"size":4294967295}'].join("\n"),
+    );
+    const huge = await bench("--workload", path);
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toMatch(
+      /^managed-arena bench: workload replay failed: managed-arena: replay failed at line 3: /,
+    );
+    expect(huge.stderr).not.toMatch(/\n\s+at /);
+    const empty = join(work, "empty.jsonl");
+    writeFileSync(empty, `${HEADER}\n`);
+    const none = await bench("--workload", empty);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/bad workload: .*empty\.jsonl: no operations to replay/);
+  });
+
   it("refuses a file that is not JSON lines, a missing file, and --only with --workload", async () => {
     const path = join(work, "text.jsonl");
     writeFileSync(path, "hello\n");

@@ -237,6 +237,23 @@ describe("the shipped workloads", () => {
     await exec(process.execPath, [join(root, "bench", "make-workloads.mjs"), "--check"], { cwd: root });
   });
 
+  it("zero-size blocks replay on every peer (@thi.ng/malloc is asked for 1 byte: its malloc(0) returns 0)", async () => {
+    const text = file(
+      { op: "create", arena: 1 },
+      { op: "alloc", arena: 1, id: 1, size: 0 },
+      { op: "alloc", arena: 1, id: 2, size: 8 },
+      { op: "realloc", id: 2, size: 0 },
+      { op: "free", id: 1 },
+    );
+    replayOnArena(await Heap.create(), text, "zero.jsonl");
+    const c = loadWorkload(text, "zero.jsonl");
+    const ptrs = new Uint32Array(c.blocks);
+    thingReplay(thingPool(1 << 20), c.flatProgram, ptrs);
+    expect(ptrs[1]).toBeGreaterThan(0);
+    tlsfReplay(instantiatePeer("tlsf"), c.flatProgram, ptrs);
+    bumpReplay(instantiatePeer("bump"), c.flatProgram, ptrs);
+  });
+
   it("a bad step names the peer and the line", () => {
     const workload: Workload = parseWorkload(
       file({ op: "create", arena: 1 }, { op: "alloc", arena: 1, id: 1, size: 2 ** 32 - 1 }),

@@ -18,7 +18,7 @@
 
 import type { MemPool } from "@thi.ng/malloc";
 import { type Arena, Heap, type Ptr } from "../index.js";
-import { parseWorkload, type Workload } from "../workload.js";
+import { parseWorkload, type Workload, WorkloadError } from "../workload.js";
 import type { Task } from "./engine.js";
 import { instantiatePeer, THING, thingPool, type WasmPeer } from "./peers.js";
 import { ARENA, BUMP, type Scenario, TLSF } from "./scenarios.js";
@@ -297,7 +297,8 @@ export function thingReplay(pool: MemPool, code: Uint32Array, ptrs: Uint32Array)
     for (; pc < code.length; pc += WORDS) {
       switch (code[pc]) {
         case ALLOC: {
-          const ptr = pool.malloc(code[pc + 2]);
+          // Its malloc(0) and realloc(p, 0) return 0 (C allows it): a zero-size block is asked for as 1 byte.
+          const ptr = pool.malloc(code[pc + 2] || 1);
           if (ptr === 0)
             throw new Error(`out of memory (malloc(${code[pc + 2]}) in a pool of ${pool.buf.byteLength} B)`);
           ptrs[code[pc + 1]] = ptr;
@@ -307,7 +308,7 @@ export function thingReplay(pool: MemPool, code: Uint32Array, ptrs: Uint32Array)
           if (!pool.free(ptrs[code[pc + 1]])) throw new Error(`free(${ptrs[code[pc + 1]]}) refused`);
           break;
         case REALLOC: {
-          const ptr = pool.realloc(ptrs[code[pc + 1]], code[pc + 2]);
+          const ptr = pool.realloc(ptrs[code[pc + 1]], code[pc + 2] || 1);
           if (ptr === 0)
             throw new Error(`out of memory (realloc to ${code[pc + 2]} in a pool of ${pool.buf.byteLength} B)`);
           ptrs[code[pc + 1]] = ptr;
@@ -338,7 +339,9 @@ export const WORKLOAD_PEERS = [ARENA, TLSF, BUMP, THING];
 /** Loads (parses and validates) a workload file's text; `source` names it in messages. */
 export function loadWorkload(text: string, source: string): Compiled {
   const base = source.replace(/^.*[\\/]/, "").replace(/\.[^.]*$/, "");
-  return compile(parseWorkload(text, source), base);
+  const workload = parseWorkload(text, source);
+  if (workload.ops.length === 0) throw new WorkloadError(`${source}: no operations to replay (only a header)`, 1);
+  return compile(workload, base);
 }
 
 /** Bytes of the @thi.ng/malloc pool for a workload: room for its peak twice over, headers and alignment included. */
