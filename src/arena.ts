@@ -165,6 +165,8 @@ function callWithoutArguments(onDispose: () => unknown): unknown {
 const SLOW_RELEASED = 1;
 const SLOW_TRACE = 2;
 const SLOW_NAMES = 4;
+/** The heap has onGrow: alloc takes the general path, which reports growth (src/growth.ts). */
+const SLOW_GROW = 8;
 
 const encoder = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is part of the string strdup() copied, not a byte order mark to drop.
@@ -319,7 +321,7 @@ export class Arena {
     this.trace = trace;
     this.poison = poison;
     this.quarantine = quarantine;
-    this.slow = trace === undefined ? 0 : SLOW_TRACE;
+    this.slow = (trace === undefined ? 0 : SLOW_TRACE) | (heap.growth === undefined ? 0 : SLOW_GROW);
     this.wasmAlloc = heap.core.alloc;
     this.wasmFree = heap.core.free;
     this.wasmAddAction = heap.core.addAction;
@@ -379,7 +381,9 @@ export class Arena {
    * `devres_alloc(release, size)`.
    */
   alloc(size: number, options?: AllocOptions): Ptr {
-    if (options !== undefined || (this.slow & (SLOW_RELEASED | SLOW_TRACE)) !== 0) return this.allocWith(size, options);
+    if (options !== undefined || (this.slow & (SLOW_RELEASED | SLOW_TRACE | SLOW_GROW)) !== 0) {
+      return this.allocWith(size, options);
+    }
     if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
     const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
@@ -412,6 +416,7 @@ export class Arena {
       this.slow |= SLOW_NAMES;
     }
     if (this.trace !== undefined) this.emit("add", "alloc", name ?? "alloc", size, ptr);
+    this.heap.growth?.notice();
     return ptr as Ptr;
   }
 
@@ -422,6 +427,7 @@ export class Arena {
     checkU32(size, "size");
     const ptr = this.core.alloc(this.record, size, 1, 1) >>> 0;
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocZeroed(${size})`, { size });
+    this.heap.growth?.notice();
     return ptr as Ptr;
   }
 
@@ -434,6 +440,7 @@ export class Arena {
     const ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocArray(${count}, ${size})`, { size: count * size });
     if (this.trace !== undefined) this.emit("add", "alloc", "alloc", count * size, ptr);
+    this.heap.growth?.notice();
     return ptr as Ptr;
   }
 
@@ -490,6 +497,7 @@ export class Arena {
     const moved = this.core.realloc(this.record, ptr, size) >>> 0;
     if (moved < STATUS_LIMIT) throw arenaError(this.state, moved, `realloc(${hex(ptr)}, ${size})`, { ptr, size });
     if (moved !== ptr) this.moved(ptr, moved);
+    this.heap.growth?.notice();
     return moved as Ptr;
   }
 
@@ -536,8 +544,9 @@ export class Arena {
 
   /**
    * A fresh `Uint8Array` over an allocation's first `length` bytes (default:
-   * all of it). It goes stale (length 0) when memory grows: take a new one
-   * after any call that may allocate.
+   * all of it). It goes stale (length 0) when memory grows, unless the heap
+   * is `resizable`: take a new one after any call that may allocate, or in
+   * the heap's `onGrow`.
    */
   bytes(ptr: Ptr, length?: number): Uint8Array {
     const size = this.heap.u32()[(this.nodeOf(ptr, "bytes") >>> 2) + Word.NodeSize];
@@ -556,7 +565,7 @@ export class Arena {
    * constructor or DataView, EINVAL otherwise). No alignment can fail:
    * every payload is aligned to at least 8 bytes (minAlign is 8 or more),
    * the largest element there is. Like bytes(), it goes stale (length 0)
-   * when memory grows.
+   * when memory grows, unless the heap is `resizable`.
    */
   view(ptr: Ptr): Uint8Array;
   view<T extends ViewType>(ptr: Ptr, Type: T, length?: number): InstanceType<T>;
@@ -616,6 +625,7 @@ export class Arena {
     heap.actionGenerations[slot] = generation;
     const handle = new ActionHandle(state, slot, generation, node, action as (data: never) => unknown, data, label);
     if (this.trace !== undefined) this.emit("add", "action", handle.name, 0, undefined);
+    heap.growth?.notice();
     return handle;
   }
 
@@ -742,6 +752,7 @@ export class Arena {
     heap.slots[slot] = group;
     this.state.openGroups.push(group);
     if (this.trace !== undefined) this.emit("add", "group", label, 0, undefined);
+    heap.growth?.notice();
     return group;
   }
 
@@ -896,6 +907,7 @@ export class Arena {
     heap.slots[slot] = link;
     child.parentLink = link;
     if (this.trace !== undefined) this.emit("add", "child", child.name, 0, undefined);
+    heap.growth?.notice();
     return child;
   }
 
