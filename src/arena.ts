@@ -20,6 +20,7 @@ import {
   withArticle,
 } from "./errors.js";
 import { arenaError, heapError } from "./failures.js";
+import type { GrowthWatch } from "./growth.js";
 import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind, nextGeneration } from "./handles.js";
 import { HEAP_OPTIONS, Heap, type HeapOptions } from "./heap.js";
 import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
@@ -165,7 +166,7 @@ function callWithoutArguments(onDispose: () => unknown): unknown {
 const SLOW_RELEASED = 1;
 const SLOW_TRACE = 2;
 const SLOW_NAMES = 4;
-/** The heap has onGrow: alloc takes the general path, which reports growth (src/growth.ts). */
+/** The heap has onGrow: alloc looks for growth after the core returns (allocWatched, src/growth.ts). */
 const SLOW_GROW = 8;
 
 const encoder = new TextEncoder();
@@ -382,11 +383,22 @@ export class Arena {
    */
   alloc(size: number, options?: AllocOptions): Ptr {
     if (options !== undefined || (this.slow & (SLOW_RELEASED | SLOW_TRACE | SLOW_GROW)) !== 0) {
-      return this.allocWith(size, options);
+      return options === undefined && (this.slow & (SLOW_RELEASED | SLOW_TRACE)) === 0
+        ? this.allocWatched(size)
+        : this.allocWith(size, options);
     }
     if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
     const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
+    return ptr as Ptr;
+  }
+
+  /** alloc() without options on a heap with onGrow: the straight path, then a look for growth. */
+  private allocWatched(size: number): Ptr {
+    if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
+    const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
+    (this.heap.growth as GrowthWatch).notice();
     return ptr as Ptr;
   }
 
