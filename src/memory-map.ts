@@ -1342,3 +1342,34 @@ export function renderMemoryMap(target: Heap | Arena, options: MemoryMapOptions 
       : `managed-arena memory map: a heap of ${plural(model.arenas.length, "arena")}`);
   return drawModel(model, geometry, title, highlight, heapBytes);
 }
+
+/** One run of whole free pages of a heap's linear memory (see {@link freeRuns}). */
+export interface FreeRun {
+  /** Byte offset of the run's first page in `heap.memory.buffer`. */
+  start: number;
+  /** Pages (64 KiB) in the run. */
+  pages: number;
+}
+
+/**
+ * The runs of whole free pages of `heap`'s linear memory, the one given back
+ * last first: pages that are neither an arena's chunks nor the core's maps
+ * and arena records, ready for any arena of the heap. The bytes of memory in
+ * use are `heap.memory.buffer.byteLength` less 65536 per free page. A walk of
+ * the core's list (one read per run): for measuring and pictures, not a hot path.
+ */
+export function freeRuns(heap: Heap): FreeRun[] {
+  if (!isHeap(heap)) throw new ArenaError("EINVAL", `freeRuns: expected a Heap, got ${describe(heap)}`);
+  const words = heap.u32();
+  // Bounded by the pages there are, should memory be broken.
+  const limit = words.length / (PAGE / 4);
+  const runs: FreeRun[] = [];
+  for (
+    let run = readMapInfo(heap, words).freeRuns;
+    run !== 0 && runs.length < limit;
+    run = words[(run + CHUNK_NEXT) >>> 2]
+  ) {
+    runs.push({ start: run, pages: words[(run + CHUNK_PAGES) >>> 2] });
+  }
+  return runs;
+}
