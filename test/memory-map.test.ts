@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type ChildLink, Kind } from "../src/handles.js";
 import { type Arena, ArenaError, Heap } from "../src/index.js";
-import { builtInScenario } from "../src/inspect/scenario.js";
 import { renderMemoryMap } from "../src/memory-map.js";
+import { builtInScenario } from "../tools/inspect/scenario.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = 65536;
@@ -709,7 +709,7 @@ describe("managed-arena inspect", () => {
   });
 
   async function inspect(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const { command } = await import("../src/inspect/command.js");
+    const { command } = await import("../tools/inspect/command.js");
     const out: string[] = [];
     const err: string[] = [];
     vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
