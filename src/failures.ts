@@ -9,9 +9,8 @@
 // (Heap.arenas).
 
 import { ArenaError, statusError } from "./errors.js";
-import type { Heap } from "./heap.js";
 import { Word } from "./introspect.js";
-import type { ArenaState } from "./state.js";
+import type { ArenaState, HeapView } from "./state.js";
 
 /** Status codes of the core (assembly/layout.ts). */
 const ENOMEM = 3;
@@ -67,7 +66,7 @@ export function arenaError(state: ArenaState, status: number, what: string, requ
 }
 
 /** The ArenaError for `status` returned by the core to a call on `heap` (no arena's limit involved). @internal */
-export function heapError(heap: Heap, status: number, what: string): ArenaError {
+export function heapError(heap: HeapView, status: number, what: string): ArenaError {
   const maxPages = heap.maxPages;
   if (status !== ENOMEM) return statusError(status, what);
   const pages = heap.memory.buffer.byteLength / PAGE;

@@ -5,15 +5,18 @@
 // function, data, name and generation are kept in columns by slot, so that
 // registering one leaves no object behind for the garbage collector
 // (src/handles.ts).
+//
+// The file is below src/arena.ts (src/ imports form a line, see
+// test/imports.test.ts): Heap#createArena, which makes an Arena, is declared
+// and defined there, on this class's prototype.
 
-import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, functionName, statusError } from "./errors.js";
 import { canResize, GrowthWatch, makeResizable } from "./growth.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
-import type { ArenaState, TraceFunction } from "./state.js";
+import type { ArenaState, HeapView, TraceFunction } from "./state.js";
 
 /** Options of {@link Heap.create}. */
 export interface HeapOptions {
@@ -55,6 +58,14 @@ export interface HeapOptions {
   resizable?: boolean;
 }
 
+/** What arenas on a heap inherit from its options (each may set its own). @internal */
+export type Inherited = { trace?: TraceFunction; poison?: boolean; quarantine?: number };
+
+/** What watch() keeps of an arena until the end of the task: its facade (src/arena.ts), which reaches its state. */
+interface Watched {
+  readonly state: ArenaState;
+}
+
 const WASM_MAX_PAGES = 65536;
 /** The names {@link HeapOptions} may have. @internal */
 export const HEAP_OPTIONS = [
@@ -71,7 +82,7 @@ export const HEAP_OPTIONS = [
 type HeapSnapshot = Snapshot<(typeof HEAP_OPTIONS)[number]>;
 
 /** One WebAssembly memory and the core that manages it; create arenas on it with {@link Heap.createArena}. */
-export class Heap {
+export class Heap implements HeapView {
   /**
    * The `WebAssembly.Memory`; pointers are byte offsets into `memory.buffer`
    * (re-read it after growth, or in {@link HeapOptions.onGrow}, unless the heap is `resizable`).
@@ -120,7 +131,7 @@ export class Heap {
    */
   readonly arenas = new Map<number, ArenaState>();
   /** Arenas created in this task, not yet registered for leak reports (see watch). */
-  private readonly unwatched: Arena[] = [];
+  private readonly unwatched: Watched[] = [];
   private registerQueued = false;
 
   private constructor(
@@ -202,13 +213,6 @@ export class Heap {
     return new Heap(memory, maxPages, core, defaults, onLeak, growth, resizable);
   }
 
-  /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
-  createArena(options?: ArenaOptions): Arena {
-    const arena = Arena.onHeap(this, options, this.defaults);
-    this.growth?.notice();
-    return arena;
-  }
-
   /**
    * Reports `arena` through onLeak if it is collected before its teardown.
    * Registering with a FinalizationRegistry (and unregistering) costs more
@@ -217,7 +221,7 @@ export class Heap {
    * end of the task (a microtask), those still live then. Until then the
    * list holds them, so none can be collected unregistered. @internal
    */
-  watch(arena: Arena, state: ArenaState): void {
+  watch(arena: Watched, state: ArenaState): void {
     this.arenas.set(state.record, state);
     if (!this.registerQueued) {
       this.registerQueued = true;
@@ -283,7 +287,6 @@ export class Heap {
     core.endRelease(record, 0);
     state.released = true;
     state.names = undefined;
-    state.openGroups = [];
   }
 
   /** Releases a registration's slot for reuse; its handle goes stale. @internal */

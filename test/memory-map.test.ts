@@ -691,7 +691,7 @@ function childrenOf(heap: Heap, arenas: Arena[]): Arena[] {
     typeof registration === "object" &&
     registration.role === Kind.Child &&
     arenas.some((a) => a.state === registration.owner)
-      ? [(registration as ChildLink).child]
+      ? [(registration as ChildLink).child as Arena]
       : [],
   );
 }
