@@ -16,7 +16,7 @@ import { canResize, GrowthWatch, makeResizable } from "./growth.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
-import type { ArenaState, HeapView, TraceFunction } from "./state.js";
+import type { ArenaState, TraceFunction } from "./state.js";
 
 /** Options of {@link Heap.create}. */
 export interface HeapOptions {
@@ -82,7 +82,7 @@ export const HEAP_OPTIONS = [
 type HeapSnapshot = Snapshot<(typeof HEAP_OPTIONS)[number]>;
 
 /** One WebAssembly memory and the core that manages it; create arenas on it with {@link Heap.createArena}. */
-export class Heap implements HeapView {
+export class Heap {
   /**
    * The `WebAssembly.Memory`; pointers are byte offsets into `memory.buffer`
    * (re-read it after growth, or in {@link HeapOptions.onGrow}, unless the heap is `resizable`).

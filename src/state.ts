@@ -44,7 +44,8 @@ export function actionTag(record: number): ActionTag {
 
 /**
  * The heap of an arena as its state and the error and introspection code
- * below the heap read it: src/heap.ts's Heap implements it. @internal
+ * below the heap read it: src/heap.ts's Heap (checked where arena.ts makes a state
+ * of one, not with `implements`, which the public class would show). @internal
  */
 export interface HeapView {
   /** The `WebAssembly.Memory`. */
