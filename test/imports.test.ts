@@ -28,6 +28,7 @@ const FACADE_ORDER = [
   "src/options.ts",
   "src/core.ts",
   "src/debug.ts",
+  "src/growth.ts",
   "src/state.ts",
   "src/handles.ts",
   "src/introspect.ts",
