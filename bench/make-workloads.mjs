@@ -16,7 +16,7 @@ import { recordWorkload } from "../dist/workload.js";
 
 const directory = join(dirname(fileURLToPath(import.meta.url)), "workloads");
 
-/** mulberry32, as src/bench/stats.ts. */
+/** mulberry32, as tools/bench/stats.ts. */
 function prng(seed) {
   let a = seed >>> 0;
   return () => {

@@ -12,7 +12,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { restore } from "./packed-manifest.mjs";
 
@@ -26,6 +26,7 @@ const tscBin = join(dirname(require.resolve("typescript/package.json")), "bin", 
 const inputs = [
   "assembly",
   "src",
+  "tools",
   "bench/peers",
   "bench/build-peers.mjs",
   "scripts/build.mjs",
@@ -83,35 +84,37 @@ writeFileSync(
     `/** The debug core (assertions, invariant checker), base64. */\n` +
     `export const debugWasm: string = "${base64("core.debug.wasm")}";\n`,
 );
-// The benchmark's AssemblyScript peers, inlined like the core (src/generated/peers.ts).
+// The benchmark's AssemblyScript peers, inlined like the core (tools/generated/peers.ts).
 run(join(root, "bench", "build-peers.mjs"), ["--quiet"]);
 run(tscBin, ["-p", "tsconfig.json"]);
 const { build } = await import("esbuild");
-// The bin uses the library through the package's public entries, dist/index.js
-// and dist/debug-entry.js (which registers the debug core: the fuzzer and
-// inspect use debug heaps), left as imports of "../index.js" and
-// "../debug-entry.js" instead of bundled: a script run by
+// The bin uses the library through the package's public entries only, left as
+// imports of "managed-arena" and "managed-arena/debug" (which registers the
+// debug core: the fuzzer and inspect use debug heaps) instead of bundled. Node
+// resolves them from dist/bin/ by the package's self-reference (its "exports"),
+// to dist/index.js and dist/debug-entry.js: a script run by
 // `managed-arena inspect --script` imports that same module (by the package's
-// name or its path), so both see one Heap, Arena and ArenaError. The inlined
-// release core (dist/generated/wasm.js, which bench reads) is shared the same way.
-// Any other module of the library reached from the CLI fails the build.
-const dist = join(root, "dist");
-const shared = new Map([
-  [join(dist, "index.js"), "../index.js"],
-  [join(dist, "debug-entry.js"), "../debug-entry.js"],
-  [join(dist, "generated", "wasm.js"), "../generated/wasm.js"],
-  // The workload format (parser, writer, recorder): the managed-arena/workload entry.
-  [join(dist, "workload.js"), "../workload.js"],
-]);
+// name or its path), so both see one Heap, Arena and ArenaError; the bench
+// reads and replays workload files through "managed-arena/workload". A tool that
+// reaches into the library by a path (src/, dist/) fails the build.
+const entries = new Set(["managed-arena", "managed-arena/debug", "managed-arena/workload"]);
+const library = [join(root, "src"), join(root, "dist")];
 const publicEntry = {
   name: "public-entry",
   setup(build) {
+    build.onResolve({ filter: /^managed-arena(\/|$)/ }, (args) => {
+      if (entries.has(args.path)) return { path: args.path, external: true };
+      return {
+        errors: [{ text: `${relative(root, args.importer)} imports ${args.path}: not an entry of the package` }],
+      };
+    });
     build.onResolve({ filter: /^\.\.?\// }, (args) => {
       const path = resolve(args.resolveDir, args.path);
-      if (shared.has(path)) return { path: shared.get(path), external: true };
-      if (dirname(path) === dist) {
+      if (library.some((dir) => path === dir || path.startsWith(dir + sep))) {
         const from = relative(root, args.importer);
-        return { errors: [{ text: `${from} imports ${args.path}: the CLI must use the library through its entries` }] };
+        return {
+          errors: [{ text: `${from} imports ${args.path}: the tools use the library through "managed-arena" only` }],
+        };
       }
       return undefined;
     });
@@ -119,7 +122,7 @@ const publicEntry = {
 };
 await build({
   plugins: [publicEntry],
-  entryPoints: [join(root, "dist/cli/index.js")],
+  entryPoints: [join(root, "tools/cli/index.ts")],
   outfile: join(root, "dist/bin/managed-arena.js"),
   bundle: true,
   platform: "node",

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { command } from "../src/bench/command.js";
+import { command } from "../tools/bench/command.js";
 
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -10,8 +10,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { instantiatePeer, thingPool } from "../src/bench/peers.js";
-import { arenaReplay, bumpReplay, compile, loadWorkload, thingReplay, tlsfReplay } from "../src/bench/replay.js";
 import { type Arena, Heap } from "../src/index.js";
 import {
   formatWorkload,
@@ -22,6 +20,8 @@ import {
   type Workload,
   WorkloadError,
 } from "../src/workload.js";
+import { instantiatePeer, thingPool } from "../tools/bench/peers.js";
+import { arenaReplay, bumpReplay, compile, loadWorkload, thingReplay, tlsfReplay } from "../tools/bench/replay.js";
 
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

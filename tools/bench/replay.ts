@@ -17,8 +17,8 @@
 // allocation it refuses.
 
 import type { MemPool } from "@thi.ng/malloc";
-import { type Arena, Heap, type Ptr } from "../index.js";
-import { parseWorkload, type Workload, WorkloadError } from "../workload.js";
+import { type Arena, Heap, type Ptr } from "managed-arena";
+import { parseWorkload, type Workload, WorkloadError } from "managed-arena/workload";
 import type { Task } from "./engine.js";
 import { instantiatePeer, THING, thingPool, type WasmPeer } from "./peers.js";
 import { ARENA, BUMP, type Scenario, TLSF } from "./scenarios.js";
