@@ -22,7 +22,9 @@ export const WORKLOAD_VERSION = 1;
 
 /** The first line of a workload file. */
 export interface WorkloadHeader {
+  /** Always "managed-arena-workload". */
   format: typeof WORKLOAD_FORMAT;
+  /** The format's version: {@link WORKLOAD_VERSION}. */
   version: typeof WORKLOAD_VERSION;
   /** A short name, shown by `bench --workload` (default: the file's name). */
   name?: string;
@@ -32,43 +34,61 @@ export interface WorkloadHeader {
 
 /** Creates arena `arena` (a child of `parent` when given: released with it). */
 export interface CreateOp {
+  /** The operation. */
   op: "create";
+  /** The new arena's number, unique in the file. */
   arena: number;
+  /** The live arena it is a child of. */
   parent?: number;
   /** The arena's minimum alignment, a power of two 8..4096 (default 16). */
   minAlign?: number;
+  /** The arena's name, for reports. */
   name?: string;
 }
 /** Allocates block `id` of `size` bytes in arena `arena`, aligned to max(`align`, the arena's minAlign). */
 export interface AllocOp {
+  /** The operation. */
   op: "alloc";
+  /** The live arena to allocate in. */
   arena: number;
+  /** The block's number, never reused in the file. */
   id: number;
+  /** Bytes requested, 0..2^32-1. */
   size: number;
   /** A power of two 1..4096; default: the arena's minAlign. */
   align?: number;
 }
 /** Frees block `id`. */
 export interface FreeOp {
+  /** The operation. */
   op: "free";
+  /** A live block. */
   id: number;
 }
 /** Resizes block `id` to `size` bytes (it keeps its id, its arena and its alignment). */
 export interface ReallocOp {
+  /** The operation. */
   op: "realloc";
+  /** A live block. */
   id: number;
+  /** Its new size in bytes. */
   size: number;
 }
 /** Releases arena `arena`: every block it holds, and its child arenas with theirs. */
 export interface ReleaseOp {
+  /** The operation. */
   op: "release";
+  /** A live arena. */
   arena: number;
 }
+/** One operation of a workload, one line of its file. */
 export type WorkloadOp = CreateOp | AllocOp | FreeOp | ReallocOp | ReleaseOp;
 
 /** A parsed workload: its header and its operations in order. */
 export interface Workload {
+  /** The first line. */
   header: WorkloadHeader;
+  /** The operations, in file order. */
   ops: WorkloadOp[];
   /** The line (1-based) of each operation in the file it was parsed from. */
   lines?: number[];
@@ -76,7 +96,9 @@ export interface Workload {
 
 /** A malformed workload: `line` is the line of the file (1-based; 0 when not from a file). */
 export class WorkloadError extends Error {
+  /** The line of the file (1-based; 0 when not from a file). */
   readonly line: number;
+  /** An error for `line`; the message names the line and what is wrong there. */
   constructor(message: string, line: number) {
     super(message);
     this.name = "WorkloadError";
