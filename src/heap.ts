@@ -7,7 +7,7 @@
 // (src/handles.ts).
 
 import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
-import { type CoreExports, instantiateCore } from "./core.js";
+import { type CoreExports, type CoreSource, checkCoreSource, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, functionName, statusError } from "./errors.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
@@ -26,6 +26,16 @@ export interface HeapOptions {
    * everything of `managed-arena`), else `Heap.create` throws `EINVAL` saying so.
    */
   debug?: boolean;
+  /**
+   * Where the core comes from, instead of the build the entry inlines: a URL (string or `URL`;
+   * fetched and compiled while it streams in, once per URL), a `Response` or a promise of one, a
+   * `WebAssembly.Module`, or the bytes of the file. The package ships the cores as
+   * `managed-arena/core.wasm` (release) and `managed-arena/core.debug.wasm` (needed with
+   * `debug: true`). Required with the `managed-arena/slim` entry, which inlines no core. A value
+   * of another kind, a file: URL (fetch cannot read it: pass the bytes), an HTTP error, bytes that
+   * are not WebAssembly or a module that is not a core are `EINVAL`.
+   */
+  wasm?: CoreSource;
   /** Default `trace` of every arena on this heap. */
   trace?: TraceFunction;
   /** Default `poison` of every arena on this heap. */
@@ -41,7 +51,16 @@ export interface HeapOptions {
 
 const WASM_MAX_PAGES = 65536;
 /** The names {@link HeapOptions} may have. @internal */
-export const HEAP_OPTIONS = ["initialPages", "maxPages", "debug", "trace", "poison", "quarantine", "onLeak"] as const;
+export const HEAP_OPTIONS = [
+  "initialPages",
+  "maxPages",
+  "debug",
+  "wasm",
+  "trace",
+  "poison",
+  "quarantine",
+  "onLeak",
+] as const;
 type HeapSnapshot = Snapshot<(typeof HEAP_OPTIONS)[number]>;
 
 /** One WebAssembly memory and the core that manages it; create arenas on it with {@link Heap.createArena}. */
@@ -145,8 +164,9 @@ export class Heap {
       quarantine: options.quarantine === undefined ? undefined : checkU32(options.quarantine, "quarantine"),
     };
     const onLeak = (options.onLeak as ((report: string) => void) | undefined) ?? warnLeak;
+    const source = options.wasm === undefined ? undefined : checkCoreSource(options.wasm);
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
-    const core = await instantiateCore(memory, options.debug === true);
+    const core = await instantiateCore(memory, options.debug === true, source);
     const status = core.init(maxPages);
     if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
     return new Heap(memory, maxPages, core, defaults, onLeak);
