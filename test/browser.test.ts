@@ -67,7 +67,37 @@ describe("in Chromium", () => {
     expect(strict.results.errorMessage).toMatch(/wasm-unsafe-eval|Content Security Policy/i);
   });
 
+  it("managed-arena/slim loads the core from a .wasm URL (compiled while it streams); a Content-Security-Policy still needs 'wasm-unsafe-eval' for it (README)", async () => {
+    const byPage: Record<string, Record<string, unknown>> = {};
+    for (const page of ["wasm-url", "wasm-url-wasm", "wasm-url-strict"]) {
+      byPage[page] = (await resultsOf(`/test/browser/${page}.html`)).results;
+    }
+    console.log(`core from a .wasm URL in Chromium: ${JSON.stringify(byPage)}`);
+    const served = server.served.filter((s) => s.path.endsWith(".wasm"));
+    expect(served.filter((s) => s.path === "/dist/core.wasm").every((s) => s.status === 200)).toBe(true);
+    for (const page of ["wasm-url", "wasm-url-wasm"]) {
+      // The slim entry inlines no core: without wasm, EINVAL saying what to pass.
+      expect(byPage[page].withoutWasm).toMatchObject({ ok: false, code: "EINVAL" });
+      expect((byPage[page].withoutWasm as { message: string }).message).toMatch(/inlines no core/);
+      expect(byPage[page].heap).toEqual({ ok: true });
+      expect(byPage[page].debugHeap).toEqual({ ok: true });
+      expect(byPage[page].missing).toMatchObject({ ok: false, code: "EINVAL" });
+      expect((byPage[page].missing as { message: string }).message).toMatch(/no-such-core\.wasm answered 404/);
+      expect(byPage[page].instantiateStreaming).toEqual({ ok: true });
+      expect(byPage[page].compileBytes).toEqual({ ok: true });
+    }
+    // What Chromium does under script-src 'self' without 'wasm-unsafe-eval': it refuses to compile
+    // any WebAssembly, a same-origin file compiled while it streams in as much as bytes; the
+    // library passes the browser's CompileError on.
+    const strict = byPage["wasm-url-strict"];
+    for (const key of ["heap", "debugHeap", "instantiateStreaming", "compileBytes"]) {
+      expect(strict[key], key).toMatchObject({ ok: false, name: "CompileError" });
+      expect((strict[key] as { message: string }).message, key).toMatch(/wasm-unsafe-eval|Content Security Policy/i);
+    }
+  }, 30_000);
+
   it("loads dist/ as plain ES modules and runs a scenario: allocations, actions, release order, error codes", async () => {
+    const first = server.served.length;
     const { results, errors } = await resultsOf("/test/browser/index.html");
     expect(errors).toEqual([]);
     expect(results.userAgent).toMatch(/Chrome\//);
@@ -75,12 +105,12 @@ describe("in Chromium", () => {
     expect(results.node).toBe(false);
 
     // The package's modules came from the static server, unbundled, with no wasm fetched.
-    const paths = server.served.map((s) => s.path);
+    const paths = server.served.slice(first).map((s) => s.path);
     expect(paths).toContain("/dist/index.js");
     expect(paths).toContain("/dist/core.js");
-    expect(paths).toContain("/dist/generated/wasm.js");
+    expect(paths).toContain("/dist/generated/release-core.js");
     expect(paths.filter((p) => p.endsWith(".wasm"))).toEqual([]);
-    expect(server.served.filter((s) => s.status !== 200 && !s.path.endsWith("favicon.ico"))).toEqual([]);
+    expect(server.served.slice(first).filter((s) => s.status !== 200 && !s.path.endsWith("favicon.ico"))).toEqual([]);
 
     expect(results.pointers).toMatchObject({ alignedOk: true });
     expect(results.contents).toEqual({
