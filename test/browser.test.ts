@@ -6,9 +6,11 @@
 // @sparticuz/chromium devDependency ships (test/browser/chromium.ts), so
 // `npm install` is all it needs on linux-x64. No Chromium is a failure, never
 // a skip.
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Browser, launchChromium } from "./browser/chromium.js";
 import { type StaticServer, startStaticServer } from "./browser/server.js";
@@ -20,7 +22,7 @@ let server: StaticServer;
 let launched: Promise<Browser>;
 
 beforeAll(async () => {
-  server = await startStaticServer(root, ["/dist/", "/test/browser/"]);
+  server = await startStaticServer(root, ["/dist/", "/test/browser/", "/examples/browser/"]);
   // Launched once for both tests; a missing Chromium fails each of them (never skips them).
   launched = launchChromium();
   launched.catch(() => {});
@@ -57,7 +59,52 @@ async function resultsOf(path: string): Promise<{ results: Record<string, unknow
   return { results, errors };
 }
 
+/** What examples/browser/compute.js computes (the same in Node, checked there once by hand). */
+const EXAMPLE_RESULTS = {
+  samples: 10_000,
+  histogram: [618, 624, 643, 607, 611, 627, 611, 629, 614, 676, 587, 636, 668, 606, 629, 614],
+  mean: 0.501,
+  children: 3,
+  // The frames released in the loop, then the app's release newest first: its action, frames 8, 5, 2.
+  log: [
+    "frame 0 released",
+    "frame 1 released",
+    "frame 3 released",
+    "frame 4 released",
+    "frame 6 released",
+    "frame 7 released",
+    "frame 9 released",
+    "app released",
+    "frame 8 released",
+    "frame 5 released",
+    "frame 2 released",
+  ],
+  memoryPages: 3,
+};
+
 describe("in Chromium", () => {
+  it("the browser example (examples/browser, README) builds with esbuild and computes the same in both of its pages", async () => {
+    const out = join(root, "examples", "browser", "out");
+    rmSync(out, { recursive: true, force: true });
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, "examples", "browser", "build.mjs")]);
+    console.log(stdout.trim());
+    const first = server.served.length;
+    const main = await resultsOf("/examples/browser/index.html");
+    expect(main.errors).toEqual([]);
+    expect(main.results).toEqual(EXAMPLE_RESULTS);
+    const slim = await resultsOf("/examples/browser/slim.html");
+    expect(slim.errors).toEqual([]);
+    expect(slim.results).toEqual(EXAMPLE_RESULTS);
+    // Bundles, not the package's modules; only the slim page fetched the core.
+    expect(server.served.slice(first)).toEqual([
+      { path: "/examples/browser/index.html", status: 200 },
+      { path: "/examples/browser/out/main.js", status: 200 },
+      { path: "/examples/browser/slim.html", status: 200 },
+      { path: "/examples/browser/out/slim.js", status: 200 },
+      { path: "/examples/browser/out/core.wasm", status: 200 },
+    ]);
+  }, 60_000);
+
   it("under a Content-Security-Policy, Heap.create needs 'wasm-unsafe-eval' (README, Install)", async () => {
     const allowed = await resultsOf("/test/browser/csp-wasm.html");
     expect(allowed.results).toEqual({ created: true });
