@@ -5,9 +5,11 @@
 // application/wasm, so the fetch compiles while it streams). Bad values are
 // EINVAL and create nothing. In Chromium: test/browser.test.ts; the entry
 // without an inlined core (managed-arena/slim): test/bundle.test.ts.
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { debugCore } from "../src/generated/debug-core.js";
@@ -58,6 +60,18 @@ async function rejectsWith(options: unknown, message: RegExp): Promise<ArenaErro
   expect((error as ArenaError).message).toMatch(message);
   return error as ArenaError;
 }
+
+describe("the inlined cores", () => {
+  it("inflate with DecompressionStream where Node's zlib is not at hand (browsers, Node before 20.16)", async () => {
+    const script = `process.getBuiltinModule = undefined;
+const { Heap } = await import(${JSON.stringify(pathToFileURL(join(root, "dist", "debug-entry.js")).href)});
+const release = await Heap.create(); release.createArena().alloc(16);
+const debug = await Heap.create({ debug: true }); debug.createArena().alloc(16);
+console.log(JSON.stringify({ check: debug.check() }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
+    expect(JSON.parse(stdout)).toEqual({ check: 0 });
+  });
+});
 
 describe("Heap.create({ wasm })", () => {
   it("the package ships both cores as files, the ones the entries inline", async () => {
