@@ -62,7 +62,7 @@ export type CoreSource =
   | PromiseLike<Response>
   | WebAssembly.Module
   | ArrayBuffer
-  | ArrayBufferView<ArrayBuffer>;
+  | ArrayBufferView;
 
 /** The inlined builds (deflated, base64) once an entry registered them, and their compilations. */
 const inlined: { release?: string; debug?: string } = {};
@@ -148,6 +148,7 @@ export function checkCoreSource(value: unknown): CheckedSource {
   if (tag(value) === "[object WebAssembly.Module]") return { kind: "module", module: value as WebAssembly.Module };
   if (tag(value) === "[object Response]") return { kind: "response", response: value as Response };
   if (value instanceof ArrayBuffer || (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer)) {
+    // Not a view of a SharedArrayBuffer: WebAssembly.compile takes none.
     return { kind: "bytes", bytes: value as ArrayBuffer | ArrayBufferView<ArrayBuffer> };
   }
   if (value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function") {

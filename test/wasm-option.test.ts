@@ -129,7 +129,17 @@ describe("Heap.create({ wasm })", () => {
   });
 
   it("a value of no accepted kind is EINVAL, before anything is loaded", async () => {
-    for (const value of [42, true, {}, [], null, () => "x", Symbol("s"), new Blob([])]) {
+    for (const value of [
+      42,
+      true,
+      {},
+      [],
+      null,
+      () => "x",
+      Symbol("s"),
+      new Blob([]),
+      new Uint8Array(new SharedArrayBuffer(8)),
+    ]) {
       await rejectsWith({ wasm: value }, /wasm must be a URL, a Response, a WebAssembly.Module or bytes/);
     }
     // No page to be relative to in Node.
