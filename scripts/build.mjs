@@ -15,7 +15,7 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deflateSync } from "node:zlib";
 import { restore } from "./packed-manifest.mjs";
@@ -30,6 +30,7 @@ const tscBin = join(dirname(require.resolve("typescript/package.json")), "bin", 
 const inputs = [
   "assembly",
   "src",
+  "tools",
   "bench/peers",
   "bench/build-peers.mjs",
   "scripts/build.mjs",
@@ -102,7 +103,7 @@ writeFileSync(
     `/** The debug core (assertions, invariant checker), deflated, base64. */\n` +
     `export const debugCore: string = "${deflated("core.debug.wasm")}";\n`,
 );
-// The benchmark's AssemblyScript peers, inlined like the core (src/generated/peers.ts).
+// The benchmark's AssemblyScript peers, inlined like the core (tools/generated/peers.ts).
 run(join(root, "bench", "build-peers.mjs"), ["--quiet"]);
 run(tscBin, ["-p", "tsconfig.json"]);
 // The cores as files too, for Heap.create({ wasm }) and managed-arena/slim: the package exports
@@ -110,29 +111,32 @@ run(tscBin, ["-p", "tsconfig.json"]);
 copyFileSync(join(root, "build", "core.release.wasm"), join(root, "dist", "core.wasm"));
 copyFileSync(join(root, "build", "core.debug.wasm"), join(root, "dist", "core.debug.wasm"));
 const { build } = await import("esbuild");
-// The bin uses the library through the package's public entries, dist/index.js
-// and dist/debug-entry.js (which registers the debug core: the fuzzer and
-// inspect use debug heaps), left as imports of "../index.js" and
-// "../debug-entry.js" instead of bundled: a script run by
+// The bin uses the library through the package's public entries only, left as
+// imports of "managed-arena" and "managed-arena/debug" (which registers the
+// debug core: the fuzzer and inspect use debug heaps) instead of bundled. Node
+// resolves them from dist/bin/ by the package's self-reference (its "exports"),
+// to dist/index.js and dist/debug-entry.js: a script run by
 // `managed-arena inspect --script` imports that same module (by the package's
-// name or its path), so both see one Heap, Arena and ArenaError. The inlined
-// release core (dist/generated/wasm.js, which bench reads) is shared the same way.
-// Any other module of the library reached from the CLI fails the build.
-const dist = join(root, "dist");
-const shared = new Map([
-  [join(dist, "index.js"), "../index.js"],
-  [join(dist, "debug-entry.js"), "../debug-entry.js"],
-  [join(dist, "generated", "wasm.js"), "../generated/wasm.js"],
-]);
+// name or its path), so both see one Heap, Arena and ArenaError. A tool that
+// reaches into the library by a path (src/, dist/) fails the build.
+const entries = new Set(["managed-arena", "managed-arena/debug"]);
+const library = [join(root, "src"), join(root, "dist")];
 const publicEntry = {
   name: "public-entry",
   setup(build) {
+    build.onResolve({ filter: /^managed-arena(\/|$)/ }, (args) => {
+      if (entries.has(args.path)) return { path: args.path, external: true };
+      return {
+        errors: [{ text: `${relative(root, args.importer)} imports ${args.path}: not an entry of the package` }],
+      };
+    });
     build.onResolve({ filter: /^\.\.?\// }, (args) => {
       const path = resolve(args.resolveDir, args.path);
-      if (shared.has(path)) return { path: shared.get(path), external: true };
-      if (dirname(path) === dist) {
+      if (library.some((dir) => path === dir || path.startsWith(dir + sep))) {
         const from = relative(root, args.importer);
-        return { errors: [{ text: `${from} imports ${args.path}: the CLI must use the library through its entries` }] };
+        return {
+          errors: [{ text: `${from} imports ${args.path}: the tools use the library through "managed-arena" only` }],
+        };
       }
       return undefined;
     });
@@ -140,7 +144,7 @@ const publicEntry = {
 };
 await build({
   plugins: [publicEntry],
-  entryPoints: [join(root, "dist/cli/index.js")],
+  entryPoints: [join(root, "tools/cli/index.ts")],
   outfile: join(root, "dist/bin/managed-arena.js"),
   bundle: true,
   platform: "node",

@@ -20,8 +20,9 @@ import {
   withArticle,
 } from "./errors.js";
 import { arenaError, heapError } from "./failures.js";
+import type { GrowthWatch } from "./growth.js";
 import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind, nextGeneration } from "./handles.js";
-import { HEAP_OPTIONS, Heap, type HeapOptions } from "./heap.js";
+import { HEAP_OPTIONS, Heap, type HeapOptions, type Inherited } from "./heap.js";
 import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
 import { ArenaState, type TraceEvent, type TraceFunction } from "./state.js";
@@ -131,9 +132,6 @@ export interface ArenaStats {
 const ARENA_OPTIONS = ["name", "minAlign", "maxBytes", "trace", "poison", "quarantine"] as const;
 const ALLOC_OPTIONS = ["align", "zero", "name", "onRelease"] as const;
 
-/** What an arena inherits from its heap or parent when its own options do not say. @internal */
-export type Inherited = { trace?: TraceFunction; poison?: boolean; quarantine?: number };
-
 const HEADER = 16;
 const META_DTOR = 1 << 14;
 /** The core's answer to free() of an allocation whose destructor must run first. */
@@ -165,6 +163,8 @@ function callWithoutArguments(onDispose: () => unknown): unknown {
 const SLOW_RELEASED = 1;
 const SLOW_TRACE = 2;
 const SLOW_NAMES = 4;
+/** The heap has onGrow: alloc looks for growth after the core returns (allocWatched, src/growth.ts). */
+const SLOW_GROW = 8;
 
 const encoder = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is part of the string strdup() copied, not a byte order mark to drop.
@@ -303,6 +303,8 @@ export class Arena {
   private resetting = false;
   /** Payloads whose destructor is running: not live for free(), but sizeOf and bytes still read them. */
   private dying: Set<number> | undefined;
+  /** Open groups, oldest first: closeGroup() closes the last. */
+  private openGroups: GroupHandle[] = [];
 
   private constructor(
     heap: Heap,
@@ -319,7 +321,7 @@ export class Arena {
     this.trace = trace;
     this.poison = poison;
     this.quarantine = quarantine;
-    this.slow = trace === undefined ? 0 : SLOW_TRACE;
+    this.slow = (trace === undefined ? 0 : SLOW_TRACE) | (heap.growth === undefined ? 0 : SLOW_GROW);
     this.wasmAlloc = heap.core.alloc;
     this.wasmFree = heap.core.free;
     this.wasmAddAction = heap.core.addAction;
@@ -379,10 +381,23 @@ export class Arena {
    * `devres_alloc(release, size)`.
    */
   alloc(size: number, options?: AllocOptions): Ptr {
-    if (options !== undefined || (this.slow & (SLOW_RELEASED | SLOW_TRACE)) !== 0) return this.allocWith(size, options);
+    if (options !== undefined || (this.slow & (SLOW_RELEASED | SLOW_TRACE | SLOW_GROW)) !== 0) {
+      return options === undefined && (this.slow & (SLOW_RELEASED | SLOW_TRACE)) === 0
+        ? this.allocWatched(size)
+        : this.allocWith(size, options);
+    }
     if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
     const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
+    return ptr as Ptr;
+  }
+
+  /** alloc() without options on a heap with onGrow: the straight path, then a look for growth. */
+  private allocWatched(size: number): Ptr {
+    if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
+    const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
+    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
+    (this.heap.growth as GrowthWatch).notice();
     return ptr as Ptr;
   }
 
@@ -412,6 +427,7 @@ export class Arena {
       this.slow |= SLOW_NAMES;
     }
     if (this.trace !== undefined) this.emit("add", "alloc", name ?? "alloc", size, ptr);
+    this.heap.growth?.notice();
     return ptr as Ptr;
   }
 
@@ -422,6 +438,7 @@ export class Arena {
     checkU32(size, "size");
     const ptr = this.core.alloc(this.record, size, 1, 1) >>> 0;
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocZeroed(${size})`, { size });
+    this.heap.growth?.notice();
     return ptr as Ptr;
   }
 
@@ -434,6 +451,7 @@ export class Arena {
     const ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocArray(${count}, ${size})`, { size: count * size });
     if (this.trace !== undefined) this.emit("add", "alloc", "alloc", count * size, ptr);
+    this.heap.growth?.notice();
     return ptr as Ptr;
   }
 
@@ -490,6 +508,7 @@ export class Arena {
     const moved = this.core.realloc(this.record, ptr, size) >>> 0;
     if (moved < STATUS_LIMIT) throw arenaError(this.state, moved, `realloc(${hex(ptr)}, ${size})`, { ptr, size });
     if (moved !== ptr) this.moved(ptr, moved);
+    this.heap.growth?.notice();
     return moved as Ptr;
   }
 
@@ -536,8 +555,9 @@ export class Arena {
 
   /**
    * A fresh `Uint8Array` over an allocation's first `length` bytes (default:
-   * all of it). It goes stale (length 0) when memory grows: take a new one
-   * after any call that may allocate.
+   * all of it). It goes stale (length 0) when memory grows, unless the heap
+   * is `resizable`: take a new one after any call that may allocate, or in
+   * the heap's `onGrow`.
    */
   bytes(ptr: Ptr, length?: number): Uint8Array {
     const size = this.heap.u32()[(this.nodeOf(ptr, "bytes") >>> 2) + Word.NodeSize];
@@ -556,7 +576,7 @@ export class Arena {
    * constructor or DataView, EINVAL otherwise). No alignment can fail:
    * every payload is aligned to at least 8 bytes (minAlign is 8 or more),
    * the largest element there is. Like bytes(), it goes stale (length 0)
-   * when memory grows.
+   * when memory grows, unless the heap is `resizable`.
    */
   view(ptr: Ptr): Uint8Array;
   view<T extends ViewType>(ptr: Ptr, Type: T, length?: number): InstanceType<T>;
@@ -616,6 +636,7 @@ export class Arena {
     heap.actionGenerations[slot] = generation;
     const handle = new ActionHandle(state, slot, generation, node, action as (data: never) => unknown, data, label);
     if (this.trace !== undefined) this.emit("add", "action", handle.name, 0, undefined);
+    heap.growth?.notice();
     return handle;
   }
 
@@ -740,8 +761,9 @@ export class Arena {
     if (reuse) free.pop();
     const group = new GroupHandle(this.state, slot, node, label);
     heap.slots[slot] = group;
-    this.state.openGroups.push(group);
+    this.openGroups.push(group);
     if (this.trace !== undefined) this.emit("add", "group", label, 0, undefined);
+    heap.growth?.notice();
     return group;
   }
 
@@ -754,7 +776,7 @@ export class Arena {
     let group: GroupHandle;
     if (handle === undefined) {
       if (this.life === RELEASED) throw this.releasedError();
-      const open = this.state.openGroups;
+      const open = this.openGroups;
       if (open.length === 0) throw new ArenaError("EINVAL", "closeGroup(): no group is open");
       group = open[open.length - 1];
     } else {
@@ -766,7 +788,7 @@ export class Arena {
     // Groups stay nested: groups opened after this one and still open end here too, innermost first.
     // Each takes the close marker reserved when it opened, so none can fail once the first has not
     // (the core's only refusal, EBUSY while releasing, holds for all of them alike).
-    const open = this.state.openGroups;
+    const open = this.openGroups;
     for (const closing of open.slice(open.lastIndexOf(group)).reverse()) this.addCloseMarker(closing);
   }
 
@@ -896,6 +918,7 @@ export class Arena {
     heap.slots[slot] = link;
     child.parentLink = link;
     if (this.trace !== undefined) this.emit("add", "child", child.name, 0, undefined);
+    heap.growth?.notice();
     return child;
   }
 
@@ -1011,7 +1034,7 @@ export class Arena {
     this.life = LIVE;
     this.state.names = undefined;
     this.slow &= ~SLOW_NAMES;
-    this.state.openGroups = [];
+    this.openGroups = [];
     // An action that dropped the last reference (the devm put-in-action pattern) tears down now.
     outcome = this.settle(outcome);
     if (outcome.hasThrown) throw outcome.thrown;
@@ -1246,7 +1269,7 @@ export class Arena {
       case Kind.Child:
         if (this.trace !== undefined) this.emit("rel", "child", callback.name, 0, undefined);
         callback.child.parentLink = undefined;
-        return callback.child.teardown();
+        return (callback.child as Arena).teardown();
     }
   }
 
@@ -1266,7 +1289,7 @@ export class Arena {
       if (this.trace !== undefined) this.emit("rel", "child", callback.name, 0, undefined);
       callback.child.parentLink = undefined;
       // The child gives up on its own actions when the same signal aborts.
-      return callback.child.teardownAsync(abort);
+      return (callback.child as Arena).teardownAsync(abort);
     }
     return awaitUnlessAborted(this.run(callback), abort);
   }
@@ -1359,7 +1382,7 @@ export class Arena {
   }
 
   private forgetOpen(group: GroupHandle): void {
-    const open = this.state.openGroups;
+    const open = this.openGroups;
     const index = open.lastIndexOf(group);
     if (index >= 0) open.splice(index, 1);
   }
@@ -1436,3 +1459,28 @@ export class Arena {
     return new ArenaError("ERELEASED", `arena ${JSON.stringify(this.name)} already released`);
   }
 }
+
+// Heap#createArena makes an Arena, so it is declared and defined here rather
+// than in src/heap.ts, which is below this file (src/ imports form a line, see
+// test/imports.test.ts). Declared into the class Heap (TypeScript merges the
+// interface below into it) and defined on its prototype as a class method is
+// (not enumerable): heap.createArena() calls it as directly as before. This
+// module must therefore be evaluated for Heap to have it: package.json lists it
+// in "sideEffects", so that a bundler keeps it for an app that names only Heap.
+declare module "./heap.js" {
+  interface Heap {
+    /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
+    createArena(options?: ArenaOptions): Arena;
+  }
+}
+
+Object.defineProperty(Heap.prototype, "createArena", {
+  value: function createArena(this: Heap, options?: ArenaOptions): Arena {
+    const arena = Arena.onHeap(this, options, this.defaults);
+    this.growth?.notice();
+    return arena;
+  },
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});

@@ -5,10 +5,14 @@
 // function, data, name and generation are kept in columns by slot, so that
 // registering one leaves no object behind for the garbage collector
 // (src/handles.ts).
+//
+// The file is below src/arena.ts (src/ imports form a line, see
+// test/imports.test.ts): Heap#createArena, which makes an Arena, is declared
+// and defined there, on this class's prototype.
 
-import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
 import { type CoreExports, type CoreSource, checkCoreSource, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, functionName, statusError } from "./errors.js";
+import { canResize, GrowthWatch, makeResizable } from "./growth.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
@@ -47,6 +51,29 @@ export interface HeapOptions {
    * without its last release(); default: one console.warn per leaked arena.
    */
   onLeak?: (report: string) => void;
+  /**
+   * Called with `heap.memory` once memory has grown, before the call that
+   * grew it returns (after its work is done). Views made before growth are
+   * detached (length 0) unless the heap is `resizable`: rebuild cached ones
+   * here. An error it throws is rethrown from a microtask. See src/growth.ts.
+   */
+  onGrow?: (memory: WebAssembly.Memory) => void;
+  /**
+   * Make `memory.buffer` a resizable ArrayBuffer that grows in place, so that
+   * views of allocations survive growth; default false. Needs
+   * `WebAssembly.Memory.prototype.toResizableBuffer` (Node 26, Chromium 136+;
+   * see {@link Heap.canResize}), else EINVAL. Some Web APIs refuse views of a
+   * resizable buffer (Chromium: TextEncoder.encodeInto, crypto.getRandomValues, Blob).
+   */
+  resizable?: boolean;
+}
+
+/** What arenas on a heap inherit from its options (each may set its own). @internal */
+export type Inherited = { trace?: TraceFunction; poison?: boolean; quarantine?: number };
+
+/** What watch() keeps of an arena until the end of the task: its facade (src/arena.ts), which reaches its state. */
+interface Watched {
+  readonly state: ArenaState;
 }
 
 const WASM_MAX_PAGES = 65536;
@@ -60,13 +87,24 @@ export const HEAP_OPTIONS = [
   "poison",
   "quarantine",
   "onLeak",
+  "onGrow",
+  "resizable",
 ] as const;
 type HeapSnapshot = Snapshot<(typeof HEAP_OPTIONS)[number]>;
 
 /** One WebAssembly memory and the core that manages it; create arenas on it with {@link Heap.createArena}. */
 export class Heap {
-  /** The `WebAssembly.Memory`; pointers are byte offsets into `memory.buffer` (re-read it after growth). */
+  /**
+   * The `WebAssembly.Memory`; pointers are byte offsets into `memory.buffer`
+   * (re-read it after growth, or in {@link HeapOptions.onGrow}, unless the heap is `resizable`).
+   */
   readonly memory: WebAssembly.Memory;
+  /** Whether this runtime supports {@link HeapOptions.resizable} (`WebAssembly.Memory.prototype.toResizableBuffer`). */
+  static readonly canResize: boolean = canResize;
+  /** True when `memory.buffer` is resizable ({@link HeapOptions.resizable}): views of allocations survive growth. */
+  readonly resizable: boolean;
+  /** Reports growth to onGrow; undefined without onGrow. @internal */
+  readonly growth: GrowthWatch | undefined;
   /** The core's raw exports: the facade calls them directly, never through wrappers. @internal */
   readonly core: CoreExports;
   /**
@@ -104,7 +142,7 @@ export class Heap {
    */
   readonly arenas = new Map<number, ArenaState>();
   /** Arenas created in this task, not yet registered for leak reports (see watch). */
-  private readonly unwatched: Arena[] = [];
+  private readonly unwatched: Watched[] = [];
   private registerQueued = false;
 
   private constructor(
@@ -113,8 +151,12 @@ export class Heap {
     core: CoreExports,
     defaults: Inherited,
     onLeak: (report: string) => void,
+    growth: GrowthWatch | undefined,
+    resizable: boolean,
   ) {
     this.memory = memory;
+    this.growth = growth;
+    this.resizable = resizable;
     this.maxPages = maxPages;
     this.core = core;
     this.words = new Uint32Array(memory.buffer);
@@ -148,12 +190,12 @@ export class Heap {
     if (initialPages < 1 || initialPages > maxPages) {
       throw new ArenaError("EINVAL", `initialPages must be in 1..maxPages (${maxPages}), got ${initialPages}`);
     }
-    for (const key of ["debug", "poison"] as const) {
+    for (const key of ["debug", "poison", "resizable"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "boolean") {
         throw new ArenaError("EINVAL", `${key} must be a boolean, got ${describe(options[key])}`);
       }
     }
-    for (const key of ["trace", "onLeak"] as const) {
+    for (const key of ["trace", "onLeak", "onGrow"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "function") {
         throw new ArenaError("EINVAL", `${key} must be a function, got ${describe(options[key])}`);
       }
@@ -165,16 +207,22 @@ export class Heap {
     };
     const onLeak = (options.onLeak as ((report: string) => void) | undefined) ?? warnLeak;
     const source = options.wasm === undefined ? undefined : checkCoreSource(options.wasm);
+    const resizable = options.resizable === true;
+    if (resizable && !canResize) {
+      throw new ArenaError(
+        "EINVAL",
+        "resizable: this runtime has no WebAssembly.Memory.prototype.toResizableBuffer (Node 26, Chromium 136+); check Heap.canResize",
+      );
+    }
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
+    if (resizable) makeResizable(memory);
     const core = await instantiateCore(memory, options.debug === true, source);
     const status = core.init(maxPages);
     if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
-    return new Heap(memory, maxPages, core, defaults, onLeak);
-  }
-
-  /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
-  createArena(options?: ArenaOptions): Arena {
-    return Arena.onHeap(this, options, this.defaults);
+    // After init, which may grow memory for the page maps: onGrow reports growth after creation only.
+    const onGrow = options.onGrow as ((memory: WebAssembly.Memory) => void) | undefined;
+    const growth = onGrow === undefined ? undefined : new GrowthWatch(memory, resizable, onGrow);
+    return new Heap(memory, maxPages, core, defaults, onLeak, growth, resizable);
   }
 
   /**
@@ -185,7 +233,7 @@ export class Heap {
    * end of the task (a microtask), those still live then. Until then the
    * list holds them, so none can be collected unregistered. @internal
    */
-  watch(arena: Arena, state: ArenaState): void {
+  watch(arena: Watched, state: ArenaState): void {
     this.arenas.set(state.record, state);
     if (!this.registerQueued) {
       this.registerQueued = true;
@@ -251,7 +299,6 @@ export class Heap {
     core.endRelease(record, 0);
     state.released = true;
     state.names = undefined;
-    state.openGroups = [];
   }
 
   /** Releases a registration's slot for reuse; its handle goes stale. @internal */

@@ -22,7 +22,7 @@ let server: StaticServer;
 let launched: Promise<Browser>;
 
 beforeAll(async () => {
-  server = await startStaticServer(root, ["/dist/", "/test/browser/", "/examples/browser/"]);
+  server = await startStaticServer(root, ["/dist/", "/test/browser/", "/tools/inspect/", "/examples/browser/"]);
   // Launched once for both tests; a missing Chromium fails each of them (never skips them).
   launched = launchChromium();
   launched.catch(() => {});
@@ -205,6 +205,15 @@ describe("in Chromium", () => {
       afterRelease: "ERELEASED",
     });
     expect(results.chained).toEqual({ suppressedError: true, error: "first added", suppressed: "second added" });
+    // Chromium has toResizableBuffer: a view made before growth keeps its length and its writes.
+    expect(results.growth).toMatchObject({
+      canResize: true,
+      resizable: true,
+      reported: true,
+      viewLength: 5,
+      text: "Kept",
+    });
+    expect((results.growth as { grewPages: number }).grewPages).toBeGreaterThanOrEqual(8);
   }, 30_000);
 
   it("draws the memory map in a page (well-formed SVG, one payload per allocation) and saves a screenshot", async () => {

@@ -165,7 +165,7 @@ describe("the tarball", () => {
     expect(packed.size).toBeLessThan(MAX_TARBALL_BYTES);
   });
 
-  it("has an exports map with types (and the slim and debug entries, the .wasm files), engines, sideEffects only where a core is registered, the bin, and no dependencies", () => {
+  it("has an exports map with types (and the slim and debug entries, the .wasm files), engines, sideEffects only where a core is registered and in arena.js, the bin, and no dependencies", () => {
     const pkg = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
     expect(pkg.type).toBe("module");
     expect(pkg.exports["."].types).toBe("./dist/index.d.ts");
@@ -177,8 +177,9 @@ describe("the tarball", () => {
     expect(pkg.exports["./package.json"]).toBe("./package.json");
     expect(pkg.engines.node).toMatch(/^>=\s*20/);
     // The one effect of these modules is registering an inlined core (release-core.js, imported by
-    // index.js for it; debug-entry.js): a bundler must keep them (their sources are listed for the
-    // bundles of src/ the repository's tests make). slim.js, which registers none, is not listed.
+    // index.js for it; debug-entry.js), arena.js's defining Heap#createArena: a bundler must keep
+    // them (their sources are listed for the bundles of src/ the repository's tests make). slim.js,
+    // which registers no core, is not listed.
     expect(pkg.sideEffects).toEqual([
       "./dist/index.js",
       "./src/index.ts",
@@ -186,6 +187,8 @@ describe("the tarball", () => {
       "./src/release-core.ts",
       "./dist/debug-entry.js",
       "./src/debug-entry.ts",
+      "./dist/arena.js",
+      "./src/arena.ts",
     ]);
     expect(pkg.bin).toEqual({ "managed-arena": "./dist/bin/managed-arena.js" });
     for (const field of ["dependencies", "peerDependencies", "optionalDependencies", "bundleDependencies"]) {
@@ -288,14 +291,18 @@ describe("its modules", () => {
     expect(missing).toEqual([]);
   });
 
-  it("the bin is one file that needs only Node's built-ins and the library's own entries, dist/index.js and dist/debug-entry.js", () => {
-    const bin = readFileSync(join(installed, "dist", "bin", "managed-arena.js"), "utf8");
+  it("the bin is one file that needs only Node's built-ins and the package's entries, managed-arena and managed-arena/debug", () => {
+    const binFile = join(installed, "dist", "bin", "managed-arena.js");
+    const bin = readFileSync(binFile, "utf8");
     expect(bin.startsWith("#!/usr/bin/env node\n")).toBe(true);
     const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
-    // The library is not bundled into the bin: it imports the module users import (and the inlined cores).
+    // The library is not bundled into the bin: it imports the package by its own name, as users do,
+    // which resolves (the package's self-reference) to the installed dist/index.js and dist/debug-entry.js.
     const others = new Set(specifiersOf(bin).filter((specifier) => !builtins.has(specifier)));
-    expect([...others].sort()).toEqual(["../debug-entry.js", "../generated/wasm.js", "../index.js"]);
-    for (const specifier of others) expect(existsSync(join(installed, "dist", "bin", specifier)), specifier).toBe(true);
+    expect([...others].sort()).toEqual(["managed-arena", "managed-arena/debug"]);
+    const resolveFromBin = createRequire(binFile).resolve;
+    expect(resolveFromBin("managed-arena")).toBe(join(installed, "dist", "index.js"));
+    expect(resolveFromBin("managed-arena/debug")).toBe(join(installed, "dist", "debug-entry.js"));
     expect(statSync(join(installed, "dist", "bin", "managed-arena.js")).mode & 0o111).not.toBe(0);
   });
 });

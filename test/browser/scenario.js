@@ -109,8 +109,32 @@ async function scenario() {
   };
 }
 
+/** Growth in the page: onGrow, and views that survive it on a resizable heap (Chromium 136+). */
+async function growth() {
+  const grown = [];
+  const heap = await Heap.create({
+    resizable: Heap.canResize,
+    onGrow: (memory) => grown.push(memory.buffer.byteLength),
+  });
+  const arena = heap.createArena();
+  const ptr = arena.strdup("kept");
+  const view = arena.view(ptr, Uint8Array);
+  grown.length = 0;
+  const pages = heap.memory.buffer.byteLength / 65536;
+  arena.alloc(8 * 65536);
+  view[0] = "K".charCodeAt(0);
+  return {
+    canResize: Heap.canResize,
+    resizable: heap.resizable,
+    reported: grown.length === 1 && grown[0] === heap.memory.buffer.byteLength,
+    grewPages: heap.memory.buffer.byteLength / 65536 - pages,
+    viewLength: view.length,
+    text: arena.readString(ptr),
+  };
+}
+
 try {
-  window.results = await scenario();
+  window.results = { ...(await scenario()), growth: await growth() };
 } catch (error) {
   window.results = { error: String(error?.stack ?? error) };
 }

@@ -7,7 +7,7 @@
 //   - TLSF: AssemblyScript's TLSF under `--runtime minimal`, a general-purpose
 //     malloc/free.
 // Both are compiled from bench/peers/*.ts by bench/build-peers.mjs and
-// inlined as base64 in src/generated/peers.ts, so the installed CLI needs no
+// inlined as base64 in tools/generated/peers.ts, so the installed CLI needs no
 // compiler.
 //
 // JS peers: a plain array of closures run in reverse, the native

@@ -12,7 +12,7 @@
 // managed-arena is called through its public facade (validation included):
 // that is what a user pays. The wasm peers are called through raw exports.
 
-import { type Arena, Heap, type Ptr } from "../index.js";
+import { type Arena, freeRuns, Heap, type Ptr } from "managed-arena";
 import type { Task } from "./engine.js";
 import { instantiatePeer, NativeDisposableStack, peerImports, peerModule, SeedList, type WasmPeer } from "./peers.js";
 import { prng, shuffled } from "./stats.js";
@@ -57,7 +57,7 @@ export const SCENARIO_IDS: readonly (readonly [id: string, measures: string])[] 
   ["arena-cycle-1mib-free", "create arena + alloc(32) + release, page cut from 1 MiB free"],
   ["arena-cycle-1gib-free", "create arena + alloc(32) + release, page cut from 1 GiB free"],
   ["random-lifetime-speed", "random-lifetime workload (10,000 live, 1,000,000 steps): time"],
-  // Measured once, after the timed ones (src/bench/small.ts):
+  // Measured once, after the timed ones (tools/bench/small.ts):
   ["arena-memory-request", "memory per live child arena with 8 x 64 B and 2 actions"],
   ["arena-memory-empty", "memory per live empty child arena"],
   ["many-arenas-100000", "100,000 live child arenas with one 16 B allocation: fit?"],
@@ -73,7 +73,7 @@ export interface Scenario {
   unit: string;
   /** The peers of the row, managed-arena first; a peer without a task is "n/a" on this runtime. */
   peers: string[];
-  /** Measured once after the timed scenarios (memory, not time): no tasks, its own table (src/bench/small.ts). */
+  /** Measured once after the timed scenarios (memory, not time): no tasks, its own table (tools/bench/small.ts). */
   measured?: boolean;
 }
 
@@ -204,18 +204,6 @@ function closuresCreateRelease(n: number): void {
 
 function stackCreateRelease(Stack: typeof DisposableStack, n: number): void {
   for (let i = 0; i < n; i++) new Stack().dispose();
-}
-
-/** Throws unless the next arena made on `heap` takes the record of the one released before it (an arena per request costs no new record). */
-function checkRecycled(heap: Heap): void {
-  const first = heap.createArena();
-  const record = first.state.record;
-  first.release();
-  const second = heap.createArena();
-  second.release();
-  if (second.state.record !== record) {
-    throw new Error(`${ARENA}: a new arena took record ${second.state.record}, not the released ${record}`);
-  }
 }
 
 /**
@@ -571,11 +559,9 @@ class FreeRun {
   }
 }
 
-/** The heap's newest free run (assembly/chunks.ts: `freeRuns`, and the run's page count at CHUNK_PAGES). */
+/** The heap's newest free run of pages (the package's freeRuns: the one given back last comes first). */
 function newestFreeRun(heap: Heap): { start: number; pages: number } {
-  const words = heap.u32();
-  const start = words[(heap.core.mapInfo() >>> 2) + 4];
-  return { start, pages: start ? words[(start + 8) >>> 2] : 0 };
+  return freeRuns(heap)[0] ?? { start: 0, pages: 0 };
 }
 
 // ---- the random-lifetime workload ---------------------------------------------------
@@ -677,7 +663,6 @@ export async function plan(settings: Settings): Promise<Plan> {
     checkPointers(ARENA, id, arenaPtrs);
     checkPointers(TLSF, id, tlsfPtrs);
     checkPointers(BUMP, id, bumpPtrs);
-    checkRecycled(heap);
     const growth = new GrowthWatch(heap, () => arenaRequests(heap, sizes, arenaPtrs, 1));
     tasks.push(
       {
@@ -704,7 +689,6 @@ export async function plan(settings: Settings): Promise<Plan> {
   {
     const id = "arena-create-release";
     scenarios.push({ id, label: "create + release of an empty arena", unit: "arena", peers: [ARENA, CLOSURES, STACK] });
-    checkRecycled(heap);
     const growth = new GrowthWatch(heap, () => arenaCreateRelease(heap, 1));
     tasks.push(
       {
@@ -1049,7 +1033,7 @@ export async function plan(settings: Settings): Promise<Plan> {
     });
   }
 
-  // The random-lifetime workload (src/bench/workload.ts): each call starts
+  // The random-lifetime workload (tools/bench/workload.ts): each call starts
   // from LIFETIME_LIVE blocks allocated untimed (a fresh arena; TLSF's one
   // instance, emptied after each call), then runs every step.
   {
@@ -1105,7 +1089,7 @@ export async function plan(settings: Settings): Promise<Plan> {
     );
   }
 
-  // Measured once after the timed scenarios: memory, not time (src/bench/small.ts).
+  // Measured once after the timed scenarios: memory, not time (tools/bench/small.ts).
   for (const [id, label, peers] of [
     ["arena-memory-request", "linear memory per live child arena with 8 x 64 B and 2 actions", [ARENA]],
     ["arena-memory-empty", "linear memory per live empty child arena", [ARENA]],
