@@ -18,16 +18,16 @@ const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
- * Budget for the two-line app of the main entry, minified. Measured: 40,874 B
- * (45,437 B before the inlined core was deflated). The issue asked for 20 KB,
- * which the facade alone cannot meet: a bundle of managed-arena/slim, the
- * facade without any core, is 34.3 KB (arena.js 19.2 KB of it, core.js's
- * loader 4.3 KB); the release core adds 6.5 KB (its deflated base64). The
- * budget holds the debug core out (its deflated base64 is 22 KB).
+ * Budget for the two-line app of the main entry, minified. Measured: 42,468 B
+ * (47,031 B with the core in plain base64). The issue asked for 20 KB, which
+ * the facade alone cannot meet: a bundle of managed-arena/slim, the facade
+ * without any core, is 35.9 KB (arena.js 19.8 KB of it, core.js's loader
+ * 4.3 KB); the release core adds 6.5 KB (its deflated base64). The budget
+ * holds the debug core out (its deflated base64 is 22 KB).
  */
-const MAX_DEFAULT_BYTES = 42 * 1024;
-/** Budget for the two-line app of managed-arena/slim: the facade alone, measured 34,340 B. */
-const MAX_SLIM_BYTES = 36 * 1024;
+const MAX_DEFAULT_BYTES = 44 * 1024;
+/** Budget for the two-line app of managed-arena/slim: the facade alone, measured 35,934 B. */
+const MAX_SLIM_BYTES = 37 * 1024;
 /** The debug core's deflated base64 and more: the debug app must carry it. */
 const MIN_DEBUG_EXTRA_BYTES = 20 * 1024;
 
