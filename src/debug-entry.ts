@@ -6,7 +6,10 @@
 // core with the one src/core.ts both entries share.
 import { registerDebugCore } from "./core.js";
 import { debugWasm } from "./generated/debug-wasm.js";
+import { sharedDebugWasm } from "./generated/shared-debug-wasm.js";
+import { registerSharedDebugCore } from "./shared.js";
 
 registerDebugCore(debugWasm);
+registerSharedDebugCore(sharedDebugWasm);
 
 export * from "./index.js";
