@@ -17,8 +17,7 @@ const lib = new URL("../dist/index.js", import.meta.url).href;
 if (!isMainThread) {
   const { Heap } = await import(lib);
   const { mode, descriptor, ms, workload } = workerData;
-  const heap =
-    mode === "shared" ? await Heap.attach(descriptor) : await Heap.create({ shared: mode === "own-shared" });
+  const heap = mode === "shared" ? await Heap.attach(descriptor) : await Heap.create({ shared: mode === "own-shared" });
   const ptrs = new Array(100);
   let ops = 0;
   const run = (deadline) => {
@@ -70,7 +69,13 @@ if (!isMainThread) {
       { length: count },
       () => new Worker(new URL(import.meta.url), { workerData: { mode, descriptor, ms, workload, gate } }),
     );
-    const results = workers.map((w) => new Promise((resolve, reject) => (w.once("message", resolve), w.once("error", reject))));
+    const results = workers.map(
+      (w) =>
+        new Promise((resolve, reject) => {
+          w.once("message", resolve);
+          w.once("error", reject);
+        }),
+    );
     while (Atomics.load(gateView, 1) < count) await new Promise((r) => setTimeout(r, 5));
     Atomics.store(gateView, 0, 1);
     Atomics.notify(gateView, 0);
@@ -80,7 +85,9 @@ if (!isMainThread) {
   }
 
   const median = (values) => values.sort((a, b) => a - b)[values.length >> 1];
-  console.log(`ops/s summed over workers, median of ${repeat} runs of ${ms} ms (cores: ${(await import("node:os")).availableParallelism()})`);
+  console.log(
+    `ops/s summed over workers, median of ${repeat} runs of ${ms} ms (cores: ${(await import("node:os")).availableParallelism()})`,
+  );
   console.log(["workload", "workers", "own plain heap", "own shared heap", "one shared heap"].join("\t"));
   for (const workload of ["alloc+free", "arena cycle"]) {
     for (const count of counts) {

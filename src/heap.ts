@@ -222,14 +222,20 @@ export class Heap {
     }
     if (options.shared === true) {
       if (resizable || options.onGrow !== undefined) {
-        throw new ArenaError("EINVAL", "shared: a shared heap takes neither onGrow nor resizable (its buffer never detaches)");
+        throw new ArenaError(
+          "EINVAL",
+          "shared: a shared heap takes neither onGrow nor resizable (its buffer never detaches)",
+        );
       }
       const module = await sharedModule(options.debug === true);
       const memory = createSharedMemory(initialPages, maxPages);
       const core = await instantiateShared<CoreExports>(memory, module);
       const status = core.init(maxPages);
       if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
-      return new Heap(memory, maxPages, core, defaults, onLeak, undefined, false, { module, debug: options.debug === true });
+      return new Heap(memory, maxPages, core, defaults, onLeak, undefined, false, {
+        module,
+        debug: options.debug === true,
+      });
     }
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
     if (resizable) makeResizable(memory);

@@ -148,30 +148,46 @@ export function describeShared(
 /** Validates what Heap.attach was given (EINVAL for anything heap.share() would not have made). @internal */
 export function readDescriptor(descriptor: unknown): SharedHeapDescriptor {
   if (typeof descriptor !== "object" || descriptor === null || Array.isArray(descriptor)) {
-    throw new ArenaError("EINVAL", `Heap.attach: the descriptor must be what heap.share() returned, got ${describe(descriptor)}`);
+    throw new ArenaError(
+      "EINVAL",
+      `Heap.attach: the descriptor must be what heap.share() returned, got ${describe(descriptor)}`,
+    );
   }
   const own = descriptor as Record<string, unknown>;
   for (const key of Object.keys(own)) {
-    if (!DESCRIPTOR_KEYS.includes(key)) throw new ArenaError("EINVAL", `Heap.attach: unknown descriptor field ${JSON.stringify(key)}`);
+    if (!DESCRIPTOR_KEYS.includes(key))
+      throw new ArenaError("EINVAL", `Heap.attach: unknown descriptor field ${JSON.stringify(key)}`);
   }
   const get = (key: string): unknown => (Object.hasOwn(own, key) ? own[key] : undefined);
   if (get("kind") !== KIND) {
-    throw new ArenaError("EINVAL", `Heap.attach: the descriptor's kind must be ${JSON.stringify(KIND)}, got ${describe(get("kind"))}`);
+    throw new ArenaError(
+      "EINVAL",
+      `Heap.attach: the descriptor's kind must be ${JSON.stringify(KIND)}, got ${describe(get("kind"))}`,
+    );
   }
   const memory = get("memory");
   if (!(memory instanceof WebAssembly.Memory) || !isShared(memory)) {
-    throw new ArenaError("EINVAL", `Heap.attach: the descriptor's memory must be a shared WebAssembly.Memory, got ${describe(memory)}`);
+    throw new ArenaError(
+      "EINVAL",
+      `Heap.attach: the descriptor's memory must be a shared WebAssembly.Memory, got ${describe(memory)}`,
+    );
   }
   const module = get("module");
   if (!(module instanceof WebAssembly.Module) || !WebAssembly.Module.exports(module).some((e) => e.name === "attach")) {
-    throw new ArenaError("EINVAL", `Heap.attach: the descriptor's module must be the shared core, got ${describe(module)}`);
+    throw new ArenaError(
+      "EINVAL",
+      `Heap.attach: the descriptor's module must be the shared core, got ${describe(module)}`,
+    );
   }
   const maxPages = checkU32(get("maxPages"), "maxPages");
-  if (maxPages < 1 || maxPages > 65536) throw new ArenaError("EINVAL", `Heap.attach: maxPages must be in 1..65536, got ${maxPages}`);
+  if (maxPages < 1 || maxPages > 65536)
+    throw new ArenaError("EINVAL", `Heap.attach: maxPages must be in 1..65536, got ${maxPages}`);
   const debug = get("debug");
-  if (typeof debug !== "boolean") throw new ArenaError("EINVAL", `Heap.attach: debug must be a boolean, got ${describe(debug)}`);
+  if (typeof debug !== "boolean")
+    throw new ArenaError("EINVAL", `Heap.attach: debug must be a boolean, got ${describe(debug)}`);
   const hasCheck = WebAssembly.Module.exports(module).some((e) => e.name === "check");
-  if (hasCheck !== debug) throw new ArenaError("EINVAL", "Heap.attach: the descriptor's debug does not match its module");
+  if (hasCheck !== debug)
+    throw new ArenaError("EINVAL", "Heap.attach: the descriptor's debug does not match its module");
   return { kind: KIND, memory, module, maxPages, debug };
 }
 
