@@ -2,14 +2,14 @@
 // Compiles the benchmark peers in bench/peers/ (AssemblyScript's own TLSF and
 // bump allocators behind an `alloc`/`free`/`realloc` interface) to
 // build/bench/peer-*.wasm, and inlines them as base64 into
-// src/generated/peers.ts, so that `managed-arena bench` (src/bench/) runs
+// tools/generated/peers.ts, so that `managed-arena bench` (tools/bench/) runs
 // from the installed package without the AssemblyScript compiler, the way the
 // core is inlined into src/generated/wasm.ts by scripts/build.mjs.
 //
 //   node bench/build-peers.mjs [--force] [--quiet]
 //
 // A peer is recompiled only when its .wasm is older than its source or than
-// this script; src/generated/peers.ts is rewritten only when its text changes
+// this script; tools/generated/peers.ts is rewritten only when its text changes
 // (so an up-to-date tree stays up to date for `scripts/build.mjs --if-needed`).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -31,13 +31,13 @@ export const peers = [
 export const peerWasmPath = (name) => join(root, "build", "bench", `peer-${name}.wasm`);
 
 /** The generated module that inlines every peer. */
-export const generatedPath = join(root, "src", "generated", "peers.ts");
+export const generatedPath = join(root, "tools", "generated", "peers.ts");
 
 const mtime = (path) => (existsSync(path) ? statSync(path).mtimeMs : 0);
 
 /**
  * Builds every peer that is missing or older than its source, then writes
- * src/generated/peers.ts if its contents changed.
+ * tools/generated/peers.ts if its contents changed.
  * @param {{ force?: boolean, quiet?: boolean }} [options]
  * @returns {string[]} names of the peers that were (re)compiled
  */

@@ -22,7 +22,7 @@ import {
 import { arenaError, heapError } from "./failures.js";
 import type { GrowthWatch } from "./growth.js";
 import { ActionHandle, type Callback, ChildLink, Destructor, GroupHandle, Kind, nextGeneration } from "./handles.js";
-import { HEAP_OPTIONS, Heap, type HeapOptions } from "./heap.js";
+import { HEAP_OPTIONS, Heap, type HeapOptions, type Inherited } from "./heap.js";
 import { type Resource, reportOf, resourcesOf, Word } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
 import { ArenaState, type TraceEvent, type TraceFunction } from "./state.js";
@@ -131,9 +131,6 @@ export interface ArenaStats {
 /** The names {@link ArenaOptions} may have. */
 const ARENA_OPTIONS = ["name", "minAlign", "maxBytes", "trace", "poison", "quarantine"] as const;
 const ALLOC_OPTIONS = ["align", "zero", "name", "onRelease"] as const;
-
-/** What an arena inherits from its heap or parent when its own options do not say. @internal */
-export type Inherited = { trace?: TraceFunction; poison?: boolean; quarantine?: number };
 
 const HEADER = 16;
 const META_DTOR = 1 << 14;
@@ -306,6 +303,8 @@ export class Arena {
   private resetting = false;
   /** Payloads whose destructor is running: not live for free(), but sizeOf and bytes still read them. */
   private dying: Set<number> | undefined;
+  /** Open groups, oldest first: closeGroup() closes the last. */
+  private openGroups: GroupHandle[] = [];
 
   private constructor(
     heap: Heap,
@@ -762,7 +761,7 @@ export class Arena {
     if (reuse) free.pop();
     const group = new GroupHandle(this.state, slot, node, label);
     heap.slots[slot] = group;
-    this.state.openGroups.push(group);
+    this.openGroups.push(group);
     if (this.trace !== undefined) this.emit("add", "group", label, 0, undefined);
     heap.growth?.notice();
     return group;
@@ -777,7 +776,7 @@ export class Arena {
     let group: GroupHandle;
     if (handle === undefined) {
       if (this.life === RELEASED) throw this.releasedError();
-      const open = this.state.openGroups;
+      const open = this.openGroups;
       if (open.length === 0) throw new ArenaError("EINVAL", "closeGroup(): no group is open");
       group = open[open.length - 1];
     } else {
@@ -789,7 +788,7 @@ export class Arena {
     // Groups stay nested: groups opened after this one and still open end here too, innermost first.
     // Each takes the close marker reserved when it opened, so none can fail once the first has not
     // (the core's only refusal, EBUSY while releasing, holds for all of them alike).
-    const open = this.state.openGroups;
+    const open = this.openGroups;
     for (const closing of open.slice(open.lastIndexOf(group)).reverse()) this.addCloseMarker(closing);
   }
 
@@ -1035,7 +1034,7 @@ export class Arena {
     this.life = LIVE;
     this.state.names = undefined;
     this.slow &= ~SLOW_NAMES;
-    this.state.openGroups = [];
+    this.openGroups = [];
     // An action that dropped the last reference (the devm put-in-action pattern) tears down now.
     outcome = this.settle(outcome);
     if (outcome.hasThrown) throw outcome.thrown;
@@ -1270,7 +1269,7 @@ export class Arena {
       case Kind.Child:
         if (this.trace !== undefined) this.emit("rel", "child", callback.name, 0, undefined);
         callback.child.parentLink = undefined;
-        return callback.child.teardown();
+        return (callback.child as Arena).teardown();
     }
   }
 
@@ -1290,7 +1289,7 @@ export class Arena {
       if (this.trace !== undefined) this.emit("rel", "child", callback.name, 0, undefined);
       callback.child.parentLink = undefined;
       // The child gives up on its own actions when the same signal aborts.
-      return callback.child.teardownAsync(abort);
+      return (callback.child as Arena).teardownAsync(abort);
     }
     return awaitUnlessAborted(this.run(callback), abort);
   }
@@ -1383,7 +1382,7 @@ export class Arena {
   }
 
   private forgetOpen(group: GroupHandle): void {
-    const open = this.state.openGroups;
+    const open = this.openGroups;
     const index = open.lastIndexOf(group);
     if (index >= 0) open.splice(index, 1);
   }
@@ -1460,3 +1459,28 @@ export class Arena {
     return new ArenaError("ERELEASED", `arena ${JSON.stringify(this.name)} already released`);
   }
 }
+
+// Heap#createArena makes an Arena, so it is declared and defined here rather
+// than in src/heap.ts, which is below this file (src/ imports form a line, see
+// test/imports.test.ts). Declared into the class Heap (TypeScript merges the
+// interface below into it) and defined on its prototype as a class method is
+// (not enumerable): heap.createArena() calls it as directly as before. This
+// module must therefore be evaluated for Heap to have it: package.json lists it
+// in "sideEffects", so that a bundler keeps it for an app that names only Heap.
+declare module "./heap.js" {
+  interface Heap {
+    /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
+    createArena(options?: ArenaOptions): Arena;
+  }
+}
+
+Object.defineProperty(Heap.prototype, "createArena", {
+  value: function createArena(this: Heap, options?: ArenaOptions): Arena {
+    const arena = Arena.onHeap(this, options, this.defaults);
+    this.growth?.notice();
+    return arena;
+  },
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});

@@ -7,9 +7,11 @@
 import { registerDebugCore } from "./core.js";
 import { debugWasm } from "./generated/debug-wasm.js";
 import { sharedDebugWasm } from "./generated/shared-debug-wasm.js";
-import { registerSharedDebugCore } from "./shared.js";
+import { sharedWasm } from "./generated/shared-wasm.js";
+import { installShared } from "./shared-core.js";
 
 registerDebugCore(debugWasm);
-registerSharedDebugCore(sharedDebugWasm);
+// And shared heaps, with both shared cores (managed-arena/shared has the release one only).
+installShared(sharedWasm, sharedDebugWasm);
 
 export * from "./index.js";

@@ -9,20 +9,13 @@
 // (Heap.arenas).
 
 import { ArenaError, statusError } from "./errors.js";
-import type { Heap } from "./heap.js";
-import { Word } from "./introspect.js";
-import type { ArenaState } from "./state.js";
+import { Owner, Word } from "./introspect.js";
+import type { ArenaState, HeapView } from "./state.js";
 
 /** Status codes of the core (assembly/layout.ts). */
 const ENOMEM = 3;
 const EBADPTR = 4;
 const PAGE = 65536;
-/** Owner entries (assembly/layout.ts): a large block's pages and slots, the first slot of a block's run. */
-const OWNER_LARGE = 1;
-const OWNER_RUN = 2;
-/** A subdivided page: its owners are in the slot table at SLOT_TABLE, one u32 per 256-byte slot. */
-const OWNER_SUB = 8;
-const SLOT_TABLE = 63488;
 
 /** What the failed call asked for: the pointer it took, the size it wanted (realloc: both). */
 export interface Request {
@@ -67,7 +60,7 @@ export function arenaError(state: ArenaState, status: number, what: string, requ
 }
 
 /** The ArenaError for `status` returned by the core to a call on `heap` (no arena's limit involved). @internal */
-export function heapError(heap: Heap, status: number, what: string): ArenaError {
+export function heapError(heap: HeapView, status: number, what: string): ArenaError {
   const maxPages = heap.maxPages;
   if (status !== ENOMEM) return statusError(status, what);
   const pages = heap.memory.buffer.byteLength / PAGE;
@@ -112,8 +105,8 @@ function ownerOf(state: ArenaState, ptr: number): ArenaState | undefined {
   const page = Math.floor(ptr / PAGE);
   if (page >= mapCapacity) return undefined;
   let entry = words[(ownerMap >>> 2) + page];
-  if (entry === OWNER_SUB) entry = words[(page * PAGE + SLOT_TABLE + Math.floor((ptr % PAGE) / 256) * 4) >>> 2];
-  const record = entry & ~(OWNER_LARGE | OWNER_RUN);
+  if (entry === Owner.Sub) entry = words[(page * PAGE + Owner.SlotTableAt + Math.floor((ptr % PAGE) / 256) * 4) >>> 2];
+  const record = entry & ~(Owner.Large | Owner.Run);
   const owner = state.heap.arenaAt(record >>> 0);
   if (owner === undefined || owner === state) return undefined;
   return core.find(owner.record, ptr) >>> 0 === 0 ? undefined : owner;

@@ -16,9 +16,8 @@
 // add() returns is not kept by the arena; it is current while its slot holds
 // its arena's tag and its slot's generation is its own.
 
-import type { Arena } from "./arena.js";
 import { functionName } from "./errors.js";
-import type { ArenaState } from "./state.js";
+import type { ActionTag, ArenaState } from "./state.js";
 
 /** Node kinds of the core (assembly/layout.ts); a registration's role is its callback kind. */
 export const Kind = {
@@ -154,15 +153,25 @@ export class Destructor {
   }
 }
 
+/**
+ * What a child link knows of its child arena: src/arena.ts's Arena, which is
+ * above this file (arena.ts casts it back to run the child's teardown). @internal
+ */
+export interface ChildArena {
+  readonly name: string;
+  readonly state: ArenaState;
+  parentLink: ChildLink | undefined;
+}
+
 /** A child arena's place in its parent's release list. @internal */
 export class ChildLink {
   readonly owner: ArenaState;
   readonly slot: number;
   readonly generation: number;
   node: number;
-  readonly child: Arena;
+  readonly child: ChildArena;
 
-  constructor(owner: ArenaState, slot: number, node: number, child: Arena) {
+  constructor(owner: ArenaState, slot: number, node: number, child: ChildArena) {
     this.owner = owner;
     this.slot = slot;
     this.generation = ++generations;
@@ -177,19 +186,6 @@ export class ChildLink {
   get name(): string {
     return this.child.name;
   }
-}
-
-/**
- * What a heap's slot table holds in the slot of every action of one arena
- * (the actions themselves are in the heap's columns): the arena's record / 4,
- * unique among the heap's live arenas, and a small integer (records are
- * 4-byte aligned offsets below 2^32) that V8 stores without boxing. @internal
- */
-export type ActionTag = number;
-
-/** The action tag of the arena whose record is `record`. @internal */
-export function actionTag(record: number): ActionTag {
-  return record >>> 2;
 }
 
 /** A callback taken out of the slot table to run (an action as a handle read from the columns). @internal */

@@ -5,23 +5,18 @@
 // function, data, name and generation are kept in columns by slot, so that
 // registering one leaves no object behind for the garbage collector
 // (src/handles.ts).
+//
+// The file is below src/arena.ts (src/ imports form a line, see
+// test/imports.test.ts): Heap#createArena, which makes an Arena, is declared
+// and defined there, on this class's prototype.
 
-import { Arena, type ArenaOptions, type Inherited } from "./arena.js";
 import { type CoreExports, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, functionName, statusError } from "./errors.js";
 import { canResize, GrowthWatch, makeResizable } from "./growth.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
-import {
-  attachCore,
-  createSharedMemory,
-  describeShared,
-  instantiateShared,
-  readDescriptor,
-  type SharedHeapDescriptor,
-  sharedModule,
-} from "./shared.js";
+import { type SharedHeapDescriptor, sharedSupport } from "./shared.js";
 import type { ArenaState, TraceFunction } from "./state.js";
 
 /** Options of {@link Heap.create}. */
@@ -70,6 +65,14 @@ export interface HeapOptions {
    * `resizable` (EINVAL).
    */
   shared?: boolean;
+}
+
+/** What arenas on a heap inherit from its options (each may set its own). @internal */
+export type Inherited = { trace?: TraceFunction; poison?: boolean; quarantine?: number };
+
+/** What watch() keeps of an arena until the end of the task: its facade (src/arena.ts), which reaches its state. */
+interface Watched {
+  readonly state: ArenaState;
 }
 
 const WASM_MAX_PAGES = 65536;
@@ -146,7 +149,7 @@ export class Heap {
    */
   readonly arenas = new Map<number, ArenaState>();
   /** Arenas created in this task, not yet registered for leak reports (see watch). */
-  private readonly unwatched: Arena[] = [];
+  private readonly unwatched: Watched[] = [];
   private registerQueued = false;
 
   private constructor(
@@ -227,9 +230,10 @@ export class Heap {
           "shared: a shared heap takes neither onGrow nor resizable (its buffer never detaches)",
         );
       }
-      const module = await sharedModule(options.debug === true);
-      const memory = createSharedMemory(initialPages, maxPages);
-      const core = await instantiateShared<CoreExports>(memory, module);
+      const shared = sharedSupport("shared: true");
+      const module = await shared.sharedModule(options.debug === true);
+      const memory = shared.createSharedMemory(initialPages, maxPages);
+      const core = await shared.instantiateShared<CoreExports>(memory, module);
       const status = core.init(maxPages);
       if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
       return new Heap(memory, maxPages, core, defaults, onLeak, undefined, false, {
@@ -256,7 +260,7 @@ export class Heap {
   share(): SharedHeapDescriptor {
     const core = this.sharedCore;
     if (core === undefined) throw new ArenaError("EINVAL", "share() needs a heap created with { shared: true }");
-    return describeShared(this.memory, core.module, this.maxPages, core.debug);
+    return sharedSupport("share()").describeShared(this.memory, core.module, this.maxPages, core.debug);
   }
 
   /**
@@ -267,18 +271,12 @@ export class Heap {
    * make.
    */
   static async attach(descriptor: SharedHeapDescriptor): Promise<Heap> {
-    const { memory, module, maxPages, debug } = readDescriptor(descriptor);
-    const core = await instantiateShared<CoreExports>(memory, module);
-    attachCore(core as unknown as Parameters<typeof attachCore>[0]);
+    const shared = sharedSupport("Heap.attach");
+    const { memory, module, maxPages, debug } = shared.readDescriptor(descriptor);
+    const core = await shared.instantiateShared<CoreExports>(memory, module);
+    shared.attachCore(core as never);
     const defaults = { trace: undefined, poison: undefined, quarantine: undefined };
     return new Heap(memory, maxPages, core, defaults, warnLeak, undefined, false, { module, debug });
-  }
-
-  /** Creates an arena on this heap (the kernel's analogue: a `struct drm_device` with its managed list). */
-  createArena(options?: ArenaOptions): Arena {
-    const arena = Arena.onHeap(this, options, this.defaults);
-    this.growth?.notice();
-    return arena;
   }
 
   /**
@@ -289,7 +287,7 @@ export class Heap {
    * end of the task (a microtask), those still live then. Until then the
    * list holds them, so none can be collected unregistered. @internal
    */
-  watch(arena: Arena, state: ArenaState): void {
+  watch(arena: Watched, state: ArenaState): void {
     this.arenas.set(state.record, state);
     if (!this.registerQueued) {
       this.registerQueued = true;
@@ -355,7 +353,6 @@ export class Heap {
     core.endRelease(record, 0);
     state.released = true;
     state.names = undefined;
-    state.openGroups = [];
   }
 
   /** Releases a registration's slot for reuse; its handle goes stale. @internal */

@@ -38,6 +38,26 @@ export const Word = {
   NodeSlot: 4,
 } as const;
 
+/**
+ * Entries of the core's page owner map and of a subdivided page's slot
+ * table, and where that table sits in its page (assembly/layout.ts): read by
+ * the error messages (src/failures.ts) and the memory map (src/memory-map.ts). @internal
+ */
+export const Owner = {
+  /** With an arena's record: a page (or slot) of a large run; else a whole-page small chunk. */
+  Large: 1,
+  /** The core's own page: arena records and page maps (in a slot table: the table and bitmap). */
+  Meta: 2,
+  /** In a slot entry, with Large: the first slot of a block's run (its chunk head). */
+  Run: 2,
+  /** Grown by someone else (the embedding program, or JS calling memory.grow): never touched. */
+  Foreign: 4,
+  /** A subdivided page: its owners are in its slot table, one u32 per 256-byte slot. */
+  Sub: 8,
+  /** Byte offset of a subdivided page's slot table in the page (SLOTS << SLOT_BITS: 248 slots of 256 bytes). */
+  SlotTableAt: 63488,
+} as const;
+
 const HEADER = 16;
 
 /** The resources of an arena, newest first (destructors and close markers are part of their allocation / group). @internal */

@@ -23,7 +23,7 @@ import type { Arena } from "./arena.js";
 import { ArenaError, describe, isU32, shownName } from "./errors.js";
 import { Kind } from "./handles.js";
 import type { Heap } from "./heap.js";
-import { Word } from "./introspect.js";
+import { Owner, Word } from "./introspect.js";
 import type { ArenaState } from "./state.js";
 
 /** Options of {@link renderMemoryMap}. */
@@ -65,7 +65,7 @@ const CHUNK_HEAD = 16;
 const SLOT = 256;
 /** Slots of a subdivided page that hold runs; its slot table and bitmap take the room of the other 8. */
 const SLOTS = 248;
-const SLOT_TABLE_AT = SLOTS * SLOT;
+const SLOT_TABLE_AT = Owner.SlotTableAt;
 /** Where every page holding small blocks keeps its block-start bitmap, 1 bit per 8 B, to the page's end. */
 const BITMAP_AT = 64512;
 /** In a slot entry: the first or last slot of a free run, whose length is the entry >> 4. */
@@ -82,9 +82,6 @@ const LARGE_CLASS = 63;
 const CLASSES = 48;
 const ARENA_SIZE = 272;
 const RECORDS_PER_PAGE = Math.floor((PAGE - CHUNK_HEAD) / ARENA_SIZE);
-const OWNER_META = 2;
-const OWNER_FOREIGN = 4;
-const OWNER_SUB = 8;
 const A = {
   head: 0,
   chunks: 8,
@@ -334,7 +331,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
 
   // Owners are read below knownPages only: above it the core has not written the map.
   const mapped = Math.min(info.knownPages, info.mapCapacity, pages);
-  const ownerOf = (p: number) => (p < mapped ? word(info.ownerMap + p * 4) : OWNER_FOREIGN);
+  const ownerOf = (p: number) => (p < mapped ? word(info.ownerMap + p * 4) : Owner.Foreign);
 
   // Every arena's chunks: runs of whole pages are claimed here, runs of slots wait for their subdivided page.
   const slotRuns = new Map<number, SlotRun[]>();
@@ -360,7 +357,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
       const slot = (c % PAGE) / SLOT;
       const end = c + wholePages * PAGE + slots * SLOT;
       if (wholePages === 0) {
-        if (slots === 0 || slot + slots > SLOTS || ownerOf(page) !== OWNER_SUB) break;
+        if (slots === 0 || slot + slots > SLOTS || ownerOf(page) !== Owner.Sub) break;
         const segments: Segment[] = [];
         if (payload) {
           const what = `medium block of ${quoted}: ${slotsOf(slots)}`;
@@ -401,7 +398,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
 
   // Subdivided pages: the arenas' runs of slots, free runs of slots between them, then the slot table and bitmap.
   for (let p = firstPage; p < mapped; p++) {
-    if (claimed[p] || ownerOf(p) !== OWNER_SUB) continue;
+    if (claimed[p] || ownerOf(p) !== Owner.Sub) continue;
     const run = claim(p, 1, "sub", 0);
     if (run) subSegments(run, slotRuns.get(p) ?? [], words);
   }
@@ -425,7 +422,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
   }
   const metaPages = new Set<number>();
   for (const r of records) metaPages.add(Math.floor(r / PAGE));
-  for (let p = firstPage; p < pages; p++) if (!claimed[p] && ownerOf(p) === OWNER_META) metaPages.add(p);
+  for (let p = firstPage; p < pages; p++) if (!claimed[p] && ownerOf(p) === Owner.Meta) metaPages.add(p);
   const live = new Set(records);
   for (const p of [...metaPages].sort((a, b) => a - b)) {
     const run = claim(p, 1, "meta", 0);
@@ -441,7 +438,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
     const why =
       p >= info.knownPages
         ? "foreign: grown by someone else since the core last grew memory"
-        : owner === OWNER_FOREIGN
+        : owner === Owner.Foreign
           ? "foreign: grown by someone else, never touched by the core"
           : `owner ${hex(owner)} in the owner map, but no live arena or free run holds it`;
     if (run) run.segments.push(seg(p * PAGE, (p + 1) * PAGE, "foreign", 0, why));
@@ -1341,4 +1338,35 @@ export function renderMemoryMap(target: Heap | Arena, options: MemoryMapOptions 
       ? `managed-arena memory map: arena ${JSON.stringify(focus.name)} on a heap of ${plural(model.arenas.length, "arena")}`
       : `managed-arena memory map: a heap of ${plural(model.arenas.length, "arena")}`);
   return drawModel(model, geometry, title, highlight, heapBytes);
+}
+
+/** One run of whole free pages of a heap's linear memory (see {@link freeRuns}). */
+export interface FreeRun {
+  /** Byte offset of the run's first page in `heap.memory.buffer`. */
+  start: number;
+  /** Pages (64 KiB) in the run. */
+  pages: number;
+}
+
+/**
+ * The runs of whole free pages of `heap`'s linear memory, the one given back
+ * last first: pages that are neither an arena's chunks nor the core's maps
+ * and arena records, ready for any arena of the heap. The bytes of memory in
+ * use are `heap.memory.buffer.byteLength` less 65536 per free page. A walk of
+ * the core's list (one read per run): for measuring and pictures, not a hot path.
+ */
+export function freeRuns(heap: Heap): FreeRun[] {
+  if (!isHeap(heap)) throw new ArenaError("EINVAL", `freeRuns: expected a Heap, got ${describe(heap)}`);
+  const words = heap.u32();
+  // Bounded by the pages there are, should memory be broken.
+  const limit = words.length / (PAGE / 4);
+  const runs: FreeRun[] = [];
+  for (
+    let run = readMapInfo(heap, words).freeRuns;
+    run !== 0 && runs.length < limit;
+    run = words[(run + CHUNK_NEXT) >>> 2]
+  ) {
+    runs.push({ start: run, pages: words[(run + CHUNK_PAGES) >>> 2] });
+  }
+  return runs;
 }

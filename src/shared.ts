@@ -1,38 +1,14 @@
-// One heap, many threads (DESIGN §7): the shared cores and the descriptor
-// that carries a shared heap to a worker.
-//
-// Heap.create({ shared: true }) makes the memory a SharedArrayBuffer-backed
-// WebAssembly.Memory and instantiates the shared core on it (built from the
-// same sources as the plain core with `--enable threads --sharedMemory`; see
-// assembly/threads.ts for the heap lock and where the heap state lives).
-// heap.share() returns a descriptor, a plain object of structured-cloneable
-// values (the memory and the compiled module), to postMessage to a worker;
-// Heap.attach(descriptor) there instantiates the same module on the same
-// memory and calls the core's attach, never init: the worker's Heap uses the
-// page allocator that is already in the memory.
-//
-// Each thread's Heap keeps its own slot table of callbacks (JS functions do
-// not cross threads), so an Arena object lives and dies on the thread that
-// created it: it cannot be posted to another thread (structured clone of an
-// Arena fails, see test/shared.test.ts), and pointers, plain numbers, are
-// what threads pass each other. A pointer of another thread's arena given
-// to `arena.free` is EBADPTR, as any pointer that is not the arena's own.
+// One heap, many threads (DESIGN §7): what the main entry holds of it. Heap
+// calls the functions registered here; src/shared-core.ts, which only the
+// entries managed-arena/shared and managed-arena/debug import, registers
+// them with the shared core (wasm threads), so that a bundle of the main
+// entry carries neither (test/bundle.test.ts).
 
-import { ArenaError, checkU32, describe, statusError } from "./errors.js";
-import { sharedWasm } from "./generated/shared-wasm.js";
-
-/** The raw exports the shared core has beyond the plain core's (assembly/shared.ts). @internal */
-export interface SharedCoreExports {
-  /** Makes this instance a thread of the heap in its memory (never init); OK or a status. */
-  attach(canWait: number): number;
-  /** Whether this thread may block in atomic.wait when the heap lock is taken (else it spins). */
-  setWaiting(canWait: number): void;
-}
+import { ArenaError } from "./errors.js";
 
 /**
  * What heap.share() returns, to postMessage to a worker and pass to
- * {@link Heap.attach} there. Every field is structured-cloneable; treat it
- * as opaque.
+ * Heap.attach there. Every field is structured-cloneable; treat it as opaque.
  */
 export interface SharedHeapDescriptor {
   /** Marks the object as a descriptor of this library. */
@@ -47,151 +23,35 @@ export interface SharedHeapDescriptor {
   readonly debug: boolean;
 }
 
-const KIND = "managed-arena/shared-heap";
-const DESCRIPTOR_KEYS = ["kind", "memory", "module", "maxPages", "debug"];
-
-const modules: { release?: Promise<WebAssembly.Module>; debug?: Promise<WebAssembly.Module> } = {};
-let sharedDebugWasm: string | undefined;
-
-/** Makes the shared debug core available to Heap.create({ shared: true, debug: true }); called by src/debug-entry.ts. @internal */
-export function registerSharedDebugCore(base64: string): void {
-  sharedDebugWasm ??= base64;
+/** What src/shared-core.ts registers. @internal */
+export interface SharedSupport {
+  createSharedMemory(initial: number, maximum: number): WebAssembly.Memory;
+  sharedModule(debug: boolean): Promise<WebAssembly.Module>;
+  instantiateShared<T>(memory: WebAssembly.Memory, module: WebAssembly.Module): Promise<T>;
+  attachCore(core: never): void;
+  describeShared(
+    memory: WebAssembly.Memory,
+    module: WebAssembly.Module,
+    maxPages: number,
+    debug: boolean,
+  ): SharedHeapDescriptor;
+  readDescriptor(descriptor: unknown): SharedHeapDescriptor;
 }
 
-function decode(base64: string): Uint8Array<ArrayBuffer> {
-  const text = atob(base64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
+let support: SharedSupport | undefined;
+
+/** Called by src/shared-core.ts. @internal */
+export function registerShared(functions: SharedSupport): void {
+  support ??= functions;
 }
 
-/** Whether this thread may block (Atomics.wait): not a browser's main thread. */
-function threadCanBlock(): boolean {
-  try {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A shared WebAssembly.Memory, or EINVAL where the runtime has none (a page that is not cross-origin isolated). */
-export function createSharedMemory(initial: number, maximum: number): WebAssembly.Memory {
-  if (typeof SharedArrayBuffer !== "function") {
+/** The registered support, or EINVAL saying which entry to import. @internal */
+export function sharedSupport(what: string): SharedSupport {
+  if (support === undefined) {
     throw new ArenaError(
       "EINVAL",
-      "shared: this runtime has no SharedArrayBuffer (a browser page must be cross-origin isolated: COOP/COEP headers)",
+      `${what} needs the shared core: load it by importing "managed-arena/shared" once in this thread (it also exports everything "managed-arena" does)`,
     );
   }
-  try {
-    return new WebAssembly.Memory({ initial, maximum, shared: true });
-  } catch (error) {
-    throw new ArenaError("EINVAL", `shared: this runtime cannot create a shared WebAssembly.Memory (${String(error)})`);
-  }
-}
-
-/** The compiled shared core, release or debug. @internal */
-export function sharedModule(debug: boolean): Promise<WebAssembly.Module> {
-  if (debug && sharedDebugWasm === undefined) {
-    throw new ArenaError(
-      "EINVAL",
-      'debug: true needs the debug core: load it by importing "managed-arena/debug" once (it also exports everything "managed-arena" does)',
-    );
-  }
-  const key = debug ? "debug" : "release";
-  modules[key] ??= WebAssembly.compile(decode(debug ? (sharedDebugWasm as string) : sharedWasm));
-  return modules[key];
-}
-
-/** Instantiates a shared core on `memory` and tells it whether this thread may block. @internal */
-export async function instantiateShared<T>(memory: WebAssembly.Memory, module: WebAssembly.Module): Promise<T> {
-  const instance = await WebAssembly.instantiate(module, {
-    env: {
-      memory,
-      abort: (message: number, file: number, line: number, column: number) => {
-        throw new Error(
-          `managed-arena core assertion failed: ${readString(memory, message)} at ${readString(memory, file)}:${line}:${column}`,
-        );
-      },
-    },
-  });
-  const core = instance.exports as unknown as SharedCoreExports;
-  core.setWaiting(threadCanBlock() ? 1 : 0);
-  return core as unknown as T;
-}
-
-/** Makes the freshly instantiated core of a worker a thread of the heap in the memory. @internal */
-export function attachCore(core: SharedCoreExports): void {
-  const status = core.attach(threadCanBlock() ? 1 : 0);
-  if (status !== 0) {
-    throw statusError(status, "Heap.attach", status === 1 ? "the memory holds no initialised shared heap" : undefined);
-  }
-}
-
-/** Reads an AssemblyScript static string (UTF-16, byte length at ptr - 4). */
-function readString(memory: WebAssembly.Memory, ptr: number): string {
-  if (!ptr) return "";
-  const length = new Uint32Array(memory.buffer, ptr - 4, 1)[0] >>> 1;
-  return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, length));
-}
-
-/** The descriptor of a shared heap. @internal */
-export function describeShared(
-  memory: WebAssembly.Memory,
-  module: WebAssembly.Module,
-  maxPages: number,
-  debug: boolean,
-): SharedHeapDescriptor {
-  return { kind: KIND, memory, module, maxPages, debug };
-}
-
-/** Validates what Heap.attach was given (EINVAL for anything heap.share() would not have made). @internal */
-export function readDescriptor(descriptor: unknown): SharedHeapDescriptor {
-  if (typeof descriptor !== "object" || descriptor === null || Array.isArray(descriptor)) {
-    throw new ArenaError(
-      "EINVAL",
-      `Heap.attach: the descriptor must be what heap.share() returned, got ${describe(descriptor)}`,
-    );
-  }
-  const own = descriptor as Record<string, unknown>;
-  for (const key of Object.keys(own)) {
-    if (!DESCRIPTOR_KEYS.includes(key))
-      throw new ArenaError("EINVAL", `Heap.attach: unknown descriptor field ${JSON.stringify(key)}`);
-  }
-  const get = (key: string): unknown => (Object.hasOwn(own, key) ? own[key] : undefined);
-  if (get("kind") !== KIND) {
-    throw new ArenaError(
-      "EINVAL",
-      `Heap.attach: the descriptor's kind must be ${JSON.stringify(KIND)}, got ${describe(get("kind"))}`,
-    );
-  }
-  const memory = get("memory");
-  if (!(memory instanceof WebAssembly.Memory) || !isShared(memory)) {
-    throw new ArenaError(
-      "EINVAL",
-      `Heap.attach: the descriptor's memory must be a shared WebAssembly.Memory, got ${describe(memory)}`,
-    );
-  }
-  const module = get("module");
-  if (!(module instanceof WebAssembly.Module) || !WebAssembly.Module.exports(module).some((e) => e.name === "attach")) {
-    throw new ArenaError(
-      "EINVAL",
-      `Heap.attach: the descriptor's module must be the shared core, got ${describe(module)}`,
-    );
-  }
-  const maxPages = checkU32(get("maxPages"), "maxPages");
-  if (maxPages < 1 || maxPages > 65536)
-    throw new ArenaError("EINVAL", `Heap.attach: maxPages must be in 1..65536, got ${maxPages}`);
-  const debug = get("debug");
-  if (typeof debug !== "boolean")
-    throw new ArenaError("EINVAL", `Heap.attach: debug must be a boolean, got ${describe(debug)}`);
-  const hasCheck = WebAssembly.Module.exports(module).some((e) => e.name === "check");
-  if (hasCheck !== debug)
-    throw new ArenaError("EINVAL", "Heap.attach: the descriptor's debug does not match its module");
-  return { kind: KIND, memory, module, maxPages, debug };
-}
-
-/** Whether `memory` is shared (its buffer a SharedArrayBuffer). */
-export function isShared(memory: WebAssembly.Memory): boolean {
-  return typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
+  return support;
 }

@@ -2,9 +2,12 @@
 // here rather than at the Arena, so an arena with registered actions can
 // still be garbage-collected, and the leak reporter (a FinalizationRegistry
 // holding this state) can still describe an arena whose facade is gone.
+//
+// This file is below handles, heap and arena (src/ imports form a line, see
+// test/imports.test.ts): what a state reads of its heap is the interface
+// HeapView, which src/heap.ts's Heap implements.
 
-import { type ActionTag, actionTag, type GroupHandle } from "./handles.js";
-import type { Heap } from "./heap.js";
+import type { CoreExports } from "./core.js";
 
 /** One trace event, as the kernel's drm_dbg_drmres ADD/DEL/REL lines. */
 export interface TraceEvent {
@@ -25,16 +28,50 @@ export interface TraceEvent {
 /** Receives trace events; it should not throw (an exception propagates from the call that traced). */
 export type TraceFunction = (event: TraceEvent) => void;
 
+/**
+ * What a heap's slot table holds in the slot of every action of one arena
+ * (the actions themselves are in the heap's columns, src/heap.ts): the
+ * arena's record / 4, unique among the heap's live arenas, and a small
+ * integer (records are 4-byte aligned offsets below 2^32) that V8 stores
+ * without boxing. @internal
+ */
+export type ActionTag = number;
+
+/** The action tag of the arena whose record is `record`. @internal */
+export function actionTag(record: number): ActionTag {
+  return record >>> 2;
+}
+
+/**
+ * The heap of an arena as its state and the error and introspection code
+ * below the heap read it: src/heap.ts's Heap (checked where arena.ts makes a state
+ * of one, not with `implements`, which the public class would show). @internal
+ */
+export interface HeapView {
+  /** The `WebAssembly.Memory`. */
+  readonly memory: WebAssembly.Memory;
+  /** The core's raw exports. */
+  readonly core: CoreExports;
+  /** The pages the memory may ever have. */
+  readonly maxPages: number;
+  /** Registrations of live callback nodes by slot (src/handles.ts's Registration); undefined where free. */
+  readonly slots: readonly unknown[];
+  /** The memory as 32-bit words (rebuilt after growth: never keep it across a call that may allocate). */
+  u32(): Uint32Array;
+  /** The name of the registration in `slot`. */
+  nameAt(slot: number): string | undefined;
+  /** The live arena whose record is `record`, if any. */
+  arenaAt(record: number): ArenaState | undefined;
+}
+
 /** @internal */
 export class ArenaState {
-  readonly heap: Heap;
+  readonly heap: HeapView;
   /** Address of the arena record in linear memory. */
   readonly record: number;
   readonly name: string;
   /** Names given with `alloc(size, { name })`, by payload. */
   names: Map<number, string> | undefined;
-  /** Open groups, oldest first: closeGroup() closes the last. */
-  openGroups: GroupHandle[] = [];
   released = false;
   /** Registered with its heap's leak registry (Heap.watch). */
   leakWatched = false;
@@ -52,7 +89,7 @@ export class ArenaState {
   popped: number[] | undefined;
   poppedCount = 0;
 
-  constructor(heap: Heap, record: number, name: string, trace: TraceFunction | undefined) {
+  constructor(heap: HeapView, record: number, name: string, trace: TraceFunction | undefined) {
     this.heap = heap;
     this.record = record;
     this.name = name;

@@ -10,8 +10,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { command } from "../src/bench/command.js";
-import { plan } from "../src/bench/scenarios.js";
+import { command } from "../tools/bench/command.js";
+import { plan } from "../tools/bench/scenarios.js";
 
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -10,10 +10,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { command } from "../src/bench/command.js";
-import type { Footprint } from "../src/bench/footprint.js";
-import { type Goal, judge, type Results, type Row, type ScenarioResult } from "../src/bench/report.js";
-import { plan } from "../src/bench/scenarios.js";
+import { command } from "../tools/bench/command.js";
+import type { Footprint } from "../tools/bench/footprint.js";
+import { type Goal, judge, type Results, type Row, type ScenarioResult } from "../tools/bench/report.js";
+import { plan } from "../tools/bench/scenarios.js";
 
 const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

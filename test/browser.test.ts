@@ -20,7 +20,7 @@ let server: StaticServer;
 let launched: Promise<Browser>;
 
 beforeAll(async () => {
-  server = await startStaticServer(root, ["/dist/", "/test/browser/"]);
+  server = await startStaticServer(root, ["/dist/", "/test/browser/", "/tools/inspect/"]);
   // Launched once for both tests; a missing Chromium fails each of them (never skips them).
   launched = launchChromium();
   launched.catch(() => {});

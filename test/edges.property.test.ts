@@ -1,4 +1,4 @@
-// Edge inputs (src/fuzz/arbitraries.ts): sizes 0, 1, powers of two ±1, 2^31,
+// Edge inputs (tools/fuzz/arbitraries.ts): sizes 0, 1, powers of two ±1, 2^31,
 // 2^32-1, 2^32, 2^32+16, 2^53, the header-overflow boundary of every
 // alignment, negatives, fractions, -0, NaN, ±Infinity, strings, bigints and
 // objects; valid and invalid alignments and options; allocArray products just

@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { main, register } from "../src/cli/main.js";
-import { command, runFuzz } from "../src/fuzz/command.js";
-import type { FuzzIO } from "../src/fuzz/runner.js";
+import { main, register } from "../tools/cli/main.js";
+import { command, runFuzz } from "../tools/fuzz/command.js";
+import type { FuzzIO } from "../tools/fuzz/runner.js";
 import { workerTarget } from "./fuzz-support.js";
 
 function capture(): FuzzIO & { lines: string[]; errors: string[] } {

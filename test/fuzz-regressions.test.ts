@@ -3,8 +3,8 @@
 // states the behaviour the contract asks for and fails until the defect is
 // fixed; docs: DESIGN.md §3-5, docs/facade-spec.md.
 import { describe, expect, it } from "vitest";
-import type { FuzzConfig } from "../src/fuzz/commands.js";
-import type { BehaviourSpec, Spec } from "../src/fuzz/spec.js";
+import type { FuzzConfig } from "../tools/fuzz/commands.js";
+import type { BehaviourSpec, Spec } from "../tools/fuzz/spec.js";
 import { describeFailure, replay, SMALL } from "./fuzz-support.js";
 
 /** The shrunk case of the closeGroup ENOMEM defect, as the fuzzer wrote it (seed 1577380709). */

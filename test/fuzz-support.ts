@@ -1,5 +1,5 @@
 // Support for the property suites: they run fast-check inside a worker thread
-// (src/fuzz/jobs.ts) under the fuzz supervisor (src/fuzz/runner.ts), so that a
+// (tools/fuzz/jobs.ts) under the fuzz supervisor (tools/fuzz/runner.ts), so that a
 // call that never returns (an infinite loop in the core) fails the test with
 // its shrunk scenario instead of hanging the whole test run. The worker runs
 // the TypeScript sources bundled once per test file by esbuild.
@@ -8,21 +8,31 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
-import type { Profile } from "../src/fuzz/arbitraries.js";
-import type { FuzzConfig } from "../src/fuzz/commands.js";
-import type { Failure, Job, JobResult } from "../src/fuzz/jobs.js";
-import { supervise, type WorkerTarget } from "../src/fuzz/runner.js";
-import { type Spec, showSpec } from "../src/fuzz/spec.js";
+import { build, type Plugin } from "esbuild";
+import type { Profile } from "../tools/fuzz/arbitraries.js";
+import type { FuzzConfig } from "../tools/fuzz/commands.js";
+import type { Failure, Job, JobResult } from "../tools/fuzz/jobs.js";
+import { supervise, type WorkerTarget } from "../tools/fuzz/runner.js";
+import { type Spec, showSpec } from "../tools/fuzz/spec.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 let bundled: Promise<string> | undefined;
+
+/** Resolves "managed-arena" and "managed-arena/debug", which the tools import, to src/. */
+const sourceEntries: Plugin = {
+  name: "source-entries",
+  setup(build) {
+    build.onResolve({ filter: /^managed-arena(\/debug)?$/ }, (args) => ({
+      path: join(root, "src", args.path === "managed-arena" ? "index.ts" : "debug-entry.ts"),
+    }));
+  },
+};
 
 /** A worker script running the fuzz engine from src/ (bundled on first use). */
 export function workerTarget(): Promise<WorkerTarget & { script: string }> {
   bundled ??= (async () => {
     const outfile = join(mkdtempSync(join(tmpdir(), "managed-arena-fuzz-")), "worker.mjs");
-    const jobs = join(root, "src", "fuzz", "jobs.ts");
+    const jobs = join(root, "tools", "fuzz", "jobs.ts");
     await build({
       stdin: {
         contents: `import { isFuzzWorker, workerMain } from ${JSON.stringify(jobs)};\nif (isFuzzWorker()) await workerMain();\n`,
@@ -30,6 +40,8 @@ export function workerTarget(): Promise<WorkerTarget & { script: string }> {
         loader: "ts",
         sourcefile: "fuzz-worker.ts",
       },
+      // The library from its sources, as vitest.config.ts maps the package's name for the suites.
+      plugins: [sourceEntries],
       bundle: true,
       platform: "node",
       format: "esm",

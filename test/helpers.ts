@@ -123,7 +123,7 @@ export function thrownOrder(error: unknown): unknown[] {
 }
 
 /** mulberry32: a tiny deterministic 32-bit PRNG returning floats in [0, 1) (the benchmark's). */
-export { prng as mulberry32 } from "../src/bench/stats.js";
+export { prng as mulberry32 } from "../tools/bench/stats.js";
 
 /** Allocates from `arena` until even `alloc(0)` fails with ENOMEM; returns what it got. */
 export function exhaust(arena: Arena, startSize = 1 << 20): Ptr[] {

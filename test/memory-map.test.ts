@@ -11,9 +11,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type ChildLink, Kind } from "../src/handles.js";
-import { type Arena, ArenaError, Heap } from "../src/index.js";
-import { builtInScenario } from "../src/inspect/scenario.js";
+import { type Arena, ArenaError, freeRuns, Heap } from "../src/index.js";
 import { renderMemoryMap } from "../src/memory-map.js";
+import { builtInScenario } from "../tools/inspect/scenario.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = 65536;
@@ -691,10 +691,47 @@ function childrenOf(heap: Heap, arenas: Arena[]): Arena[] {
     typeof registration === "object" &&
     registration.role === Kind.Child &&
     arenas.some((a) => a.state === registration.owner)
-      ? [(registration as ChildLink).child]
+      ? [(registration as ChildLink).child as Arena]
       : [],
   );
 }
+
+describe("freeRuns", () => {
+  const freeBytes = (heap: Heap) => freeRuns(heap).reduce((sum, run) => sum + run.pages * PAGE, 0);
+
+  it("lists whole free pages inside memory, and a large block released is the newest run", async () => {
+    const heap = await Heap.create({ initialPages: 64 });
+    const before = freeRuns(heap);
+    expect(before.length).toBeGreaterThan(0);
+    for (const run of before) {
+      expect(run.start % PAGE).toBe(0);
+      expect(run.pages).toBeGreaterThan(0);
+      expect(run.start + run.pages * PAGE).toBeLessThanOrEqual(heap.memory.buffer.byteLength);
+    }
+    const arena = heap.createArena();
+    const ptr = arena.alloc(5 * PAGE);
+    const taken = freeBytes(heap);
+    expect(freeRuns(heap).some((run) => run.start <= ptr && ptr < run.start + run.pages * PAGE)).toBe(false);
+    arena.release();
+    const newest = freeRuns(heap)[0];
+    expect(newest.start <= ptr && ptr < newest.start + newest.pages * PAGE).toBe(true);
+    expect(freeBytes(heap) - taken).toBeGreaterThanOrEqual(5 * PAGE);
+  });
+
+  it("is EINVAL for anything but a heap", async () => {
+    const heap = await Heap.create();
+    const arena = heap.createArena();
+    for (const value of [arena, {}, null, undefined, 1]) {
+      expect(() => freeRuns(value as unknown as Heap)).toThrow(ArenaError);
+      try {
+        freeRuns(value as unknown as Heap);
+      } catch (error) {
+        expect((error as ArenaError).code).toBe("EINVAL");
+      }
+    }
+    arena.release();
+  });
+});
 
 describe("managed-arena inspect", () => {
   const dirs: string[] = [];
@@ -709,7 +746,7 @@ describe("managed-arena inspect", () => {
   });
 
   async function inspect(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const { command } = await import("../src/inspect/command.js");
+    const { command } = await import("../tools/inspect/command.js");
     const out: string[] = [];
     const err: string[] = [];
     vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));

@@ -1,4 +1,4 @@
-// Model-based property test of the whole public API (src/fuzz): random command
+// Model-based property test of the whole public API (tools/fuzz): random command
 // sequences against the real arena and the reference model, checking results,
 // error codes, sizes, contents, action order, resources() order and stats
 // after every command, and the debug core's heap.check(). Runs in a worker

@@ -141,7 +141,13 @@ describe("the tarball", () => {
       "dist/generated/wasm.js",
       "dist/debug-entry.js",
       "dist/debug-entry.d.ts",
+      "dist/workload.js",
+      "dist/workload.d.ts",
       "dist/generated/debug-wasm.js",
+      "dist/shared-entry.js",
+      "dist/shared-entry.d.ts",
+      "dist/generated/shared-wasm.js",
+      "dist/generated/shared-debug-wasm.js",
       "dist/bin/managed-arena.js",
     ]) {
       expect(paths).toContain(path);
@@ -159,17 +165,27 @@ describe("the tarball", () => {
     expect(packed.size).toBeLessThan(MAX_TARBALL_BYTES);
   });
 
-  it("has an exports map with types (and the debug entry), engines, sideEffects only in the debug entry, the bin, and no dependencies", () => {
+  it("has an exports map with types (and the debug entry), engines, sideEffects only in the debug entry and arena.js, the bin, and no dependencies", () => {
     const pkg = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
     expect(pkg.type).toBe("module");
     expect(pkg.exports["."].types).toBe("./dist/index.d.ts");
     expect(Object.keys(pkg.exports["."])[0]).toBe("types");
     expect(pkg.exports["./debug"]).toEqual({ types: "./dist/debug-entry.d.ts", default: "./dist/debug-entry.js" });
+    expect(pkg.exports["./shared"]).toEqual({ types: "./dist/shared-entry.d.ts", default: "./dist/shared-entry.js" });
+    expect(pkg.exports["./workload"]).toEqual({ types: "./dist/workload.d.ts", default: "./dist/workload.js" });
     expect(pkg.exports["./package.json"]).toBe("./package.json");
     expect(pkg.engines.node).toMatch(/^>=\s*20/);
-    // The debug entry's one effect is registering the debug core: a bundler must keep it (its
-    // source is listed for the bundles of src/ the repository's tests make).
-    expect(pkg.sideEffects).toEqual(["./dist/debug-entry.js", "./src/debug-entry.ts"]);
+    // The debug entry's one effect is registering the debug core, arena.js's defining
+    // Heap#createArena: a bundler must keep them (their sources are listed for the bundles of src/
+    // the repository's tests make).
+    expect(pkg.sideEffects).toEqual([
+      "./dist/debug-entry.js",
+      "./src/debug-entry.ts",
+      "./dist/shared-entry.js",
+      "./src/shared-entry.ts",
+      "./dist/arena.js",
+      "./src/arena.ts",
+    ]);
     expect(pkg.bin).toEqual({ "managed-arena": "./dist/bin/managed-arena.js" });
     for (const field of ["dependencies", "peerDependencies", "optionalDependencies", "bundleDependencies"]) {
       expect(pkg[field], field).toBeUndefined();
@@ -237,8 +253,13 @@ describe("its modules", () => {
     };
     visit("dist/index.js");
     // The main entry never reaches the debug core (so bundles of it leave it out).
-    expect([...seen].filter((f) => /debug-entry|debug-wasm/.test(f))).toEqual([]);
+    expect([...seen].filter((f) => /debug-entry|debug-wasm|shared-entry|shared-wasm/.test(f))).toEqual([]);
     visit("dist/debug-entry.js");
+    visit("dist/shared-entry.js");
+    // The workload entry (managed-arena/workload) imports nothing at run time.
+    const before = seen.size;
+    visit("dist/workload.js");
+    expect(seen.size).toBe(before + 1);
     expect(outside).toEqual([]);
     const shipped = walk(installed).filter(
       (f) => f.startsWith("dist/") && f.endsWith(".js") && !f.startsWith("dist/bin/"),
@@ -259,17 +280,24 @@ describe("its modules", () => {
     };
     visitTypes("dist/index.d.ts");
     visitTypes("dist/debug-entry.d.ts");
+    visitTypes("dist/shared-entry.d.ts");
+    visitTypes("dist/workload.d.ts");
     expect(missing).toEqual([]);
   });
 
-  it("the bin is one file that needs only Node's built-ins and the library's own entries, dist/index.js and dist/debug-entry.js", () => {
-    const bin = readFileSync(join(installed, "dist", "bin", "managed-arena.js"), "utf8");
+  it("the bin is one file that needs only Node's built-ins and the package's entries, managed-arena, managed-arena/debug and managed-arena/workload", () => {
+    const binFile = join(installed, "dist", "bin", "managed-arena.js");
+    const bin = readFileSync(binFile, "utf8");
     expect(bin.startsWith("#!/usr/bin/env node\n")).toBe(true);
     const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
-    // The library is not bundled into the bin: it imports the module users import (and the inlined cores).
+    // The library is not bundled into the bin: it imports the package by its own name, as users do,
+    // which resolves (the package's self-reference) to the installed dist/index.js and dist/debug-entry.js.
     const others = new Set(specifiersOf(bin).filter((specifier) => !builtins.has(specifier)));
-    expect([...others].sort()).toEqual(["../debug-entry.js", "../generated/wasm.js", "../index.js"]);
-    for (const specifier of others) expect(existsSync(join(installed, "dist", "bin", specifier)), specifier).toBe(true);
+    expect([...others].sort()).toEqual(["managed-arena", "managed-arena/debug", "managed-arena/workload"]);
+    const resolveFromBin = createRequire(binFile).resolve;
+    expect(resolveFromBin("managed-arena")).toBe(join(installed, "dist", "index.js"));
+    expect(resolveFromBin("managed-arena/debug")).toBe(join(installed, "dist", "debug-entry.js"));
+    expect(resolveFromBin("managed-arena/workload")).toBe(join(installed, "dist", "workload.js"));
     expect(statSync(join(installed, "dist", "bin", "managed-arena.js")).mode & 0o111).not.toBe(0);
   });
 });
@@ -327,6 +355,24 @@ describe("installed with --omit=dev", () => {
       chained: { name: "SuppressedError", isExported: true, error: "older", suppressed: "newer" },
       reused: true,
     });
+  });
+
+  it('records a workload through "managed-arena/workload" and parses it back', async () => {
+    writeFileSync(
+      join(project, "record.mjs"),
+      `import { Heap } from "managed-arena";
+import { parseWorkload, recordWorkload } from "managed-arena/workload";
+const recorder = recordWorkload({ name: "installed" });
+const heap = recorder.attach(await Heap.create({ trace: recorder.trace }));
+const arena = heap.createArena();
+arena.realloc(arena.alloc(8, { align: 64 }), 100);
+arena.release();
+console.log(JSON.stringify(parseWorkload(recorder.toString()).ops.map((op) => op.op)));
+`,
+    );
+    const { stdout, stderr } = await node(["record.mjs"]);
+    expect(stderr).toBe("");
+    expect(JSON.parse(stdout)).toEqual(["create", "alloc", "realloc", "release"]);
   });
 
   it('debug heaps need "managed-arena/debug": without it Heap.create({ debug: true }) is EINVAL, with it check() works', async () => {

@@ -10,8 +10,8 @@
 // start, a neighbour in the same page), so a changed layout fails loudly.
 
 import { describe, expect, it } from "vitest";
-import { inUseBytes } from "../src/bench/small.js";
 import type { Arena, Heap, Ptr } from "../src/index.js";
+import { inUseBytes } from "../tools/bench/small.js";
 import { expectCode, expectPattern, fill, firstMismatch } from "./helpers.js";
 import { debugHeap, expectFilled, expectStats, ok, raw, setup } from "./helpers3.js";
 

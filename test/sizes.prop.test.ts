@@ -7,7 +7,7 @@
 // count * size does), ENOMEM beyond the heap's 16 MiB; otherwise a pointer
 // aligned to max(align, minAlign) whose allocation has exactly that size.
 // A failed call must leave stats() as it was. The model-based suites in
-// src/fuzz cover the same edges in sequences; these pin the arithmetic alone.
+// tools/fuzz cover the same edges in sequences; these pin the arithmetic alone.
 import { fc, test } from "@fast-check/vitest";
 import { beforeAll, describe, expect } from "vitest";
 import { type Arena, ArenaError, Heap, type Ptr } from "../src/index.js";

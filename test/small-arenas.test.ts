@@ -7,8 +7,8 @@
 // counted, not timed: the same figures as the bench's, deterministic.
 
 import { describe, expect, it } from "vitest";
-import { inUseBytes } from "../src/bench/small.js";
 import type { Arena, Heap, Ptr } from "../src/index.js";
+import { inUseBytes } from "../tools/bench/small.js";
 import { asPtr, expectCode, fill, firstMismatch } from "./helpers.js";
 import { debugHeap, ok } from "./helpers3.js";
 

@@ -2,7 +2,8 @@
 // with renderMemoryMap, parses the SVG with the browser's XML parser and
 // shows it; the counts go to window.results for the test to assert.
 import * as pkg from "../../dist/index.js";
-import { builtInScenario } from "../../dist/inspect/scenario.js";
+// The scenario from its TypeScript source (tools/ is not built to dist/; test/browser/server.ts strips its types).
+import { builtInScenario } from "../../tools/inspect/scenario.js";
 
 async function draw() {
   // renderMemoryMap from the package's entry point once it is exported there, else from its module.

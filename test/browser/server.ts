@@ -1,11 +1,29 @@
 // A static HTTP server for the browser test: serves the built package (dist/)
 // and this folder's pages from 127.0.0.1 on a free port, as a CDN or a plain
 // `<script type="module">` would load them (no bundler, no import map), and
-// records every request so the test can assert what the page loaded.
+// records every request so the test can assert what the page loaded. A .js
+// file under /tools/ that does not exist is its .ts source with the types
+// stripped (esbuild's transform): the tools are TypeScript that only the bin
+// is built from (inspect's built-in scenario, which the memory-map page draws).
 import { readFile, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
+import { transform } from "esbuild";
+
+/** The file at `file`, or under /tools/ the TypeScript source of a missing .js, types stripped; undefined if none. */
+async function load(file: string, path: string): Promise<Buffer | string | undefined> {
+  const isFile = (name: string) =>
+    stat(name).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+  if (await isFile(file)) return readFile(file);
+  const source = file.replace(/\.js$/, ".ts");
+  if (!path.startsWith("/tools/") || source === file || !(await isFile(source))) return undefined;
+  const { code } = await transform(await readFile(source, "utf8"), { loader: "ts", format: "esm", sourcefile: path });
+  return code;
+}
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -44,14 +62,11 @@ export async function startStaticServer(root: string, prefixes: readonly string[
     let type = "text/plain; charset=utf-8";
     const allowed = prefixes.some((prefix) => path.startsWith(prefix)) && file.startsWith(root + sep);
     if (allowed && request.method === "GET") {
-      try {
-        if ((await stat(file)).isFile()) {
-          body = await readFile(file);
-          type = TYPES[extname(file)] ?? "application/octet-stream";
-          status = 200;
-        }
-      } catch {
-        // missing: 404
+      const content = await load(file, path);
+      if (content !== undefined) {
+        body = content;
+        type = TYPES[extname(file)] ?? "application/octet-stream";
+        status = 200;
       }
     }
     served.push({ path, status });

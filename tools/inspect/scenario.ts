@@ -5,8 +5,7 @@
 // (padding), and an arena released before the picture (its runs of slots are
 // free again).
 
-import type { Arena } from "../arena.js";
-import type { Heap } from "../heap.js";
+import type { Arena, Heap } from "managed-arena";
 
 /** Sets up the scenario on `heap`; returns its top-level arenas (children are reached through them). */
 export function builtInScenario(heap: Heap): Arena[] {

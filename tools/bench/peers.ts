@@ -7,14 +7,20 @@
 //   - TLSF: AssemblyScript's TLSF under `--runtime minimal`, a general-purpose
 //     malloc/free.
 // Both are compiled from bench/peers/*.ts by bench/build-peers.mjs and
-// inlined as base64 in src/generated/peers.ts, so the installed CLI needs no
+// inlined as base64 in tools/generated/peers.ts, so the installed CLI needs no
 // compiler.
+//
+// A JS malloc: @thi.ng/malloc's MemPool, a first-fit allocator over one
+// ArrayBuffer (block headers in the buffer, a used list and an address-sorted
+// free list), the library people pick for hybrid JS/wasm memory. Its free
+// searches the used list from the newest block: O(live).
 //
 // JS peers: a plain array of closures run in reverse, the native
 // DisposableStack (where the runtime has one), and the seed's bookkeeping
 // (drm_managed as first posted: a list of records, newest first, that
 // `drmm_kfree` searches linearly) written in JS.
 
+import { MemPool } from "@thi.ng/malloc";
 import { peerWasm } from "../generated/peers.js";
 
 /** The raw exports of a wasm peer (bench/peers/*.ts). */
@@ -116,4 +122,16 @@ export class SeedList {
     }
     throw new Error(`JS list: free of unknown pointer ${data}`);
   }
+}
+
+/** The name @thi.ng/malloc is shown under. */
+export const THING = "@thi.ng/malloc";
+
+/**
+ * A @thi.ng/malloc pool of `bytes` over a fresh ArrayBuffer, every block
+ * aligned to `align` (default 16: what managed-arena and TLSF give by
+ * default); splitting and compaction on (its defaults).
+ */
+export function thingPool(bytes: number, align = 16): MemPool {
+  return new MemPool({ size: bytes, align: align as 16 });
 }

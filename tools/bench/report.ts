@@ -64,6 +64,8 @@ export interface Results {
   scenarios: ScenarioResult[];
   footprint: Footprint;
   goals: Goal[];
+  /** Remarks shown under the timing table (a workload replay: how peers without arenas ran it, who was skipped and why). */
+  notes?: string[];
 }
 
 /** This process's runtime; `loadAtStart` is the 1-minute load average when the run began. */
@@ -130,6 +132,34 @@ export function assemble(
     footprint,
     goals: judge(results, footprint),
   };
+}
+
+/**
+ * The goals of a workload replay: none was set, so each is parity, managed-arena's
+ * time per operation at most each peer's that ran it (ratio <= 1).
+ */
+export function workloadGoals(scenarios: ScenarioResult[]): Goal[] {
+  const goals: Goal[] = [];
+  for (const scenario of scenarios) {
+    const arena = scenario.rows.find((r) => r.peer === ARENA);
+    for (const row of scenario.rows) {
+      if (row.peer === ARENA) continue;
+      const name = scenario.id.replace(/^workload-/, "");
+      goals.push({
+        metric: `${name}: time, managed-arena / ${row.peer}`,
+        goal: "<= 1x (parity)",
+        limit: 1,
+        value: row.ratio,
+        shown: row.ratio === null ? "n/a" : `${fixed(row.ratio, 2)}x`,
+        met: row.ratio === null ? null : row.ratio <= 1,
+        detail:
+          row.ratio === null
+            ? `${row.peer} did not run this workload (see the notes)`
+            : `${formatNs(arena?.ns ?? null)} vs ${formatNs(row.ns)} ns per op`,
+      });
+    }
+  }
+  return goals;
 }
 
 /** The alloc+free scenarios of one fixed size (alloc-free-16 ... alloc-free-4096), not the mixed one. */
@@ -662,6 +692,8 @@ export function renderText(results: Results): string {
           "",
           textTable(timingTable(results)),
           "",
+          ...(results.notes ?? []).map((note) => `note: ${note}`),
+          ...(results.notes?.length ? [""] : []),
         ]),
     `linear memory with ${results.footprint.count.toLocaleString("en-US")} live ${results.footprint.size}-byte allocations, wasm size`,
     "",
@@ -680,6 +712,8 @@ export function renderMarkdown(results: Results): string {
     `${heading(results)}.`,
     "",
     ...(results.scenarios.length === 0 ? [] : [markdownTable(timingTable(results)), ""]),
+    ...(results.notes ?? []).map((note) => `- ${note}`),
+    ...(results.notes?.length ? [""] : []),
     markdownTable(memoryTable(results)),
     "",
     ...smallTables(results).flatMap(([title, rows]) => [`${title}:`, "", markdownTable(rows), ""]),

@@ -1,10 +1,11 @@
 // What is measured once rather than timed: linear memory per 16-byte
 // allocation, the size of each allocator's wasm, and the figures of the
-// measured scenarios chosen (small arenas and tight memory: src/bench/small.ts).
+// measured scenarios chosen (small arenas and tight memory: tools/bench/small.ts).
 
 import { createHash } from "node:crypto";
-import { releaseWasm } from "../generated/wasm.js";
-import { Heap } from "../index.js";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Heap } from "managed-arena";
 import { base64Bytes, instantiatePeer, peerBytes, type WasmPeerName } from "./peers.js";
 import { ARENA, BUMP, TLSF } from "./scenarios.js";
 import { measureSmall, type SmallFigures } from "./small.js";
@@ -67,9 +68,22 @@ function peerMemory(peer: string, name: WasmPeerName): MemoryFigure {
   };
 }
 
+/**
+ * The release core as the package carries it (inlined as base64 in
+ * dist/generated/wasm.js, next to the entry that "managed-arena" resolves to):
+ * read as data, the one file of the package the bench opens by its path. The
+ * library itself it uses through its entry only.
+ */
+async function releaseCore(): Promise<Uint8Array> {
+  const entry = createRequire(import.meta.url).resolve("managed-arena");
+  const module: { releaseWasm?: unknown } = await import(new URL("./generated/wasm.js", pathToFileURL(entry)).href);
+  if (typeof module.releaseWasm !== "string") throw new Error(`no release core next to ${entry}`);
+  return base64Bytes(module.releaseWasm);
+}
+
 /** Takes the memory figures and wasm sizes, and the figures of the measured scenarios `measured` (ids). */
 export async function footprint(measured: readonly string[] = []): Promise<Footprint> {
-  const core = base64Bytes(releaseWasm);
+  const core = await releaseCore();
   return {
     count: MEMORY_COUNT,
     size: MEMORY_SIZE,

@@ -17,7 +17,7 @@ import {
   type GroupHandle,
   Heap,
   type Ptr,
-} from "../debug-entry.js";
+} from "managed-arena/debug";
 import { ARENA_NAME, type Entry, effectText } from "./model.js";
 import { type Behaviour, type Effect, type HandleArg, type Op, VIEW_TYPES } from "./spec.js";
 import {

@@ -7,8 +7,7 @@
 // (differential), and closed by a final release and the checks that follow it.
 
 import fc from "fast-check";
-import type { ArenaStats, Ptr } from "../arena.js";
-import type { Resource } from "../introspect.js";
+import type { ArenaStats, Ptr, Resource } from "managed-arena";
 import { type AllocEntity, type Entry, Mismatch, Model, PAGE, U32_MAX } from "./model.js";
 import {
   type Behaviour,

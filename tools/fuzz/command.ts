@@ -137,7 +137,7 @@ export function parseArgs(args: readonly string[]): Parsed {
   return { options, inProcess };
 }
 
-/** This module's own bin (bundled) or CLI entry (tsc output) as a worker script; undefined from TypeScript sources. */
+/** The bundled bin this module runs in, as a worker script; undefined from TypeScript sources (tests). */
 function selfTarget(): WorkerTarget | undefined {
   const here = fileURLToPath(import.meta.url);
   const entry = process.argv[1];
@@ -148,10 +148,7 @@ function selfTarget(): WorkerTarget | undefined {
   } catch {
     return undefined;
   }
-  if (real === realpathSync(here)) return { script: here, argv: ["fuzz", "--worker"] };
-  const cli = fileURLToPath(new URL("../cli/index.js", import.meta.url));
-  if (real === cli) return { script: cli, argv: ["fuzz", "--worker"] };
-  return undefined;
+  return real === realpathSync(here) ? { script: here, argv: ["fuzz", "--worker"] } : undefined;
 }
 
 /** Runs the command with explicit I/O and worker target (tests); `run` uses the process's. */

@@ -5,12 +5,11 @@
 import { writeFileSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+// The library through its public entry, which the bundled bin imports instead
+// of bundling it (scripts/build.mjs): a script that imports "managed-arena"
+// gets this very module, so its Heap, Arena and ArenaError are the ones used here.
+import { Arena, Heap, renderMemoryMap } from "managed-arena";
 import type { Command } from "../cli/main.js";
-import type { ChildLink } from "../handles.js";
-// The library through its public entry, which the bundled bin leaves unbundled
-// (scripts/build.mjs): a script that imports "managed-arena" gets this very
-// module, so its Heap, Arena and ArenaError are the ones used here.
-import { Arena, Heap, renderMemoryMap } from "../index.js";
 import { builtInScenario } from "./scenario.js";
 
 const help = `usage: managed-arena inspect [--svg FILE] [--script FILE] [--arena NAME] [--bytes-per-row N]
@@ -91,36 +90,43 @@ async function runScript(file: string, heap: Heap): Promise<Arena[]> {
   return values.filter((value): value is Arena => value instanceof Arena);
 }
 
+/** The arenas created in this process by Arena#createChild, by parent, in creation order. */
+const childrenByParent = new WeakMap<Arena, Arena[]>();
+
 /**
  * Runs `setUp` while recording every arena created with Heap#createArena on
- * any heap (Arena.create() too, which calls it); children are reached
- * through their parents. Resolves to the arenas created, in order.
+ * any heap (Arena.create() too, which calls it) and every child made with
+ * Arena#createChild (by parent). Resolves to the arenas created through
+ * createArena, in order. Only public methods are wrapped: the command uses
+ * the library as any user of the package does.
  */
 async function recording(setUp: () => Arena[] | Promise<Arena[]>): Promise<{ created: Arena[]; returned: Arena[] }> {
   const created: Arena[] = [];
-  const original = Heap.prototype.createArena;
+  const createArena = Heap.prototype.createArena;
+  const createChild = Arena.prototype.createChild;
   Heap.prototype.createArena = function (this: Heap, options) {
-    const arena = original.call(this, options);
+    const arena = createArena.call(this, options);
     created.push(arena);
     return arena;
+  };
+  Arena.prototype.createChild = function (this: Arena, options) {
+    const child = createChild.call(this, options);
+    const siblings = childrenByParent.get(this);
+    if (siblings === undefined) childrenByParent.set(this, [child]);
+    else siblings.push(child);
+    return child;
   };
   try {
     return { created, returned: await setUp() };
   } finally {
-    Heap.prototype.createArena = original;
+    Heap.prototype.createArena = createArena;
+    Arena.prototype.createChild = createChild;
   }
 }
 
-/** The child arenas registered in `arena`, in slot order. */
+/** The live child arenas of `arena` made while recording, in creation order (a child's parent never changes). */
 function childrenOf(arena: Arena): Arena[] {
-  const children: Arena[] = [];
-  for (const registration of arena.heap.slots) {
-    // An action's slot holds a number (its arena's tag), never a child link.
-    if (typeof registration !== "object") continue;
-    const child = (registration as Partial<ChildLink>).child;
-    if (child instanceof Arena && registration.owner === arena.state) children.push(child);
-  }
-  return children;
+  return (childrenByParent.get(arena) ?? []).filter((child) => !child.released);
 }
 
 /** Every live arena reachable from `roots` through child links, parents first. */

@@ -3,7 +3,7 @@
 // byte patterns, and the one rendering of an outcome that the model and the
 // real system both produce, so that their logs can be compared as text.
 
-import { ArenaError, SuppressedError } from "../index.js";
+import { ArenaError, SuppressedError } from "managed-arena";
 
 /** Values JSON cannot hold, and the odd objects handed to the API as numbers, options or actions. */
 export type Special =

@@ -2,17 +2,19 @@
 // process and prints a table of ratios, the memory and size figures, and the
 // goals (ratios, a time, memory per allocation, wasm size) with met / missed.
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import type { Command } from "../cli/main.js";
 import { measure } from "./engine.js";
 import { footprint } from "./footprint.js";
-import { assemble, renderMarkdown, renderSvg, renderText } from "./report.js";
-import { LIST, plan, SCENARIO_IDS } from "./scenarios.js";
+import { MAX_BUMP_BYTES, workloadPlan } from "./replay.js";
+import { assemble, type Results, renderMarkdown, renderSvg, renderText, workloadGoals } from "./report.js";
+import { LIST, plan, SCENARIO_IDS, THING } from "./scenarios.js";
 
 const ID_WIDTH = Math.max(...SCENARIO_IDS.map(([id]) => id.length)) + 1;
 
 const help = `usage: managed-arena bench [--quick] [--json | --markdown] [--svg FILE] [--rounds N] [--time MS] [--only TEXT]
+       managed-arena bench --workload FILE [--workload FILE ...] [same options but --only]
 
 Measures managed-arena against its peers, every peer in this process, the
 tasks interleaved round by round (order rotated every round), medians of the
@@ -22,7 +24,8 @@ pooled samples reported:
   allocator (stub runtime) and TLSF (minimal runtime); JS peers: an array of
   closures run in reverse, the native DisposableStack (Node 24+, else n/a),
   and a doubly linked list whose free searches it from the newest record,
-  O(n), as drmm_kfree does ("${LIST}").
+  O(n), as drmm_kfree does ("${LIST}"); a JS malloc over one ArrayBuffer,
+  ${THING} (its free searches the live blocks: O(n)).
 
 Then memory per 16-byte allocation and wasm size; the memory scenarios
 (small arenas and tight memory), measured once after the timed ones, each
@@ -40,7 +43,17 @@ options:
   --svg FILE    also write a bar chart of the goals (SVG) to FILE
   --rounds N    rounds over all tasks (default 9, --quick 4)
   --time MS     time budget of each task in each round (default 150, --quick 25)
-  --only TEXT   only the scenarios whose id contains TEXT (ids above; for profiling)`;
+  --only TEXT   only the scenarios whose id contains TEXT (ids above; for profiling)
+  --workload FILE
+                replay a recorded workload (docs/workloads.md; record one with
+                recordWorkload() from "managed-arena/workload") against
+                managed-arena, TLSF, bump and ${THING} instead of the
+                built-in scenarios; repeat for several files. Peers without
+                arenas run a release as a free of each live block; a peer
+                that cannot run the workload (an alignment above 16 B for
+                TLSF and bump, more than ${MAX_BUMP_BYTES / 2 ** 20} MiB without reuse for bump) is
+                skipped, and the output says why. A malformed file is an
+                error naming its line (exit 2)`;
 
 interface Options {
   quick: boolean;
@@ -50,10 +63,11 @@ interface Options {
   rounds: number;
   timeMs: number;
   only?: string;
+  workloads: string[];
 }
 
 function parse(args: string[]): Options | string {
-  const options: Options = { quick: false, json: false, markdown: false, rounds: 0, timeMs: 0 };
+  const options: Options = { quick: false, json: false, markdown: false, rounds: 0, timeMs: 0, workloads: [] };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const value = () => {
@@ -74,12 +88,14 @@ function parse(args: string[]): Options | string {
       else if (arg === "--rounds") options.rounds = positive();
       else if (arg === "--time") options.timeMs = positive();
       else if (arg === "--only") options.only = value();
+      else if (arg === "--workload") options.workloads.push(value());
       else return `unknown option ${JSON.stringify(arg)}`;
     } catch (error) {
       return (error as Error).message;
     }
   }
   if (options.json && options.markdown) return "--json and --markdown exclude each other";
+  if (options.workloads.length > 0 && options.only !== undefined) return "--only and --workload exclude each other";
   options.rounds ||= options.quick ? 4 : 9;
   options.timeMs ||= options.quick ? 25 : 150;
   return options;
@@ -91,6 +107,7 @@ async function run(args: string[]): Promise<number> {
     console.error(`managed-arena bench: ${options}\n\n${help}`);
     return 2;
   }
+  if (options.workloads.length > 0) return runWorkloads(options);
   const started = performance.now();
   const loadAtStart = loadavg()[0];
   const tty = process.stderr.isTTY === true;
@@ -123,16 +140,69 @@ async function run(args: string[]): Promise<number> {
     (performance.now() - started) / 1000,
     loadAtStart,
   );
+  print(results, options);
+  return 0;
+}
+
+function print(results: Results, options: Options): void {
   if (options.svg !== undefined) writeFileSync(options.svg, renderSvg([results]));
   if (options.json) console.log(JSON.stringify(results, null, 2));
   else if (options.markdown) console.log(renderMarkdown(results));
   else console.log(renderText(results));
+}
+
+/** `bench --workload FILE ...`: each workload a scenario, the same tables and chart; its goals are parity with each peer. */
+async function runWorkloads(options: Options): Promise<number> {
+  const started = performance.now();
+  const loadAtStart = loadavg()[0];
+  const tty = process.stderr.isTTY === true;
+  const files: { text: string; source: string }[] = [];
+  for (const path of options.workloads) {
+    try {
+      files.push({ text: readFileSync(path, "utf8"), source: path });
+    } catch (error) {
+      console.error(`managed-arena bench: cannot read workload ${path}: ${(error as Error).message}`);
+      return 2;
+    }
+  }
+  let workloads: Awaited<ReturnType<typeof workloadPlan>>;
+  try {
+    workloads = await workloadPlan(files);
+  } catch (error) {
+    const e = error as Error;
+    const what = e.name === "WorkloadError" ? "bad workload" : "workload replay failed";
+    console.error(`managed-arena bench: ${what}: ${e.message}`);
+    return e.name === "WorkloadError" ? 2 : 1;
+  }
+  const timings = await measure(workloads.tasks, {
+    rounds: options.rounds,
+    timeMs: options.timeMs,
+    warmupMs: options.quick ? 100 : 150,
+    progress: (done, total) => {
+      if (tty) process.stderr.write(`\rmeasuring: ${done}/${total} task runs`);
+    },
+  });
+  if (tty) process.stderr.write("\r\x1b[K");
+  workloads.verify();
+  const figures = await footprint([]);
+  const settings = { quick: options.quick, rounds: options.rounds, timeMs: options.timeMs };
+  const results = assemble(
+    workloads.scenarios,
+    timings,
+    figures,
+    settings,
+    (performance.now() - started) / 1000,
+    loadAtStart,
+  );
+  results.goals = workloadGoals(results.scenarios);
+  results.notes = workloads.notes;
+  print(results, options);
   return 0;
 }
 
 /** The `bench` subcommand. */
 export const command: Command = {
-  summary: "measure managed-arena against TLSF, bump, closures, DisposableStack (tinybench)",
+  summary: "measure managed-arena against TLSF, bump, @thi.ng/malloc, closures, DisposableStack; replay workloads",
   help,
   run,
 };

@@ -14,7 +14,7 @@
 // what the growth policy grew ahead (memory grows by at least a sixteenth of
 // its size), which "memory growth" includes.
 
-import { type Arena, ArenaError, Heap } from "../index.js";
+import { type Arena, ArenaError, freeRuns, Heap } from "managed-arena";
 import { instantiatePeer } from "./peers.js";
 import { ARENA, arenaLifetime, arenaLifetimeFill, TLSF, tlsfLifetime, tlsfLifetimeFill } from "./scenarios.js";
 import { LIFETIME_LIVE, LIFETIME_STEPS, lifetime } from "./workload.js";
@@ -93,24 +93,11 @@ export async function measureSmall(ids: readonly string[]): Promise<SmallFigures
   return figures;
 }
 
-/**
- * Bytes of memory.buffer not in the heap's free runs. The free runs are
- * read as src/memory-map.ts reads them (the CLI may use the library only
- * through its public entry, so not through memory-map's readMapInfo): their
- * list starts at the fifth word of the core's mapInfo(), each run's chunk
- * head holds `next` at 0 and its page count at 8 (assembly/chunks.ts,
- * assembly/layout.ts).
- */
+/** Bytes of memory.buffer not in the heap's free runs of pages (the package's freeRuns). */
 export function inUseBytes(heap: Heap): number {
-  const words = heap.u32();
-  const limit = words.length / (PAGE / 4);
   let free = 0;
-  let runs = 0;
-  for (let run = words[(heap.core.mapInfo() >>> 2) + 4]; run !== 0; run = words[run >>> 2]) {
-    if (++runs > limit) throw new Error(`${ARENA}: the heap's free runs do not end`);
-    free += words[(run + 8) >>> 2] * PAGE;
-  }
-  return words.length * 4 - free;
+  for (const run of freeRuns(heap)) free += run.pages * PAGE;
+  return heap.memory.buffer.byteLength - free;
 }
 
 function requestAction(data: number): void {

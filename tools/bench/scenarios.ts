@@ -12,9 +12,19 @@
 // managed-arena is called through its public facade (validation included):
 // that is what a user pays. The wasm peers are called through raw exports.
 
-import { type Arena, Heap, type Ptr } from "../index.js";
+import type { MemPool } from "@thi.ng/malloc";
+import { type Arena, freeRuns, Heap, type Ptr } from "managed-arena";
 import type { Task } from "./engine.js";
-import { instantiatePeer, NativeDisposableStack, peerImports, peerModule, SeedList, type WasmPeer } from "./peers.js";
+import {
+  instantiatePeer,
+  NativeDisposableStack,
+  peerImports,
+  peerModule,
+  SeedList,
+  THING,
+  thingPool,
+  type WasmPeer,
+} from "./peers.js";
 import { prng, shuffled } from "./stats.js";
 import { LIFETIME_LIVE, LIFETIME_STEPS, type Lifetime, lifetime } from "./workload.js";
 
@@ -28,6 +38,7 @@ export const STACK = "DisposableStack";
 export const LIST = "JS list, O(n) free";
 export const TLSF_CLOSURES = "TLSF + JS closures";
 export const TLSF_STACK = "TLSF + DisposableStack";
+export { THING };
 
 /**
  * Every scenario's id (what `bench --only TEXT` matches) and what it
@@ -57,7 +68,7 @@ export const SCENARIO_IDS: readonly (readonly [id: string, measures: string])[] 
   ["arena-cycle-1mib-free", "create arena + alloc(32) + release, page cut from 1 MiB free"],
   ["arena-cycle-1gib-free", "create arena + alloc(32) + release, page cut from 1 GiB free"],
   ["random-lifetime-speed", "random-lifetime workload (10,000 live, 1,000,000 steps): time"],
-  // Measured once, after the timed ones (src/bench/small.ts):
+  // Measured once, after the timed ones (tools/bench/small.ts):
   ["arena-memory-request", "memory per live child arena with 8 x 64 B and 2 actions"],
   ["arena-memory-empty", "memory per live empty child arena"],
   ["many-arenas-100000", "100,000 live child arenas with one 16 B allocation: fit?"],
@@ -73,7 +84,7 @@ export interface Scenario {
   unit: string;
   /** The peers of the row, managed-arena first; a peer without a task is "n/a" on this runtime. */
   peers: string[];
-  /** Measured once after the timed scenarios (memory, not time): no tasks, its own table (src/bench/small.ts). */
+  /** Measured once after the timed scenarios (memory, not time): no tasks, its own table (tools/bench/small.ts). */
   measured?: boolean;
 }
 
@@ -145,6 +156,11 @@ function tlsfAllocFree(peer: WasmPeer, sizes: Uint32Array, order: Uint32Array, p
   for (let i = 0; i < order.length; i++) peer.free(ptrs[order[i]]);
 }
 
+function thingAllocFree(pool: MemPool, sizes: Uint32Array, order: Uint32Array, ptrs: Uint32Array): void {
+  for (let i = 0; i < sizes.length; i++) ptrs[i] = pool.malloc(sizes[i]);
+  for (let i = 0; i < order.length; i++) pool.free(ptrs[order[i]]);
+}
+
 // The stub's free only steps back over the most recent block, so after a
 // random order most blocks leak: the batch ends with reset() (O(1)) to start
 // the next one from the same state, as a bump arena would.
@@ -204,18 +220,6 @@ function closuresCreateRelease(n: number): void {
 
 function stackCreateRelease(Stack: typeof DisposableStack, n: number): void {
   for (let i = 0; i < n; i++) new Stack().dispose();
-}
-
-/** Throws unless the next arena made on `heap` takes the record of the one released before it (an arena per request costs no new record). */
-function checkRecycled(heap: Heap): void {
-  const first = heap.createArena();
-  const record = first.state.record;
-  first.release();
-  const second = heap.createArena();
-  second.release();
-  if (second.state.record !== record) {
-    throw new Error(`${ARENA}: a new arena took record ${second.state.record}, not the released ${record}`);
-  }
 }
 
 /**
@@ -288,6 +292,18 @@ function seedChurn(list: SeedList, live: Uint32Array, cursor: Cursor, n: number)
     at = (at + 1) & (STREAM - 1);
     list.free(live[j]);
     live[j] = list.alloc(CHURN_SIZE);
+  }
+  cursor.at = at;
+}
+
+function thingChurn(pool: MemPool, live: Uint32Array, cursor: Cursor, n: number): void {
+  const indices = cursor.indices;
+  let at = cursor.at;
+  for (let k = 0; k < n; k++) {
+    const j = indices[at];
+    at = (at + 1) & (STREAM - 1);
+    pool.free(live[j]);
+    live[j] = pool.malloc(CHURN_SIZE);
   }
   cursor.at = at;
 }
@@ -571,11 +587,9 @@ class FreeRun {
   }
 }
 
-/** The heap's newest free run (assembly/chunks.ts: `freeRuns`, and the run's page count at CHUNK_PAGES). */
+/** The heap's newest free run of pages (the package's freeRuns: the one given back last comes first). */
 function newestFreeRun(heap: Heap): { start: number; pages: number } {
-  const words = heap.u32();
-  const start = words[(heap.core.mapInfo() >>> 2) + 4];
-  return { start, pages: start ? words[(start + 8) >>> 2] : 0 };
+  return freeRuns(heap)[0] ?? { start: 0, pages: 0 };
 }
 
 // ---- the random-lifetime workload ---------------------------------------------------
@@ -629,26 +643,35 @@ export async function plan(settings: Settings): Promise<Plan> {
     const arena = heap.createArena({ name: "alloc+free" });
     const tlsf = instantiatePeer("tlsf");
     const bump = instantiatePeer("bump");
+    // A batch of 1,000 blocks of up to 4 KiB fits in 8 MiB with room to spare.
+    const pool = thingPool(8 << 20);
     for (const c of allocFreeCases()) {
-      scenarios.push({ id: c.id, label: c.label, unit: "alloc+free pair", peers: [ARENA, TLSF, BUMP] });
+      scenarios.push({ id: c.id, label: c.label, unit: "alloc+free pair", peers: [ARENA, TLSF, BUMP, THING] });
       const arenaPtrs = new Uint32Array(BATCH);
       const tlsfPtrs = new Uint32Array(BATCH);
       const bumpPtrs = new Uint32Array(BATCH);
+      const thingPtrs = new Uint32Array(BATCH);
       arenaAllocFree(arena, c.sizes, c.order, arenaPtrs);
       tlsfAllocFree(tlsf, c.sizes, c.order, tlsfPtrs);
       bumpAllocFree(bump, c.sizes, c.order, bumpPtrs);
+      thingAllocFree(pool, c.sizes, c.order, thingPtrs);
       checkPointers(ARENA, c.label, arenaPtrs);
       checkPointers(TLSF, c.label, tlsfPtrs);
       checkPointers(BUMP, c.label, bumpPtrs);
+      checkPointers(THING, c.label, thingPtrs);
       tasks.push(
         { scenario: c.id, peer: ARENA, ops: BATCH, fn: () => arenaAllocFree(arena, c.sizes, c.order, arenaPtrs) },
         { scenario: c.id, peer: TLSF, ops: BATCH, fn: () => tlsfAllocFree(tlsf, c.sizes, c.order, tlsfPtrs) },
         { scenario: c.id, peer: BUMP, ops: BATCH, fn: () => bumpAllocFree(bump, c.sizes, c.order, bumpPtrs) },
+        { scenario: c.id, peer: THING, ops: BATCH, fn: () => thingAllocFree(pool, c.sizes, c.order, thingPtrs) },
       );
+      checks.push(() => checkPointers(THING, c.label, thingPtrs));
     }
     checks.push(() => {
       const { allocations } = arena.stats();
       if (allocations !== 0) throw new Error(`${ARENA}: ${allocations} allocations left after alloc+free`);
+      if (pool.stats().used.count !== 0)
+        throw new Error(`${THING}: ${pool.stats().used.count} blocks left after alloc+free`);
     });
   }
 
@@ -677,7 +700,6 @@ export async function plan(settings: Settings): Promise<Plan> {
     checkPointers(ARENA, id, arenaPtrs);
     checkPointers(TLSF, id, tlsfPtrs);
     checkPointers(BUMP, id, bumpPtrs);
-    checkRecycled(heap);
     const growth = new GrowthWatch(heap, () => arenaRequests(heap, sizes, arenaPtrs, 1));
     tasks.push(
       {
@@ -704,7 +726,6 @@ export async function plan(settings: Settings): Promise<Plan> {
   {
     const id = "arena-create-release";
     scenarios.push({ id, label: "create + release of an empty arena", unit: "arena", peers: [ARENA, CLOSURES, STACK] });
-    checkRecycled(heap);
     const growth = new GrowthWatch(heap, () => arenaCreateRelease(heap, 1));
     tasks.push(
       {
@@ -759,10 +780,16 @@ export async function plan(settings: Settings): Promise<Plan> {
       for (let j = SMALL; j < LARGE; j++) free(live[j]);
     };
     for (const c of cases) {
-      scenarios.push({ id: c.id, label: c.label, unit: "free+alloc pair", peers: [ARENA, TLSF, LIST] });
+      scenarios.push({ id: c.id, label: c.label, unit: "free+alloc pair", peers: [ARENA, TLSF, LIST, THING] });
       const seed = new SeedList();
       const seedLive = new Uint32Array(c.live);
       for (let j = 0; j < c.live; j++) seedLive[j] = seed.alloc(CHURN_SIZE);
+      // @thi.ng/malloc's free is O(live) too: a pool per count, as for the list (shrinking it would take minutes).
+      const pool = thingPool(c.live * 64 + (1 << 20));
+      const thingLive = new Uint32Array(c.live);
+      for (let j = 0; j < c.live; j++) thingLive[j] = pool.malloc(CHURN_SIZE);
+      checkPointers(THING, c.label, thingLive);
+      const thingCursor: Cursor = { indices: c.indices, at: 0 };
       const arenaCursor: Cursor = { indices: c.indices, at: 0 };
       const tlsfCursor: Cursor = { indices: c.indices, at: 0 };
       const seedCursor: Cursor = { indices: c.indices, at: 0 };
@@ -793,9 +820,17 @@ export async function plan(settings: Settings): Promise<Plan> {
           iterations: large ? 16 : undefined,
           fn: () => seedChurn(seed, seedLive, seedCursor, seedOps),
         },
+        {
+          scenario: c.id,
+          peer: THING,
+          ops: seedOps,
+          iterations: large ? 16 : undefined,
+          fn: () => thingChurn(pool, thingLive, thingCursor, seedOps),
+        },
       );
       checks.push(() => {
         if (seed.count !== c.live) throw new Error(`${LIST}: ${seed.count} live, expected ${c.live}`);
+        checkPointers(THING, c.label, thingLive);
       });
     }
     checks.push(() => {
@@ -1049,7 +1084,7 @@ export async function plan(settings: Settings): Promise<Plan> {
     });
   }
 
-  // The random-lifetime workload (src/bench/workload.ts): each call starts
+  // The random-lifetime workload (tools/bench/workload.ts): each call starts
   // from LIFETIME_LIVE blocks allocated untimed (a fresh arena; TLSF's one
   // instance, emptied after each call), then runs every step.
   {
@@ -1105,7 +1140,7 @@ export async function plan(settings: Settings): Promise<Plan> {
     );
   }
 
-  // Measured once after the timed scenarios: memory, not time (src/bench/small.ts).
+  // Measured once after the timed scenarios: memory, not time (tools/bench/small.ts).
   for (const [id, label, peers] of [
     ["arena-memory-request", "linear memory per live child arena with 8 x 64 B and 2 actions", [ARENA]],
     ["arena-memory-empty", "linear memory per live empty child arena", [ARENA]],
