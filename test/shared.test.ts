@@ -175,10 +175,19 @@ async function runWorkers(heap: Heap, count: number, ms: number, seed: number): 
         worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
       }),
   );
-  const timer = setTimeout(() => Atomics.store(new Int32Array(control), 0, 1), ms);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let over = false;
+  // The clock starts when every worker has attached and begun (test/fixtures/shared-worker.mjs).
+  const ready = (async () => {
+    const ctl = new Int32Array(control);
+    while (Atomics.load(ctl, 3) < count && !over) await new Promise((resolve) => setTimeout(resolve, 5));
+    timer = setTimeout(() => Atomics.store(ctl, 0, 1), ms);
+  })();
   try {
+    await Promise.race([ready, Promise.all(results)]);
     return await Promise.all(results);
   } finally {
+    over = true;
     clearTimeout(timer);
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
