@@ -4,6 +4,10 @@
 // allocating, writing patterns, passing pointers to each other, freeing and
 // releasing concurrently, after which every pattern is intact, check() is 0
 // on the debug heap and every page is back.
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { Heap } from "../src/index.js";
@@ -232,4 +236,14 @@ describe("shared heap, many threads", () => {
       expect(check()).toBe(0);
     });
   }
+});
+
+describe("the example (examples/shared-decode.mjs)", () => {
+  it("decodes in two workers into arena buffers the main thread reads in place", async () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, "examples", "shared-decode.mjs")], {
+      cwd: root,
+    });
+    expect(stdout).toMatch(/^read 64 decoded images \(2288000 B\) in place from 2 workers/);
+  });
 });
