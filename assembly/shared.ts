@@ -3,3 +3,12 @@
 // (assembly/threads.ts).
 export * from "./index";
 export { attach, setWaiting } from "./arena";
+
+/**
+ * Pages of memory now, as this thread's wasm sees them: another thread's
+ * growth shows here at once, while the host's `memory.buffer` may lag
+ * until refreshed (src/shared-core.ts).
+ */
+export function memorySize(): u32 {
+  return <u32>memory.size();
+}

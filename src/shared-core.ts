@@ -33,6 +33,8 @@ export interface SharedCoreExports {
   attach(canWait: number): number;
   /** Whether this thread may block in atomic.wait when the heap lock is taken (else it spins). */
   setWaiting(canWait: number): void;
+  /** Pages of memory now (another thread's growth shows here at once). */
+  memorySize(): number;
 }
 
 const KIND = "managed-arena/shared-heap";
@@ -111,7 +113,34 @@ async function instantiateShared<T>(memory: WebAssembly.Memory, module: WebAssem
   });
   const core = instance.exports as unknown as SharedCoreExports;
   core.setWaiting(threadCanBlock() ? 1 : 0);
+  freshBuffers(memory, core);
   return core as unknown as T;
+}
+
+const bufferOf = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, "buffer")?.get as (
+  this: WebAssembly.Memory,
+) => ArrayBuffer;
+
+/**
+ * Makes `memory.buffer` of this thread's Memory object up to date. When
+ * another thread grows a shared memory, the engine tells this thread's
+ * buffer late (Chromium: a worker's `memory.buffer` kept its old length
+ * while the core, which sees the new size at once, handed out a pointer
+ * past it), so a view of a fresh allocation could be out of range. The
+ * getter compares the buffer with the core's memory.size() and refreshes it
+ * (`grow(0)` refreshes the buffer) when they differ: `heap.memory.buffer`,
+ * `arena.bytes` and every view the facade makes read the memory as it is.
+ */
+function freshBuffers(memory: WebAssembly.Memory, core: SharedCoreExports): void {
+  Object.defineProperty(memory, "buffer", {
+    configurable: true,
+    get(): ArrayBuffer {
+      const buffer = bufferOf.call(memory);
+      if (buffer.byteLength === core.memorySize() * 65536) return buffer;
+      memory.grow(0);
+      return bufferOf.call(memory);
+    },
+  });
 }
 
 /** Makes the freshly instantiated core of a worker a thread of the heap in the memory. @internal */

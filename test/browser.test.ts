@@ -143,7 +143,8 @@ describe("in Chromium", () => {
     const plain = await resultsOf("/test/browser/shared-plain.html");
     const { results, errors } = await resultsOf("/test/browser/shared-isolated.html");
     console.log(
-      `browser: crossOriginIsolated ${results.isolated} on the page served with COOP/COEP, ${plain.results.isolated} without`,
+      `browser: crossOriginIsolated ${results.isolated} on the page served with COOP/COEP, ${plain.results.isolated} without; ` +
+        `a worker's engine buffer lagged behind memory ${results.lagged} times`,
     );
     expect(errors).toEqual([]);
     expect(plain.errors).toEqual([]);

@@ -22,9 +22,14 @@ async function handle(event) {
   const heap = await Heap.attach(descriptor);
   arena = heap.createArena({ name: `worker ${index}` });
   const blocks = [];
+  // How often the engine's own buffer lagged behind the memory (another thread grew it): the
+  // library's memory.buffer refreshes it then (src/shared-core.ts).
+  const engineBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, "buffer").get;
+  let lagged = 0;
   for (let i = 0; i < count; i++) {
     const size = 1 + ((i * 977 + index * 13) % (i % 50 === 0 ? 100_000 : 2000));
     const ptr = arena.alloc(size);
+    if (engineBuffer.call(heap.memory).byteLength < ptr + size) lagged++;
     new Uint8Array(heap.memory.buffer, ptr, size).fill(index + 1);
     blocks.push([ptr, size]);
     // Free every third one again: pages and slots go back while the others allocate.
@@ -33,5 +38,5 @@ async function handle(event) {
       arena.free(gone[0]);
     }
   }
-  postMessage(blocks);
+  postMessage({ blocks, lagged });
 }

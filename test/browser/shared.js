@@ -45,7 +45,9 @@ try {
       own.push(ptr);
       if (i % 500 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
     }
-    const blocks = await Promise.all(filled);
+    const answers = await Promise.all(filled);
+    const blocks = answers.map((answer) => answer.blocks);
+    results.lagged = answers.reduce((sum, answer) => sum + answer.lagged, 0);
     let bad = 0;
     blocks.forEach((list, index) => {
       for (const [ptr, size] of list) {
