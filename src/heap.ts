@@ -10,7 +10,7 @@
 // test/imports.test.ts): Heap#createArena, which makes an Arena, is declared
 // and defined there, on this class's prototype.
 
-import { type CoreExports, instantiateCore } from "./core.js";
+import { type CoreExports, type CoreSource, checkCoreSource, instantiateCore } from "./core.js";
 import { ArenaError, checkU32, describe, functionName, statusError } from "./errors.js";
 import { canResize, GrowthWatch, makeResizable } from "./growth.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
@@ -31,6 +31,16 @@ export interface HeapOptions {
    * everything of `managed-arena`), else `Heap.create` throws `EINVAL` saying so.
    */
   debug?: boolean;
+  /**
+   * Where the core comes from, instead of the build the entry inlines: a URL (string or `URL`;
+   * fetched and compiled while it streams in, once per URL), a `Response` or a promise of one, a
+   * `WebAssembly.Module`, or the bytes of the file. The package ships the cores as
+   * `managed-arena/core.wasm` (release) and `managed-arena/core.debug.wasm` (needed with
+   * `debug: true`). Required with the `managed-arena/slim` entry, which inlines no core. A value
+   * of another kind, a file: URL (fetch cannot read it: pass the bytes), an HTTP error, bytes that
+   * are not WebAssembly or a module that is not a core are `EINVAL`.
+   */
+  wasm?: CoreSource;
   /** Default `trace` of every arena on this heap. */
   trace?: TraceFunction;
   /** Default `poison` of every arena on this heap. */
@@ -81,6 +91,7 @@ export const HEAP_OPTIONS = [
   "initialPages",
   "maxPages",
   "debug",
+  "wasm",
   "trace",
   "poison",
   "quarantine",
@@ -216,6 +227,7 @@ export class Heap {
       quarantine: options.quarantine === undefined ? undefined : checkU32(options.quarantine, "quarantine"),
     };
     const onLeak = (options.onLeak as ((report: string) => void) | undefined) ?? warnLeak;
+    const source = options.wasm === undefined ? undefined : checkCoreSource(options.wasm);
     const resizable = options.resizable === true;
     if (resizable && !canResize) {
       throw new ArenaError(
@@ -224,10 +236,10 @@ export class Heap {
       );
     }
     if (options.shared === true) {
-      if (resizable || options.onGrow !== undefined) {
+      if (resizable || options.onGrow !== undefined || source !== undefined) {
         throw new ArenaError(
           "EINVAL",
-          "shared: a shared heap takes neither onGrow nor resizable (its buffer never detaches)",
+          "shared: a shared heap takes neither onGrow nor resizable (its buffer never detaches), nor wasm (it runs the shared core of managed-arena/shared)",
         );
       }
       const shared = sharedSupport("shared: true");
@@ -243,7 +255,7 @@ export class Heap {
     }
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
     if (resizable) makeResizable(memory);
-    const core = await instantiateCore(memory, options.debug === true);
+    const core = await instantiateCore(memory, options.debug === true, source);
     const status = core.init(maxPages);
     if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
     // After init, which may grow memory for the page maps: onGrow reports growth after creation only.

@@ -6,9 +6,11 @@
 // @sparticuz/chromium devDependency ships (test/browser/chromium.ts), so
 // `npm install` is all it needs on linux-x64. No Chromium is a failure, never
 // a skip.
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Browser, launchChromium } from "./browser/chromium.js";
 import { type StaticServer, startStaticServer } from "./browser/server.js";
@@ -20,7 +22,7 @@ let server: StaticServer;
 let launched: Promise<Browser>;
 
 beforeAll(async () => {
-  server = await startStaticServer(root, ["/dist/", "/test/browser/", "/tools/inspect/"]);
+  server = await startStaticServer(root, ["/dist/", "/test/browser/", "/tools/inspect/", "/examples/browser/"]);
   // Launched once for both tests; a missing Chromium fails each of them (never skips them).
   launched = launchChromium();
   launched.catch(() => {});
@@ -57,7 +59,52 @@ async function resultsOf(path: string): Promise<{ results: Record<string, unknow
   return { results, errors };
 }
 
+/** What examples/browser/compute.js computes (the same in Node, checked there once by hand). */
+const EXAMPLE_RESULTS = {
+  samples: 10_000,
+  histogram: [618, 624, 643, 607, 611, 627, 611, 629, 614, 676, 587, 636, 668, 606, 629, 614],
+  mean: 0.501,
+  children: 3,
+  // The frames released in the loop, then the app's release newest first: its action, frames 8, 5, 2.
+  log: [
+    "frame 0 released",
+    "frame 1 released",
+    "frame 3 released",
+    "frame 4 released",
+    "frame 6 released",
+    "frame 7 released",
+    "frame 9 released",
+    "app released",
+    "frame 8 released",
+    "frame 5 released",
+    "frame 2 released",
+  ],
+  memoryPages: 3,
+};
+
 describe("in Chromium", () => {
+  it("the browser example (examples/browser, README) builds with esbuild and computes the same in both of its pages", async () => {
+    const out = join(root, "examples", "browser", "out");
+    rmSync(out, { recursive: true, force: true });
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, "examples", "browser", "build.mjs")]);
+    console.log(stdout.trim());
+    const first = server.served.length;
+    const main = await resultsOf("/examples/browser/index.html");
+    expect(main.errors).toEqual([]);
+    expect(main.results).toEqual(EXAMPLE_RESULTS);
+    const slim = await resultsOf("/examples/browser/slim.html");
+    expect(slim.errors).toEqual([]);
+    expect(slim.results).toEqual(EXAMPLE_RESULTS);
+    // Bundles, not the package's modules; only the slim page fetched the core.
+    expect(server.served.slice(first)).toEqual([
+      { path: "/examples/browser/index.html", status: 200 },
+      { path: "/examples/browser/out/main.js", status: 200 },
+      { path: "/examples/browser/slim.html", status: 200 },
+      { path: "/examples/browser/out/slim.js", status: 200 },
+      { path: "/examples/browser/out/core.wasm", status: 200 },
+    ]);
+  }, 60_000);
+
   it("under a Content-Security-Policy, Heap.create needs 'wasm-unsafe-eval' (README, Install)", async () => {
     const allowed = await resultsOf("/test/browser/csp-wasm.html");
     expect(allowed.results).toEqual({ created: true });
@@ -67,7 +114,37 @@ describe("in Chromium", () => {
     expect(strict.results.errorMessage).toMatch(/wasm-unsafe-eval|Content Security Policy/i);
   });
 
+  it("managed-arena/slim loads the core from a .wasm URL (compiled while it streams); a Content-Security-Policy still needs 'wasm-unsafe-eval' for it (README)", async () => {
+    const byPage: Record<string, Record<string, unknown>> = {};
+    for (const page of ["wasm-url", "wasm-url-wasm", "wasm-url-strict"]) {
+      byPage[page] = (await resultsOf(`/test/browser/${page}.html`)).results;
+    }
+    console.log(`core from a .wasm URL in Chromium: ${JSON.stringify(byPage)}`);
+    const served = server.served.filter((s) => s.path.endsWith(".wasm"));
+    expect(served.filter((s) => s.path === "/dist/core.wasm").every((s) => s.status === 200)).toBe(true);
+    for (const page of ["wasm-url", "wasm-url-wasm"]) {
+      // The slim entry inlines no core: without wasm, EINVAL saying what to pass.
+      expect(byPage[page].withoutWasm).toMatchObject({ ok: false, code: "EINVAL" });
+      expect((byPage[page].withoutWasm as { message: string }).message).toMatch(/inlines no core/);
+      expect(byPage[page].heap).toEqual({ ok: true });
+      expect(byPage[page].debugHeap).toEqual({ ok: true });
+      expect(byPage[page].missing).toMatchObject({ ok: false, code: "EINVAL" });
+      expect((byPage[page].missing as { message: string }).message).toMatch(/no-such-core\.wasm answered 404/);
+      expect(byPage[page].instantiateStreaming).toEqual({ ok: true });
+      expect(byPage[page].compileBytes).toEqual({ ok: true });
+    }
+    // What Chromium does under script-src 'self' without 'wasm-unsafe-eval': it refuses to compile
+    // any WebAssembly, a same-origin file compiled while it streams in as much as bytes; the
+    // library passes the browser's CompileError on.
+    const strict = byPage["wasm-url-strict"];
+    for (const key of ["heap", "debugHeap", "instantiateStreaming", "compileBytes"]) {
+      expect(strict[key], key).toMatchObject({ ok: false, name: "CompileError" });
+      expect((strict[key] as { message: string }).message, key).toMatch(/wasm-unsafe-eval|Content Security Policy/i);
+    }
+  }, 30_000);
+
   it("loads dist/ as plain ES modules and runs a scenario: allocations, actions, release order, error codes", async () => {
+    const first = server.served.length;
     const { results, errors } = await resultsOf("/test/browser/index.html");
     expect(errors).toEqual([]);
     expect(results.userAgent).toMatch(/Chrome\//);
@@ -75,12 +152,12 @@ describe("in Chromium", () => {
     expect(results.node).toBe(false);
 
     // The package's modules came from the static server, unbundled, with no wasm fetched.
-    const paths = server.served.map((s) => s.path);
+    const paths = server.served.slice(first).map((s) => s.path);
     expect(paths).toContain("/dist/index.js");
     expect(paths).toContain("/dist/core.js");
-    expect(paths).toContain("/dist/generated/wasm.js");
+    expect(paths).toContain("/dist/generated/release-core.js");
     expect(paths.filter((p) => p.endsWith(".wasm"))).toEqual([]);
-    expect(server.served.filter((s) => s.status !== 200 && !s.path.endsWith("favicon.ico"))).toEqual([]);
+    expect(server.served.slice(first).filter((s) => s.status !== 200 && !s.path.endsWith("favicon.ico"))).toEqual([]);
 
     expect(results.pointers).toMatchObject({ alignedOk: true });
     expect(results.contents).toEqual({

@@ -24,7 +24,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
  */
 const FACADE_ORDER = [
   "src/generated/wasm.ts",
-  "src/generated/debug-wasm.ts",
+  "src/generated/release-core.ts",
+  "src/generated/debug-core.ts",
   "src/generated/shared-wasm.ts",
   "src/generated/shared-debug-wasm.ts",
   "src/errors.ts",
@@ -41,6 +42,8 @@ const FACADE_ORDER = [
   "src/heap.ts",
   "src/arena.ts",
   "src/memory-map.ts",
+  "src/slim.ts",
+  "src/release-core.ts",
   "src/index.ts",
   "src/debug-entry.ts",
   "src/shared-entry.ts",

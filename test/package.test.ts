@@ -138,12 +138,17 @@ describe("the tarball", () => {
       "CHANGELOG.md",
       "dist/index.js",
       "dist/index.d.ts",
+      "dist/generated/release-core.js",
+      "dist/slim.js",
+      "dist/slim.d.ts",
+      "dist/core.wasm",
+      "dist/core.debug.wasm",
       "dist/generated/wasm.js",
       "dist/debug-entry.js",
       "dist/debug-entry.d.ts",
       "dist/workload.js",
       "dist/workload.d.ts",
-      "dist/generated/debug-wasm.js",
+      "dist/generated/debug-core.js",
       "dist/shared-entry.js",
       "dist/shared-entry.d.ts",
       "dist/generated/shared-wasm.js",
@@ -155,6 +160,7 @@ describe("the tarball", () => {
     const allowed = (p: string) =>
       ["package.json", "README.md", "LICENSE", "CHANGELOG.md"].includes(p) ||
       /^dist\/.+\.(js|d\.ts)$/.test(p) ||
+      ["dist/core.wasm", "dist/core.debug.wasm"].includes(p) ||
       /^assembly\/.+\.ts$/.test(p);
     expect(paths.filter((p) => !allowed(p))).toEqual([]);
     // Not the unbundled CLI (it imports development-only libraries), no tests, sources or source maps.
@@ -165,7 +171,7 @@ describe("the tarball", () => {
     expect(packed.size).toBeLessThan(MAX_TARBALL_BYTES);
   });
 
-  it("has an exports map with types (and the debug entry), engines, sideEffects only in the debug entry and arena.js, the bin, and no dependencies", () => {
+  it("has an exports map with types (and the slim and debug entries, the .wasm files), engines, sideEffects only where a core is registered and in arena.js, the bin, and no dependencies", () => {
     const pkg = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
     expect(pkg.type).toBe("module");
     expect(pkg.exports["."].types).toBe("./dist/index.d.ts");
@@ -173,12 +179,20 @@ describe("the tarball", () => {
     expect(pkg.exports["./debug"]).toEqual({ types: "./dist/debug-entry.d.ts", default: "./dist/debug-entry.js" });
     expect(pkg.exports["./shared"]).toEqual({ types: "./dist/shared-entry.d.ts", default: "./dist/shared-entry.js" });
     expect(pkg.exports["./workload"]).toEqual({ types: "./dist/workload.d.ts", default: "./dist/workload.js" });
+    expect(pkg.exports["./slim"]).toEqual({ types: "./dist/slim.d.ts", default: "./dist/slim.js" });
+    expect(pkg.exports["./core.wasm"]).toBe("./dist/core.wasm");
+    expect(pkg.exports["./core.debug.wasm"]).toBe("./dist/core.debug.wasm");
     expect(pkg.exports["./package.json"]).toBe("./package.json");
     expect(pkg.engines.node).toMatch(/^>=\s*20/);
-    // The debug entry's one effect is registering the debug core, arena.js's defining
-    // Heap#createArena: a bundler must keep them (their sources are listed for the bundles of src/
-    // the repository's tests make).
+    // The one effect of these modules is registering an inlined core (release-core.js, imported by
+    // index.js for it; debug-entry.js), arena.js's defining Heap#createArena: a bundler must keep
+    // them (their sources are listed for the bundles of src/ the repository's tests make). slim.js,
+    // which registers no core, is not listed.
     expect(pkg.sideEffects).toEqual([
+      "./dist/index.js",
+      "./src/index.ts",
+      "./dist/release-core.js",
+      "./src/release-core.ts",
       "./dist/debug-entry.js",
       "./src/debug-entry.ts",
       "./dist/shared-entry.js",
@@ -228,18 +242,20 @@ describe("the tarball", () => {
     expect(Math.abs(statSync(rootManifest).mtimeMs - rootMtime)).toBeLessThan(1);
   });
 
-  it("needs no file at run time: the wasm is inlined, nothing is read or fetched", () => {
+  it("needs no file at run time: the wasm is inlined; the .wasm files are only for Heap.create({ wasm })", () => {
     const files = walk(installed);
-    expect(files.filter((f) => f.endsWith(".wasm"))).toEqual([]);
+    expect(files.filter((f) => f.endsWith(".wasm")).sort()).toEqual(["dist/core.debug.wasm", "dist/core.wasm"]);
     for (const file of files.filter((f) => f.startsWith("dist/") && f.endsWith(".js") && !f.startsWith("dist/bin/"))) {
       const text = readFileSync(join(installed, file), "utf8");
-      expect(text, file).not.toMatch(/\bimport\.meta\b|\bfetch\(|readFile|node:fs|from "fs"|sourceMappingURL/);
+      expect(text, file).not.toMatch(/\bimport\.meta\b|readFile|node:fs|from "fs"|sourceMappingURL/);
+      // The one fetch: of the URL given as Heap.create's wasm option.
+      if (file !== "dist/core.js") expect(text, file).not.toMatch(/\bfetch\(/);
     }
   });
 });
 
 describe("its modules", () => {
-  it("the library is one graph of relative imports from dist/index.js and dist/debug-entry.js, with nothing shipped outside it", () => {
+  it("the library is one graph of relative imports from dist/index.js, dist/slim.js and dist/debug-entry.js, with nothing shipped outside it", () => {
     const seen = new Set<string>();
     const outside: string[] = [];
     const visit = (file: string) => {
@@ -251,11 +267,19 @@ describe("its modules", () => {
         else visit(relative(installed, resolve(installed, dirname(file), specifier)));
       }
     };
+    visit("dist/slim.js");
+    // The slim entry reaches no inlined core (so bundles of it carry none).
+    expect([...seen].filter((f) => /generated|release-core|debug-entry/.test(f))).toEqual([]);
     visit("dist/index.js");
     // The main entry never reaches the debug core (so bundles of it leave it out).
-    expect([...seen].filter((f) => /debug-entry|debug-wasm|shared-entry|shared-wasm/.test(f))).toEqual([]);
+    expect(
+      [...seen].filter((f) => /debug-entry|debug-core|shared-entry|shared-wasm|shared-debug-wasm/.test(f)),
+    ).toEqual([]);
     visit("dist/debug-entry.js");
     visit("dist/shared-entry.js");
+    // The plain base64 of the release core, for the bin's benchmark figures only.
+    expect(seen.has("dist/generated/wasm.js")).toBe(false);
+    visit("dist/generated/wasm.js");
     // The workload entry (managed-arena/workload) imports nothing at run time.
     const before = seen.size;
     visit("dist/workload.js");
@@ -279,6 +303,7 @@ describe("its modules", () => {
       }
     };
     visitTypes("dist/index.d.ts");
+    visitTypes("dist/slim.d.ts");
     visitTypes("dist/debug-entry.d.ts");
     visitTypes("dist/shared-entry.d.ts");
     visitTypes("dist/workload.d.ts");

@@ -105,6 +105,7 @@ describe("shared heap options and descriptors", () => {
     await expect(Heap.create({ shared: bad("yes") })).rejects.toMatchObject({ code: "EINVAL" });
     await expect(Heap.create({ shared: true, onGrow: () => {} })).rejects.toMatchObject({ code: "EINVAL" });
     await expect(Heap.create({ shared: true, resizable: true })).rejects.toMatchObject({ code: "EINVAL" });
+    await expect(Heap.create({ shared: true, wasm: new Uint8Array(8) })).rejects.toMatchObject({ code: "EINVAL" });
     await expect(Heap.create(bad({ shared: true, sharde: true }))).rejects.toMatchObject({ code: "EINVAL" });
   });
 

@@ -2,8 +2,12 @@
 // tsconfig.check.json` in `npm test`: each `@ts-expect-error` below fails the
 // type check if the call it marks ever type-checks. The calls also run, so
 // the runtime answer to what the types refuse is asserted too.
+
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, expectTypeOf, it } from "vitest";
-import type { Ptr } from "../src/index.js";
+import { type CoreSource, Heap, type Ptr } from "../src/index.js";
 import { expectCode } from "./helpers.js";
 import { ok, setup } from "./helpers3.js";
 
@@ -39,5 +43,23 @@ describe("types", () => {
     arena.release();
     expect(seen).toEqual([undefined, "one", undefined, true, "no text", 1, "none"]);
     ok(heap);
+  });
+
+  it("Heap.create's wasm takes a URL, a Response or a promise of one, a Module or bytes (anything else: EINVAL at run time)", async () => {
+    const bytes = new Uint8Array(
+      readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "core.wasm")),
+    );
+    const module = await WebAssembly.compile(bytes);
+    const accepted: CoreSource[] = [bytes, bytes.buffer, new DataView(bytes.buffer), module, new Response(bytes)];
+    accepted.push(
+      Promise.resolve(new Response(bytes)),
+      "https://example.com/core.wasm",
+      new URL("https://example.com/"),
+    );
+    for (const wasm of accepted.slice(0, 5)) (await Heap.create({ wasm })).createArena().alloc(8);
+    // The types cannot refuse a number: WebAssembly.Module is an empty interface, which any
+    // object or primitive but null and undefined satisfies. The run time does.
+    const error = await Heap.create({ wasm: 42 }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe("EINVAL");
   });
 });

@@ -32,6 +32,8 @@ const TYPES: Record<string, string> = {
   ".json": "application/json; charset=utf-8",
   ".svg": "image/svg+xml",
   ".css": "text/css; charset=utf-8",
+  // WebAssembly.compileStreaming and instantiateStreaming take nothing else.
+  ".wasm": "application/wasm",
 };
 
 /** One request the server answered. */
