@@ -12,6 +12,7 @@ export default defineConfig({
     alias: [
       { find: /^managed-arena$/, replacement: source("./src/index.ts") },
       { find: /^managed-arena\/debug$/, replacement: source("./src/debug-entry.ts") },
+      { find: /^managed-arena\/shared$/, replacement: source("./src/shared-entry.ts") },
       { find: /^managed-arena\/workload$/, replacement: source("./src/workload.ts") },
     ],
   },

@@ -16,8 +16,13 @@ import {
   metaKind, ONE_ALLOCATION, smallClassOf,
 } from "./layout";
 import {
-  chunkBytes, extendRun, firstPage, freeSlotTag, initPages, mapCapacity, ownerAt, ownerOf, slotOwner, takeRun,
+  attachPages, chunkBytes, extendRun, firstPage, freeSlotTag, initPages, mapCapacity, ownerAt, ownerOf, slotOwner,
+  takeRun,
 } from "./chunks";
+import {
+  lock, S_LIVE_ARENAS, S_META_CUR, S_META_END, S_READY, S_RECYCLED, S_THREADS, SHARED, STATE, setCanWait, threadId,
+  unlock,
+} from "./threads";
 import {
   bitMask, bitWord, capacityOfNode, clearStart, drainQuarantine, dropBlock, dropChunks, field, findLive, linkCallback,
   linkNode, minAlignLog2, releaseSmallBlock, replaceNode, retireBlock, runOf, runShape, setField, takeBlock, takeLarge,
@@ -32,18 +37,92 @@ export let liveArenas: usize = 0;
 
 /** Lays out the heap for at most `maxPages` pages of memory. */
 export function init(maxPages: u32): u32 {
+  lock();
   fillClassTables();
-  return initPages(maxPages);
+  const status = initPages(maxPages);
+  if (SHARED && !status) atomic.store<u32>(STATE, 1, S_READY);
+  if (SHARED) store<u32>(STATE, 1, S_THREADS);
+  unlock();
+  return status;
+}
+
+/**
+ * Shared build: copies the arena-side heap state (record allocation, the
+ * live-arena list) between the heap header and this thread's globals
+ * (assembly/threads.ts).
+ */
+export function syncArenas(toHeader: bool): void {
+  if (toHeader) {
+    store<u32>(STATE, <u32>recycled, S_RECYCLED);
+    store<u32>(STATE, <u32>metaCur, S_META_CUR);
+    store<u32>(STATE, <u32>metaEnd, S_META_END);
+    store<u32>(STATE, <u32>liveArenas, S_LIVE_ARENAS);
+  } else {
+    recycled = load<u32>(STATE, S_RECYCLED);
+    metaCur = load<u32>(STATE, S_META_CUR);
+    metaEnd = load<u32>(STATE, S_META_END);
+    liveArenas = load<u32>(STATE, S_LIVE_ARENAS);
+  }
+}
+
+/** `bytes` (at most ARENA_SIZE) of a META page, never given back, or 0 when out of memory. Under the lock. */
+function carveMeta(bytes: u32): usize {
+  if (metaCur + bytes > metaEnd) {
+    const run = takeRun(1, OWNER_META);
+    if (!run) return 0;
+    metaCur = run + CHUNK_HEAD;
+    metaEnd = run + PAGE_SIZE;
+  }
+  const at = metaCur;
+  metaCur += bytes;
+  return at;
+}
+
+/**
+ * Shared build: makes this instance a thread of the heap that init laid out
+ * in its shared memory (never init again): the maps' place from the heap
+ * header, a scratch area of its own, a thread number (threadId). `canWait`:
+ * whether this thread may block waiting for the lock. OK, or EINVAL when the
+ * memory holds no heap (init never ran, or this is the plain build), or
+ * ENOMEM.
+ */
+export function attach(canWait: u32): u32 {
+  if (!SHARED || atomic.load<u32>(STATE, S_READY) != 1) return EINVAL;
+  setCanWait(canWait != 0);
+  attachPages();
+  lock();
+  const batch = carveMeta(ARENA_SIZE);
+  const info = batch ? carveMeta(ARENA_SIZE) : 0;
+  let id: u32 = 0;
+  if (info) {
+    id = load<u32>(STATE, S_THREADS) + 1;
+    store<u32>(STATE, id, S_THREADS);
+  }
+  unlock();
+  if (!info) return ENOMEM;
+  batchAt = batch;
+  mapInfoAt = info;
+  threadId = id;
+  return OK;
+}
+
+/** Sets whether this thread may block waiting for the lock (the creator's instance; attach sets it for the others). */
+export function setWaiting(canWait: u32): void {
+  setCanWait(canWait != 0);
 }
 
 /** A new arena record, or ENOMEM. `flags` may hold FLAG_POISON. */
 export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize {
+  lock();
   let arena = recycled;
   if (arena) recycled = field(arena, A_LIVE_NEXT);
   else {
     if (metaCur + ARENA_SIZE > metaEnd) {
       const run = takeRun(1, OWNER_META);
-      if (!run) return ENOMEM;
+      if (!run) {
+        unlock();
+        return ENOMEM;
+      }
       metaCur = run + CHUNK_HEAD;
       metaEnd = run + PAGE_SIZE;
     }
@@ -56,6 +135,7 @@ export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize
   setField(arena, A_LIVE_NEXT, <u32>liveArenas);
   if (liveArenas) setField(liveArenas, A_LIVE_PREV, <u32>arena);
   liveArenas = arena;
+  unlock();
   return arena;
 }
 
@@ -318,6 +398,13 @@ let growHome: usize = 0;
 
 /** Whether the page at growHome is still headed by a medium block with every slot after it free. */
 function homeTaken(): bool {
+  lock();
+  const taken = homeTakenLocked();
+  unlock();
+  return taken;
+}
+
+function homeTakenLocked(): bool {
   const home = growHome;
   if (ownerOf(<u32>(home >> PAGE_BITS)) != OWNER_SUB || !(slotOwner(home) & OWNER_RUN)) return false;
   const slots = <u32>load<u16>(home, CHUNK_SLOTS);
@@ -351,7 +438,10 @@ function growBlock(arena: usize, node: usize, meta: u32, size: u32, capacity: u3
   const shape = runShape(<u64>(payload - run) + size, metaAlignLog2(meta), arena);
   const pages = <u32>shape;
   const slots = <u32>(shape >> 32);
-  if (!extendRun(run, pages, slots, <u32>arena | OWNER_LARGE)) return false;
+  lock();
+  const extended = extendRun(run, pages, slots, <u32>arena | OWNER_LARGE);
+  unlock();
+  if (!extended) return false;
   // The chunk covered the payload's offset and the capacity; now its pages and slots.
   bump(arena, A_RESERVED, (pages << PAGE_BITS) + (slots << SLOT_BITS) - <u32>(payload - run) - capacity);
   return true;
@@ -473,10 +563,14 @@ export function removeCallback(arena: usize, node: usize): u32 {
 /** Slots popped by popActions, for the host to read; static data, below every page the core manages. */
 const BATCH_SLOTS: u32 = 64;
 const BATCH = memory.data(BATCH_SLOTS << 2);
+/** Shared build: this thread's batch (the creator's is BATCH; attach carves one per thread). */
+let batchAt: usize = BATCH;
+/** Shared build: this thread's seven words for mapInfo (assembly/index.ts); 0 for the creator (its static ones). */
+export let mapInfoAt: usize = 0;
 
 /** Where popActions writes its slots. */
 export function batchBuffer(): usize {
-  return BATCH;
+  return SHARED ? batchAt : BATCH;
 }
 
 /**
@@ -496,7 +590,7 @@ export function popActions(arena: usize): u32 {
   // this, and endRelease drops every chunk: a popped action stays in the release list, where the
   // host still lists it until it runs, and its block goes with the chunk.
   while (node && count < BATCH_SLOTS && metaKind(load<u32>(node, NODE_META)) == KIND_ACTION) {
-    store<u32>(BATCH + (count << 2), load<u32>(node, CB_SLOT));
+    store<u32>((SHARED ? batchAt : BATCH) + (count << 2), load<u32>(node, CB_SLOT));
     count++;
     unlinkCallback(arena, node);
     store<u32>(node, makeMeta(KIND_POPPED, CB_CLASS, 0), NODE_META);
@@ -605,6 +699,8 @@ function poisonChunks(arena: usize): void {
 export function endRelease(arena: usize, keep: u32): void {
   assert(field(arena, A_CB_HEAD) == 0, "release ended with callbacks left");
   if (poisoned(arena)) poisonChunks(arena);
+  // The whole of it: the record's live-list links are the heap's (a neighbour's create or release rewrites them).
+  lock();
   dropChunks(arena);
   if (keep) {
     const peak = field(arena, A_PEAK_BYTES);
@@ -619,6 +715,7 @@ export function endRelease(arena: usize, keep: u32): void {
     setField(arena, A_MAX_BYTES, maxBytes);
     setField(arena, A_LIVE_NEXT, next);
     setField(arena, A_LIVE_PREV, prev);
+    unlock();
     return;
   }
   const next = field(arena, A_LIVE_NEXT);
@@ -628,4 +725,5 @@ export function endRelease(arena: usize, keep: u32): void {
   else liveArenas = next;
   setField(arena, A_LIVE_NEXT, <u32>recycled);
   recycled = arena;
+  unlock();
 }

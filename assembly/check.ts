@@ -18,9 +18,21 @@ import {
 } from "./chunks";
 import { bitWord, capacityOfNode, field, findLive, isStart, minAlignLog2, runOf } from "./nodes";
 import { liveArenas } from "./arena";
+import { lock, unlock } from "./threads";
 
-/** Checks every invariant of the heap; 0 when all hold. */
+/**
+ * Checks every invariant of the heap: 0 when every invariant holds, else the number of the first one broken.
+ * On a shared heap it takes the heap lock, but arenas of other threads
+ * change without it: call it when no other thread is working on the heap.
+ */
 export function check(): u32 {
+  lock();
+  const result = checkLocked();
+  unlock();
+  return result;
+}
+
+function checkLocked(): u32 {
   // Pages grown by someone else and not yet seen by the core are not its business.
   const pages = min(knownPages, pageLimit);
   // The maps describe every page; once they have left the static pages, they sit in a

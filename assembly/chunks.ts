@@ -37,6 +37,9 @@ import {
   CHUNK_NEXT, CHUNK_PAGES, CHUNK_PREV, CHUNK_SLOTS, ENOMEM, OK, OWNER_FOREIGN, OWNER_META, OWNER_SUB, PAGE_BITS,
   PAGE_LIMIT, PAGE_SIZE, SLOT_BITS, SLOT_FREE, SLOT_TABLE_AT, SLOTS,
 } from "./layout";
+import {
+  S_FIRST_PAGE, S_FREE_RUNS, S_KNOWN_PAGES, S_MAP_CAPACITY, S_OWNER_MAP, S_PAGE_LIMIT, S_START_MAP, SHARED, STATE,
+} from "./threads";
 
 export let ownerMap: usize = 0;
 export let startMap: usize = 0;
@@ -73,10 +76,38 @@ export let freeRuns: usize = 0;
   return <u32>memory.size();
 }
 
-/** Lays out the page maps for the memory at hand (growing later) and frees every page above them. */
+/**
+ * Shared build: copies the page state that changes (knownPages, freeRuns)
+ * between the heap header and this thread's globals (assembly/threads.ts).
+ */
+export function syncPages(toHeader: bool): void {
+  if (toHeader) {
+    store<u32>(STATE, knownPages, S_KNOWN_PAGES);
+    store<u32>(STATE, <u32>freeRuns, S_FREE_RUNS);
+  } else {
+    knownPages = load<u32>(STATE, S_KNOWN_PAGES);
+    freeRuns = load<u32>(STATE, S_FREE_RUNS);
+  }
+}
+
+/** Shared build: the maps' place and reach, which never change after init, from the heap header (attach). */
+export function attachPages(): void {
+  ownerMap = load<u32>(STATE, S_OWNER_MAP);
+  startMap = load<u32>(STATE, S_START_MAP);
+  firstPage = load<u32>(STATE, S_FIRST_PAGE);
+  pageLimit = load<u32>(STATE, S_PAGE_LIMIT);
+  mapCapacity = load<u32>(STATE, S_MAP_CAPACITY);
+}
+
+/**
+ * Lays out the page maps for the memory at hand (growing later) and frees
+ * every page above them. In the shared build the maps reach pageLimit from
+ * the start (6 bytes a page: 384 KiB for 4 GiB), so that they never move
+ * under a thread reading them without the lock.
+ */
 export function initPages(maxPages: u32): u32 {
   pageLimit = min(maxPages, PAGE_LIMIT);
-  mapCapacity = min(pageLimit, max(INITIAL_MAP_PAGES, memoryPages()));
+  mapCapacity = SHARED ? pageLimit : min(pageLimit, max(INITIAL_MAP_PAGES, memoryPages()));
   ownerMap = (__heap_base + 15) & ~15;
   startMap = ownerMap + (<usize>mapCapacity << 2);
   firstPage = <u32>((startMap + (<usize>mapCapacity << 1) + 0xffff) >> PAGE_BITS);
@@ -86,6 +117,13 @@ export function initPages(maxPages: u32): u32 {
   const now = min(memoryPages(), pageLimit);
   knownPages = now;
   if (now > firstPage) freeRun(firstPage, now - firstPage);
+  if (SHARED) {
+    store<u32>(STATE, <u32>ownerMap, S_OWNER_MAP);
+    store<u32>(STATE, <u32>startMap, S_START_MAP);
+    store<u32>(STATE, firstPage, S_FIRST_PAGE);
+    store<u32>(STATE, pageLimit, S_PAGE_LIMIT);
+    store<u32>(STATE, mapCapacity, S_MAP_CAPACITY);
+  }
   return OK;
 }
 

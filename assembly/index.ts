@@ -5,7 +5,8 @@ export {
 } from "./arena";
 
 import { firstPage, freeRuns, knownPages, mapCapacity, ownerMap, startMap } from "./chunks";
-import { liveArenas } from "./arena";
+import { liveArenas, mapInfoAt } from "./arena";
+import { lock, SHARED, unlock } from "./threads";
 
 const MAP_INFO = memory.data(28);
 
@@ -15,12 +16,16 @@ const MAP_INFO = memory.data(28);
  * liveArenas, knownPages.
  */
 export function mapInfo(): usize {
-  store<u32>(MAP_INFO, <u32>ownerMap, 0);
-  store<u32>(MAP_INFO, <u32>startMap, 4);
-  store<u32>(MAP_INFO, firstPage, 8);
-  store<u32>(MAP_INFO, mapCapacity, 12);
-  store<u32>(MAP_INFO, <u32>freeRuns, 16);
-  store<u32>(MAP_INFO, <u32>liveArenas, 20);
-  store<u32>(MAP_INFO, knownPages, 24);
-  return MAP_INFO;
+  // A shared heap's threads each have their own seven words (the creator the static ones).
+  const info = SHARED && mapInfoAt ? mapInfoAt : MAP_INFO;
+  lock();
+  store<u32>(info, <u32>ownerMap, 0);
+  store<u32>(info, <u32>startMap, 4);
+  store<u32>(info, firstPage, 8);
+  store<u32>(info, mapCapacity, 12);
+  store<u32>(info, <u32>freeRuns, 16);
+  store<u32>(info, <u32>liveArenas, 20);
+  store<u32>(info, knownPages, 24);
+  unlock();
+  return info;
 }

@@ -15,6 +15,7 @@ import {
   chunkBytes, freeChunk, mapCapacity, ownerOf, pageBase, pageLimit, slotEntry, slotOwner, startOf, takeLargeRun, takeRun,
   takeSlots,
 } from "./chunks";
+import { lock, unlock } from "./threads";
 
 @inline export function field(arena: usize, offset: u32): u32 {
   return load<u32>(arena + offset);
@@ -123,11 +124,13 @@ function unlinkChunk(arena: usize, run: usize): void {
 /** Gives every chunk of `arena` back to the heap. */
 export function dropChunks(arena: usize): void {
   let run = <usize>field(arena, A_CHUNKS);
+  lock();
   while (run) {
     const next = load<u32>(run, CHUNK_NEXT);
     freeChunk(run);
     run = next;
   }
+  unlock();
 }
 
 // ---- blocks ----------------------------------------------------------------
@@ -165,12 +168,16 @@ function newSmallChunk(arena: usize, cls: u32, alignLog2: u32): bool {
   let run: usize;
   let end: usize;
   if (slots > SLOTS >> 1) {
+    lock();
     run = takeRun(1, <u32>arena);
+    unlock();
     if (!run) return false;
     memory.fill(run + BITMAP_AT, 0, BITMAP_BYTES);
     end = run + BITMAP_AT;
   } else {
+    lock();
     run = takeSlots(slots, <u32>arena);
+    unlock();
     if (!run) return false;
     store<u32>(run, slots << 16, CHUNK_PAGES);
     memory.fill(bitWord(run), 0, slots << 2);
@@ -220,12 +227,20 @@ export function takeLarge(arena: usize, size: u32, alignLog2: u32, kind: u32, fr
   const slots = <u32>(shape >> 32);
   let run: usize;
   if (!pages) {
+    lock();
     run = takeSlots(slots, <u32>arena | OWNER_LARGE, fresh);
-    if (!run) return 0;
+    if (!run) {
+      unlock();
+      return 0;
+    }
+    // The slot table is the page's, shared with other arenas: written under the lock too.
     store<u32>(slotEntry(run), <u32>arena | OWNER_LARGE | OWNER_RUN);
+    unlock();
   } else {
     if (pages + <u32>(slots != 0) > pageLimit) return 0;
+    lock();
     run = slots ? takeLargeRun(pages, slots, <u32>arena | OWNER_LARGE) : takeRun(pages, <u32>arena | OWNER_LARGE);
+    unlock();
     if (!run) return 0;
   }
   store<u32>(run, pages | (slots << 16), CHUNK_PAGES);
@@ -309,7 +324,9 @@ export function dropBlock(arena: usize, node: usize): void {
   if (cls == LARGE_CLASS) {
     const run = runOf(node);
     unlinkChunk(arena, run);
+    lock();
     freeChunk(run);
+    unlock();
     return;
   }
   releaseSmallBlock(arena, node, meta);

@@ -6,7 +6,12 @@
 // registers the core with the one src/core.ts both entries share.
 import { registerDebugCore } from "./core.js";
 import { debugCore } from "./generated/debug-core.js";
+import { sharedDebugWasm } from "./generated/shared-debug-wasm.js";
+import { sharedWasm } from "./generated/shared-wasm.js";
+import { installShared } from "./shared-core.js";
 
 registerDebugCore(debugCore);
+// And shared heaps, with both shared cores (managed-arena/shared has the release one only).
+installShared(sharedWasm, sharedDebugWasm);
 
 export * from "./index.js";

@@ -16,6 +16,7 @@ import { canResize, GrowthWatch, makeResizable } from "./growth.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
+import { type SharedHeapDescriptor, sharedSupport } from "./shared.js";
 import type { ArenaState, TraceFunction } from "./state.js";
 
 /** Options of {@link Heap.create}. */
@@ -66,6 +67,14 @@ export interface HeapOptions {
    * resizable buffer (Chromium: TextEncoder.encodeInto, crypto.getRandomValues, Blob).
    */
   resizable?: boolean;
+  /**
+   * Make the memory shared (its buffer a SharedArrayBuffer) and run the
+   * shared core, so that workers can attach to the heap ({@link Heap.share},
+   * {@link Heap.attach}); default false. Needs SharedArrayBuffer (a browser
+   * page must be cross-origin isolated), else EINVAL; not with `onGrow` or
+   * `resizable` (EINVAL).
+   */
+  shared?: boolean;
 }
 
 /** What arenas on a heap inherit from its options (each may set its own). @internal */
@@ -89,6 +98,7 @@ export const HEAP_OPTIONS = [
   "onLeak",
   "onGrow",
   "resizable",
+  "shared",
 ] as const;
 type HeapSnapshot = Snapshot<(typeof HEAP_OPTIONS)[number]>;
 
@@ -103,6 +113,14 @@ export class Heap {
   static readonly canResize: boolean = canResize;
   /** True when `memory.buffer` is resizable ({@link HeapOptions.resizable}): views of allocations survive growth. */
   readonly resizable: boolean;
+  /**
+   * True when the memory is shared ({@link HeapOptions.shared}, or a heap
+   * {@link Heap.attach} made): `memory.buffer` is a SharedArrayBuffer, which
+   * grows without detaching (a view made before keeps its old length).
+   */
+  readonly shared: boolean;
+  /** The compiled shared core, for share(); undefined on a heap that is not shared. */
+  private readonly sharedCore: { module: WebAssembly.Module; debug: boolean } | undefined;
   /** Reports growth to onGrow; undefined without onGrow. @internal */
   readonly growth: GrowthWatch | undefined;
   /** The core's raw exports: the facade calls them directly, never through wrappers. @internal */
@@ -153,8 +171,11 @@ export class Heap {
     onLeak: (report: string) => void,
     growth: GrowthWatch | undefined,
     resizable: boolean,
+    sharedCore?: { module: WebAssembly.Module; debug: boolean },
   ) {
     this.memory = memory;
+    this.shared = sharedCore !== undefined;
+    this.sharedCore = sharedCore;
     this.growth = growth;
     this.resizable = resizable;
     this.maxPages = maxPages;
@@ -190,7 +211,7 @@ export class Heap {
     if (initialPages < 1 || initialPages > maxPages) {
       throw new ArenaError("EINVAL", `initialPages must be in 1..maxPages (${maxPages}), got ${initialPages}`);
     }
-    for (const key of ["debug", "poison", "resizable"] as const) {
+    for (const key of ["debug", "poison", "resizable", "shared"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "boolean") {
         throw new ArenaError("EINVAL", `${key} must be a boolean, got ${describe(options[key])}`);
       }
@@ -214,6 +235,24 @@ export class Heap {
         "resizable: this runtime has no WebAssembly.Memory.prototype.toResizableBuffer (Node 26, Chromium 136+); check Heap.canResize",
       );
     }
+    if (options.shared === true) {
+      if (resizable || options.onGrow !== undefined || source !== undefined) {
+        throw new ArenaError(
+          "EINVAL",
+          "shared: a shared heap takes neither onGrow nor resizable (its buffer never detaches), nor wasm (it runs the shared core of managed-arena/shared)",
+        );
+      }
+      const shared = sharedSupport("shared: true");
+      const module = await shared.sharedModule(options.debug === true);
+      const memory = shared.createSharedMemory(initialPages, maxPages);
+      const core = await shared.instantiateShared<CoreExports>(memory, module);
+      const status = core.init(maxPages);
+      if (status) throw statusError(status, `Heap.create: maxPages ${maxPages} leaves no room for the page maps`);
+      return new Heap(memory, maxPages, core, defaults, onLeak, undefined, false, {
+        module,
+        debug: options.debug === true,
+      });
+    }
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
     if (resizable) makeResizable(memory);
     const core = await instantiateCore(memory, options.debug === true, source);
@@ -223,6 +262,33 @@ export class Heap {
     const onGrow = options.onGrow as ((memory: WebAssembly.Memory) => void) | undefined;
     const growth = onGrow === undefined ? undefined : new GrowthWatch(memory, resizable, onGrow);
     return new Heap(memory, maxPages, core, defaults, onLeak, growth, resizable);
+  }
+
+  /**
+   * A descriptor of this shared heap to `postMessage` to a worker, where
+   * {@link Heap.attach} makes a Heap over the same memory and page allocator.
+   * EINVAL on a heap that is not shared.
+   */
+  share(): SharedHeapDescriptor {
+    const core = this.sharedCore;
+    if (core === undefined) throw new ArenaError("EINVAL", "share() needs a heap created with { shared: true }");
+    return sharedSupport("share()").describeShared(this.memory, core.module, this.maxPages, core.debug);
+  }
+
+  /**
+   * In a worker: a Heap over the shared heap that `descriptor` (from
+   * {@link Heap.share}, posted to this thread) describes. Arenas created on
+   * it belong to this thread; it allocates from the same pages as every
+   * other thread's Heap of that memory. EINVAL for anything share() did not
+   * make.
+   */
+  static async attach(descriptor: SharedHeapDescriptor): Promise<Heap> {
+    const shared = sharedSupport("Heap.attach");
+    const { memory, module, maxPages, debug } = shared.readDescriptor(descriptor);
+    const core = await shared.instantiateShared<CoreExports>(memory, module);
+    shared.attachCore(core as never);
+    const defaults = { trace: undefined, poison: undefined, quarantine: undefined };
+    return new Heap(memory, maxPages, core, defaults, warnLeak, undefined, false, { module, debug });
   }
 
   /**
@@ -391,6 +457,10 @@ export class Heap {
     // A detached view has length 0, and memory never shrinks: checking the
     // length avoids reading `memory.buffer`, which is slow in V8.
     if (this.words.length === 0) this.words = new Uint32Array(this.memory.buffer);
+    // A shared buffer never detaches: another thread may have grown memory since.
+    else if (this.shared && this.words.byteLength !== this.memory.buffer.byteLength) {
+      this.words = new Uint32Array(this.memory.buffer);
+    }
     return this.words;
   }
 }

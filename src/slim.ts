@@ -26,4 +26,5 @@ export { ActionHandle, GroupHandle } from "./handles.js";
 export { Heap, type HeapOptions } from "./heap.js";
 export type { Resource } from "./introspect.js";
 export { type FreeRun, freeRuns, type MemoryMapOptions, renderMemoryMap } from "./memory-map.js";
+export type { SharedHeapDescriptor } from "./shared.js";
 export type { TraceEvent, TraceFunction } from "./state.js";

@@ -216,6 +216,29 @@ describe("in Chromium", () => {
     expect((results.growth as { grewPages: number }).grewPages).toBeGreaterThanOrEqual(8);
   }, 30_000);
 
+  it("runs a shared heap in a page served with COOP/COEP, two workers allocating with it; without SharedArrayBuffer shared: true is EINVAL", async () => {
+    const plain = await resultsOf("/test/browser/shared-plain.html");
+    const { results, errors } = await resultsOf("/test/browser/shared-isolated.html");
+    console.log(
+      `browser: crossOriginIsolated ${results.isolated} on the page served with COOP/COEP, ${plain.results.isolated} without; ` +
+        `a worker's engine buffer lagged behind memory ${results.lagged} times`,
+    );
+    expect(errors).toEqual([]);
+    expect(plain.errors).toEqual([]);
+    // Without SharedArrayBuffer (a page that is not isolated, in a browser without a flag for it): EINVAL.
+    if (!plain.results.sharedArrayBuffer) expect(plain.results).toMatchObject({ isolated: false, code: "EINVAL" });
+    expect(results).toMatchObject({
+      sharedArrayBuffer: true,
+      shared: true,
+      blocks: 4000,
+      bad: 0,
+      checkDuring: 0,
+      released: [true, true],
+      checkAfter: 0,
+      pagesInUse: 0,
+    });
+  }, 30_000);
+
   it("draws the memory map in a page (well-formed SVG, one payload per allocation) and saves a screenshot", async () => {
     const { results, errors } = await resultsOf("/test/browser/memory-map.html");
     expect(errors).toEqual([]);

@@ -35,7 +35,9 @@ const DEFAULT_APP = `import { Heap } from "managed-arena";
 const heap = await Heap.create(); heap.createArena().alloc(16);
 let debug;
 try { await Heap.create({ debug: true }); debug = "created"; } catch (e) { debug = [e.code, e.message]; }
-console.log(JSON.stringify({ ok: heap.createArena().alloc(16) > 0, debug }));
+let shared;
+try { await Heap.create({ shared: true }); shared = "created"; } catch (e) { shared = [e.code, e.message]; }
+console.log(JSON.stringify({ ok: heap.createArena().alloc(16) > 0, debug, shared }));
 `;
 
 const DEBUG_APP = `import { Heap } from "managed-arena/debug";
@@ -116,11 +118,12 @@ describe("bundled with esbuild", () => {
     expect(twoLines.bytes).toBeLessThan(MAX_DEFAULT_BYTES);
   });
 
-  it("an app of the main entry runs, and Heap.create({ debug: true }) there says to import managed-arena/debug", async () => {
+  it("an app of the main entry runs, and Heap.create({ debug: true }) there says to import managed-arena/debug ({ shared: true }: managed-arena/shared)", async () => {
     const app = await bundle("default", DEFAULT_APP);
     expect(await run(app.file)).toEqual({
       ok: true,
       debug: ["EINVAL", expect.stringContaining('importing "managed-arena/debug"')],
+      shared: ["EINVAL", expect.stringContaining('importing "managed-arena/shared"')],
     });
   });
 

@@ -26,9 +26,13 @@ const FACADE_ORDER = [
   "src/generated/wasm.ts",
   "src/generated/release-core.ts",
   "src/generated/debug-core.ts",
+  "src/generated/shared-wasm.ts",
+  "src/generated/shared-debug-wasm.ts",
   "src/errors.ts",
   "src/options.ts",
   "src/core.ts",
+  "src/shared.ts",
+  "src/shared-core.ts",
   "src/debug.ts",
   "src/growth.ts",
   "src/state.ts",
@@ -42,6 +46,7 @@ const FACADE_ORDER = [
   "src/release-core.ts",
   "src/index.ts",
   "src/debug-entry.ts",
+  "src/shared-entry.ts",
   "src/workload.ts",
 ];
 

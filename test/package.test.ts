@@ -149,6 +149,10 @@ describe("the tarball", () => {
       "dist/workload.js",
       "dist/workload.d.ts",
       "dist/generated/debug-core.js",
+      "dist/shared-entry.js",
+      "dist/shared-entry.d.ts",
+      "dist/generated/shared-wasm.js",
+      "dist/generated/shared-debug-wasm.js",
       "dist/bin/managed-arena.js",
     ]) {
       expect(paths).toContain(path);
@@ -173,6 +177,7 @@ describe("the tarball", () => {
     expect(pkg.exports["."].types).toBe("./dist/index.d.ts");
     expect(Object.keys(pkg.exports["."])[0]).toBe("types");
     expect(pkg.exports["./debug"]).toEqual({ types: "./dist/debug-entry.d.ts", default: "./dist/debug-entry.js" });
+    expect(pkg.exports["./shared"]).toEqual({ types: "./dist/shared-entry.d.ts", default: "./dist/shared-entry.js" });
     expect(pkg.exports["./workload"]).toEqual({ types: "./dist/workload.d.ts", default: "./dist/workload.js" });
     expect(pkg.exports["./slim"]).toEqual({ types: "./dist/slim.d.ts", default: "./dist/slim.js" });
     expect(pkg.exports["./core.wasm"]).toBe("./dist/core.wasm");
@@ -190,6 +195,8 @@ describe("the tarball", () => {
       "./src/release-core.ts",
       "./dist/debug-entry.js",
       "./src/debug-entry.ts",
+      "./dist/shared-entry.js",
+      "./src/shared-entry.ts",
       "./dist/arena.js",
       "./src/arena.ts",
     ]);
@@ -265,8 +272,11 @@ describe("its modules", () => {
     expect([...seen].filter((f) => /generated|release-core|debug-entry/.test(f))).toEqual([]);
     visit("dist/index.js");
     // The main entry never reaches the debug core (so bundles of it leave it out).
-    expect([...seen].filter((f) => /debug-entry|debug-core/.test(f))).toEqual([]);
+    expect(
+      [...seen].filter((f) => /debug-entry|debug-core|shared-entry|shared-wasm|shared-debug-wasm/.test(f)),
+    ).toEqual([]);
     visit("dist/debug-entry.js");
+    visit("dist/shared-entry.js");
     // The plain base64 of the release core, for the bin's benchmark figures only.
     expect(seen.has("dist/generated/wasm.js")).toBe(false);
     visit("dist/generated/wasm.js");
@@ -295,6 +305,7 @@ describe("its modules", () => {
     visitTypes("dist/index.d.ts");
     visitTypes("dist/slim.d.ts");
     visitTypes("dist/debug-entry.d.ts");
+    visitTypes("dist/shared-entry.d.ts");
     visitTypes("dist/workload.d.ts");
     expect(missing).toEqual([]);
   });

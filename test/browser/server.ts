@@ -72,7 +72,12 @@ export async function startStaticServer(root: string, prefixes: readonly string[
       }
     }
     served.push({ path, status });
-    response.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+    // A page named *-isolated.html is cross-origin isolated (SharedArrayBuffer, shared WebAssembly memory).
+    const isolation =
+      path.endsWith("-isolated.html") || path.endsWith("/shared-worker.js")
+        ? { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" }
+        : {};
+    response.writeHead(status, { "content-type": type, "cache-control": "no-store", ...isolation });
     response.end(body);
   });
   await new Promise<void>((resolve, reject) => {

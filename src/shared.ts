@@ -1,0 +1,57 @@
+// One heap, many threads (DESIGN §7): what the main entry holds of it. Heap
+// calls the functions registered here; src/shared-core.ts, which only the
+// entries managed-arena/shared and managed-arena/debug import, registers
+// them with the shared core (wasm threads), so that a bundle of the main
+// entry carries neither (test/bundle.test.ts).
+
+import { ArenaError } from "./errors.js";
+
+/**
+ * What heap.share() returns, to postMessage to a worker and pass to
+ * Heap.attach there. Every field is structured-cloneable; treat it as opaque.
+ */
+export interface SharedHeapDescriptor {
+  /** Marks the object as a descriptor of this library. */
+  readonly kind: "managed-arena/shared-heap";
+  /** The heap's memory (shared). */
+  readonly memory: WebAssembly.Memory;
+  /** The compiled shared core the heap runs. */
+  readonly module: WebAssembly.Module;
+  /** The heap's maxPages. */
+  readonly maxPages: number;
+  /** Whether the core is the debug build (heap.check() works in every thread). */
+  readonly debug: boolean;
+}
+
+/** What src/shared-core.ts registers. @internal */
+export interface SharedSupport {
+  createSharedMemory(initial: number, maximum: number): WebAssembly.Memory;
+  sharedModule(debug: boolean): Promise<WebAssembly.Module>;
+  instantiateShared<T>(memory: WebAssembly.Memory, module: WebAssembly.Module): Promise<T>;
+  attachCore(core: never): void;
+  describeShared(
+    memory: WebAssembly.Memory,
+    module: WebAssembly.Module,
+    maxPages: number,
+    debug: boolean,
+  ): SharedHeapDescriptor;
+  readDescriptor(descriptor: unknown): SharedHeapDescriptor;
+}
+
+let support: SharedSupport | undefined;
+
+/** Called by src/shared-core.ts. @internal */
+export function registerShared(functions: SharedSupport): void {
+  support ??= functions;
+}
+
+/** The registered support, or EINVAL saying which entry to import. @internal */
+export function sharedSupport(what: string): SharedSupport {
+  if (support === undefined) {
+    throw new ArenaError(
+      "EINVAL",
+      `${what} needs the shared core: load it by importing "managed-arena/shared" once in this thread (it also exports everything "managed-arena" does)`,
+    );
+  }
+  return support;
+}
