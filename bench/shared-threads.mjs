@@ -12,7 +12,7 @@
 // Prints operations per second summed over the workers (median of --repeat).
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 
-const lib = new URL("../dist/shared-entry.js", import.meta.url).href;
+const lib = new URL("../dist/index.js", import.meta.url).href;
 
 if (!isMainThread) {
   const { Heap } = await import(lib);

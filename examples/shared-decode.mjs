@@ -9,7 +9,7 @@
 // read a whole batch it tells the worker, which releases the batch's arena:
 // every buffer of it goes back to the heap at once.
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { Heap } from "../dist/shared-entry.js";
+import { Heap } from "../dist/index.js";
 
 const BATCH = 8;
 

@@ -186,9 +186,9 @@ interface NodeZlib {
  * Inflates the deflated, base64-encoded core an entry inlines, with the
  * platform's DecompressionStream (browsers since 2023, Node 18), read
  * directly: Blob and Response would do it in one line, but in Node, loading
- * them for this costs 30 ms more on the first Heap.create.
+ * them for this costs 30 ms more on the first Heap.create. @internal
  */
-async function inflate(deflatedBase64: string): Promise<Uint8Array<ArrayBuffer>> {
+export async function inflate(deflatedBase64: string): Promise<Uint8Array<ArrayBuffer>> {
   const text = atob(deflatedBase64);
   const input = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) input[i] = text.charCodeAt(i);

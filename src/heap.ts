@@ -16,7 +16,7 @@ import { canResize, GrowthWatch, makeResizable } from "./growth.js";
 import { ActionHandle, type Callback, Kind, type Registration } from "./handles.js";
 import { reportOf } from "./introspect.js";
 import { readOptions, type Snapshot } from "./options.js";
-import { type SharedHeapDescriptor, sharedSupport } from "./shared.js";
+import { loadSharedSupport, type SharedHeapDescriptor, sharedSupport } from "./shared.js";
 import type { ArenaState, TraceFunction } from "./state.js";
 
 /** Options of {@link Heap.create}. */
@@ -242,7 +242,7 @@ export class Heap {
           "shared: a shared heap takes neither onGrow nor resizable (its buffer never detaches), nor wasm (it runs the shared core of managed-arena/shared)",
         );
       }
-      const shared = sharedSupport("shared: true");
+      const shared = await loadSharedSupport("shared: true");
       const module = await shared.sharedModule(options.debug === true);
       const memory = shared.createSharedMemory(initialPages, maxPages);
       const core = await shared.instantiateShared<CoreExports>(memory, module);
@@ -283,7 +283,7 @@ export class Heap {
    * make.
    */
   static async attach(descriptor: SharedHeapDescriptor): Promise<Heap> {
-    const shared = sharedSupport("Heap.attach");
+    const shared = await loadSharedSupport("Heap.attach");
     const { memory, module, maxPages, debug } = shared.readDescriptor(descriptor);
     const core = await shared.instantiateShared<CoreExports>(memory, module);
     shared.attachCore(core as never);

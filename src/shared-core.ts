@@ -24,6 +24,7 @@
 // budget, test/bundle.test.ts): `managed-arena/shared` (src/shared-entry.ts)
 // registers it with the release shared core, `managed-arena/debug` with both.
 
+import { inflate } from "./core.js";
 import { ArenaError, checkU32, describe, statusError } from "./errors.js";
 import { registerShared, type SharedHeapDescriptor } from "./shared.js";
 
@@ -52,13 +53,6 @@ export function installShared(release: string, debug?: string): void {
   sharedWasm ??= release;
   sharedDebugWasm ??= debug;
   registerShared({ createSharedMemory, sharedModule, instantiateShared, attachCore, describeShared, readDescriptor });
-}
-
-function decode(base64: string): Uint8Array<ArrayBuffer> {
-  const text = atob(base64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
 }
 
 /** Whether this thread may block (Atomics.wait): not a browser's main thread. */
@@ -95,7 +89,9 @@ export function sharedModule(debug: boolean): Promise<WebAssembly.Module> {
     );
   }
   const key = debug ? "debug" : "release";
-  modules[key] ??= WebAssembly.compile(decode((debug ? sharedDebugWasm : sharedWasm) as string));
+  modules[key] ??= inflate((debug ? sharedDebugWasm : sharedWasm) as string).then((bytes) =>
+    WebAssembly.compile(bytes),
+  );
   return modules[key];
 }
 

@@ -3,9 +3,6 @@
 // An entry of its own, as managed-arena/debug is, so that an app that never
 // shares a heap does not bundle a second core. Importing it once, anywhere,
 // in each thread that creates or attaches to a shared heap is enough.
-import { sharedWasm } from "./generated/shared-wasm.js";
-import { installShared } from "./shared-core.js";
-
-installShared(sharedWasm);
+import "./shared-release.js";
 
 export * from "./index.js";

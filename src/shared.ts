@@ -39,10 +39,28 @@ export interface SharedSupport {
 }
 
 let support: SharedSupport | undefined;
+/** Loads src/shared-release.ts (registered by the main entry): the shared core on first use. */
+let loader: (() => Promise<unknown>) | undefined;
 
 /** Called by src/shared-core.ts. @internal */
 export function registerShared(functions: SharedSupport): void {
   support ??= functions;
+}
+
+/**
+ * Called by the main entry (src/index.ts): how to load the shared release
+ * core when a shared heap is first asked for, with a dynamic import, so that
+ * a program that never shares a heap loads and (with a bundler that splits
+ * code) downloads none of it. @internal
+ */
+export function registerSharedLoader(load: () => Promise<unknown>): void {
+  loader ??= load;
+}
+
+/** The registered support, loading it first if the main entry said how; else EINVAL as sharedSupport. @internal */
+export async function loadSharedSupport(what: string): Promise<SharedSupport> {
+  if (support === undefined && loader !== undefined) await loader();
+  return sharedSupport(what);
 }
 
 /** The registered support, or EINVAL saying which entry to import. @internal */
@@ -50,7 +68,7 @@ export function sharedSupport(what: string): SharedSupport {
   if (support === undefined) {
     throw new ArenaError(
       "EINVAL",
-      `${what} needs the shared core: load it by importing "managed-arena/shared" once in this thread (it also exports everything "managed-arena" does)`,
+      `${what} needs the shared core, which managed-arena/slim does not load: use the entry "managed-arena" (it loads the core on first use) or "managed-arena/shared" in this thread`,
     );
   }
   return support;

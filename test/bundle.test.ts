@@ -18,15 +18,24 @@ const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
- * Budget for the two-line app of the main entry, minified. Measured: 42,468 B
- * (47,031 B with the core in plain base64). The issue asked for 20 KB, which
- * the facade alone cannot meet: a bundle of managed-arena/slim, the facade
- * without any core, is 35.9 KB (arena.js 19.8 KB of it, core.js's loader
- * 4.3 KB); the release core adds 6.5 KB (its deflated base64). The budget
- * holds the debug core out (its deflated base64 is 22 KB).
+ * Budget for the two-line app of the main entry, minified, bundled with code
+ * splitting (what Vite, Rollup and webpack do by default): the entry's chunk,
+ * without the shared core, which the main entry loads by a dynamic import on
+ * first use of a shared heap and which so goes to a chunk of its own.
+ * Measured: 44,252 B at start. The issue asked for 20 KB, which the facade alone cannot
+ * meet: a bundle of managed-arena/slim, the facade without any core, is
+ * 35.9 KB (arena.js 19.8 KB of it, core.js's loader 4.3 KB); the release
+ * core adds 6.5 KB (its deflated base64). The budget holds the debug core
+ * (its deflated base64 is 22 KB) and the shared core out.
  */
-const MAX_DEFAULT_BYTES = 44 * 1024;
-/** Budget for the two-line app of managed-arena/slim: the facade alone, measured 35,934 B. */
+const MAX_DEFAULT_BYTES = 45 * 1024;
+/**
+ * The same app bundled without code splitting (esbuild's default), which
+ * inlines the dynamic import: the shared core (7.2 KB deflated) and its
+ * loader come in too. Measured: 54,768 B.
+ */
+const MAX_DEFAULT_UNSPLIT_BYTES = 56 * 1024;
+/** Budget for the two-line app of managed-arena/slim: the facade alone, measured 37,391 B. */
 const MAX_SLIM_BYTES = 37 * 1024;
 /** The debug core's deflated base64 and more: the debug app must carry it. */
 const MIN_DEBUG_EXTRA_BYTES = 20 * 1024;
@@ -52,7 +61,9 @@ let bare;
 try { await Heap.create(); bare = "created"; } catch (e) { bare = [e.code, e.message]; }
 const bytes = readFileSync(new URL("./node_modules/managed-arena/dist/core.wasm", import.meta.url));
 const heap = await Heap.create({ wasm: bytes });
-console.log(JSON.stringify({ ok: heap.createArena().alloc(16) > 0, bare }));
+let shared;
+try { await Heap.create({ shared: true }); shared = "created"; } catch (e) { shared = [e.code, e.message]; }
+console.log(JSON.stringify({ ok: heap.createArena().alloc(16) > 0, bare, shared }));
 `;
 
 /** The two lines of the slim entry, as a web page writes them (the core from a URL beside the bundle). */
@@ -103,27 +114,76 @@ function inlined(name: string): string {
   return base64.slice(0, 200);
 }
 
+/**
+ * Bundles `source` with code splitting (ESM chunks). Returns what loads at
+ * start (the app's chunk and the chunks it imports statically, transitively:
+ * their texts and total size) and what loads only on a dynamic import.
+ */
+async function bundleSplit(
+  name: string,
+  source: string,
+): Promise<{ eager: string[]; eagerBytes: number; lazy: string[] }> {
+  writeFileSync(join(work, `${name}.mjs`), source);
+  const result = await build({
+    entryPoints: [join(work, `${name}.mjs`)],
+    outdir: join(work, `${name}.out`),
+    bundle: true,
+    minify: true,
+    splitting: true,
+    format: "esm",
+    platform: "neutral",
+    logLevel: "silent",
+    metafile: true,
+    absWorkingDir: work,
+  });
+  // The metafile's paths are relative to absWorkingDir (work).
+  const outputs = result.metafile.outputs;
+  const start = Object.keys(outputs).find((path) => outputs[path].entryPoint?.endsWith(`${name}.mjs`));
+  if (start === undefined) throw new Error("esbuild wrote no chunk for the app");
+  const eager = new Set<string>();
+  const visit = (path: string) => {
+    if (eager.has(path)) return;
+    eager.add(path);
+    for (const imported of outputs[path].imports) if (imported.kind === "import-statement") visit(imported.path);
+  };
+  visit(start);
+  const text = (path: string) => readFileSync(join(work, path), "utf8");
+  const chunks = Object.keys(outputs).filter((path) => path.endsWith(".js"));
+  return {
+    eager: [...eager].map(text),
+    eagerBytes: [...eager].reduce((sum, path) => sum + outputs[path].bytes, 0),
+    lazy: chunks.filter((path) => !eager.has(path)).map(text),
+  };
+}
+
 async function run(file: string): Promise<unknown> {
   const { stdout } = await exec(process.execPath, [file], { cwd: work });
   return JSON.parse(stdout);
 }
 
 describe("bundled with esbuild", () => {
-  it("the two-line app of the main entry leaves the debug core out", async () => {
+  it("the two-line app of the main entry leaves the debug core out, and the shared core too where the bundler splits code", async () => {
+    const split = await bundleSplit("two-lines-split", TWO_LINES);
+    const eager = split.eager.join("\n");
+    expect(eager.includes(inlined("debug-core"))).toBe(false);
+    expect(eager.includes(inlined("release-core"))).toBe(true);
+    expect(eager.includes(inlined("shared-wasm"))).toBe(false);
+    expect(split.lazy.filter((chunk) => chunk.includes(inlined("shared-wasm")))).toHaveLength(1);
+    console.log(`two-line app of "managed-arena", split: ${split.eagerBytes} B minified loaded at start`);
+    expect(split.eagerBytes).toBeLessThan(MAX_DEFAULT_BYTES);
     const twoLines = await bundle("two-lines", TWO_LINES);
     const text = readFileSync(twoLines.file, "utf8");
     expect(text.includes(inlined("debug-core"))).toBe(false);
-    expect(text.includes(inlined("release-core"))).toBe(true);
-    console.log(`two-line app of "managed-arena": ${twoLines.bytes} B minified`);
-    expect(twoLines.bytes).toBeLessThan(MAX_DEFAULT_BYTES);
+    console.log(`two-line app of "managed-arena", not split: ${twoLines.bytes} B minified`);
+    expect(twoLines.bytes).toBeLessThan(MAX_DEFAULT_UNSPLIT_BYTES);
   });
 
-  it("an app of the main entry runs, and Heap.create({ debug: true }) there says to import managed-arena/debug ({ shared: true }: managed-arena/shared)", async () => {
+  it("an app of the main entry runs a shared heap (DESIGN §7), and Heap.create({ debug: true }) there says to import managed-arena/debug", async () => {
     const app = await bundle("default", DEFAULT_APP);
     expect(await run(app.file)).toEqual({
       ok: true,
       debug: ["EINVAL", expect.stringContaining('importing "managed-arena/debug"')],
-      shared: ["EINVAL", expect.stringContaining('importing "managed-arena/shared"')],
+      shared: "created",
     });
   });
 
@@ -146,6 +206,7 @@ describe("bundled with esbuild", () => {
     expect(await run(app.file)).toEqual({
       ok: true,
       bare: ["EINVAL", expect.stringMatching(/inlines no core .*pass wasm .*managed-arena\/core\.wasm/)],
+      shared: ["EINVAL", expect.stringMatching(/managed-arena\/slim does not load: .*"managed-arena\/shared"/)],
     });
   });
 });

@@ -44,6 +44,7 @@ const FACADE_ORDER = [
   "src/memory-map.ts",
   "src/slim.ts",
   "src/release-core.ts",
+  "src/shared-release.ts",
   "src/index.ts",
   "src/debug-entry.ts",
   "src/shared-entry.ts",
