@@ -868,6 +868,8 @@ export function scenarioArbitrary(
     fault?: string;
     /** Effect ops callbacks never perform (to look past a known defect). */
     without?: readonly string[];
+    /** Fields every config gets (`--threads`: the shared heap's maxPages, shared, not differential). */
+    override?: Partial<FuzzConfig>;
   } = {},
 ): fc.Arbitrary<Scenario> {
   if (profile === "mixed") return fc.oneof(...PROFILES.map((p) => scenarioArbitrary(p, options)));
@@ -875,8 +877,10 @@ export function scenarioArbitrary(
     maxCommands: options.maxCommands ?? 40,
     size: "medium",
   }) as fc.Arbitrary<Iterable<ArenaCommand>>;
-  const config = configArbitrary(profile, options.differential ?? false).map((c) =>
-    options.fault === undefined ? c : { ...c, fault: options.fault },
-  );
+  const config = configArbitrary(profile, options.differential ?? false).map((c) => ({
+    ...c,
+    ...(options.fault === undefined ? {} : { fault: options.fault }),
+    ...options.override,
+  }));
   return fc.record({ config, commands });
 }

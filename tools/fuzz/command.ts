@@ -39,6 +39,8 @@ options:
   --without-effect E callbacks never call E (free, realloc, releaseGroup, reset, stats, ...), to look past a known defect
   --hang-seconds N   a command that runs longer than this hangs (default: 10)
   --in-process       do not use a worker thread (no hang detection)
+  --threads N        N worker threads (1..16) fuzz one shared debug heap at the same time, each with
+                     its own arenas and model; at the end heap.check() and every page back (default: off)
   --inject-fault F   break the model on purpose (${FAULTS.join(", ")}), to see the failure path
   -h, --help         this text
 
@@ -125,6 +127,12 @@ export function parseArgs(args: readonly string[]): Parsed {
       case "--in-process":
         inProcess = true;
         break;
+      case "--threads": {
+        const n = number(arg, true, 1);
+        if (typeof n === "string" || n > 16) return { error: "--threads needs an integer in 1..16" };
+        options.threads = n;
+        break;
+      }
       case "--worker":
         break;
       default:
@@ -133,6 +141,12 @@ export function parseArgs(args: readonly string[]): Parsed {
   }
   if (options.replay !== undefined && (options.seconds !== undefined || options.ops !== undefined)) {
     return { error: "--replay runs one case: it takes no --seconds or --ops" };
+  }
+  if (options.threads !== undefined && options.replay !== undefined) {
+    return { error: "--replay runs one case in one thread: it takes no --threads" };
+  }
+  if (options.threads !== undefined && inProcess) {
+    return { error: "--threads runs worker threads: it cannot be --in-process" };
   }
   return { options, inProcess };
 }
@@ -166,7 +180,7 @@ export async function runFuzz(args: readonly string[], io: FuzzIO, target?: Work
 }
 
 export const command: Command = {
-  summary: "model-based fuzzing of the allocator (--seconds, --ops, --seed, --replay)",
+  summary: "model-based fuzzing of the allocator (--seconds, --ops, --seed, --replay, --threads)",
   help,
   async run(args: string[]): Promise<number> {
     if (isFuzzWorker()) {

@@ -7,7 +7,7 @@
 // (differential), and closed by a final release and the checks that follow it.
 
 import fc from "fast-check";
-import type { ArenaStats, Ptr, Resource } from "managed-arena";
+import type { ArenaStats, Heap, Ptr, Resource } from "managed-arena";
 import { type AllocEntity, type Entry, Mismatch, Model, PAGE, U32_MAX } from "./model.js";
 import {
   type Behaviour,
@@ -47,6 +47,11 @@ export interface FuzzConfig {
   quarantine?: number;
   /** Test hook: a deliberate error in the model (see Model.stats), or "hang" (see RealSystem.exec). */
   fault?: string;
+  /**
+   * The heap is shared (`Heap.create({ shared: true })`, the shared core): set on the scenarios of
+   * `--threads`, whose maxPages is the shared heap's. A replay runs it in one thread.
+   */
+  shared?: boolean;
 }
 
 /** Checks that can be switched off (to look past a known defect). */
@@ -55,10 +60,16 @@ export const OPTIONAL_CHECKS = ["reclaim"] as const;
 export interface RunOptions {
   /** Names from OPTIONAL_CHECKS to skip. */
   skip?: readonly string[];
+  /**
+   * Run on this heap, which other threads use at the same time (`--threads`), instead of a fresh one:
+   * no heap.check() and no reclaim check (both need the heap to itself), and a scenario whose arenas
+   * cannot be created (ENOMEM: the other threads hold the pages) is skipped.
+   */
+  heap?: Heap;
 }
 
 /** Commands run so far in this process (for the fuzz command's progress). */
-export const counters = { ops: 0 };
+export const counters = { ops: 0, skipped: 0 };
 
 // ---- resolution ----------------------------------------------------------------
 
@@ -427,7 +438,7 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
   }
   const other = r.checkOther();
   if (other !== undefined) problems.push(other);
-  if (r.debug) {
+  if (r.debug && !r.concurrent) {
     const code = r.heap.check();
     if (code !== 0) problems.push(`heap.check() returned ${code}`);
   }
@@ -486,8 +497,12 @@ export function specsOf(commands: Iterable<unknown>): Spec[] {
 
 // ---- scenarios -----------------------------------------------------------------------
 
-export async function createWorld(config: FuzzConfig, debug: boolean): Promise<{ model: Model; real: RealSystem }> {
-  const real = await RealSystem.create(config, debug);
+export async function createWorld(
+  config: FuzzConfig,
+  debug: boolean,
+  shared?: Heap,
+): Promise<{ model: Model; real: RealSystem }> {
+  const real = await RealSystem.create(config, debug, shared);
   const model = new Model(config);
   model.pages = () => real.heap.memory.buffer.byteLength / PAGE;
   model.memoryBytes = () => real.heap.memory.buffer.byteLength;
@@ -511,8 +526,10 @@ export function finish(m: Model, r: RealSystem, config: FuzzConfig, options: Run
   }
   const other = r.checkOther() ?? r.releaseOther();
   if (other !== undefined) problems.push(other);
-  if (r.debug && r.heap.check() !== 0) problems.push(`heap.check() returned ${r.heap.check()} after every release`);
-  if (!options.skip?.includes("reclaim")) {
+  if (r.debug && !r.concurrent && r.heap.check() !== 0) {
+    problems.push(`heap.check() returned ${r.heap.check()} after every release`);
+  }
+  if (!options.skip?.includes("reclaim") && !r.concurrent) {
     // Every arena is gone: all pages but page 0 (static data, page maps) and
     // page 1 (arena records) must be reusable, as one run, up to maxPages.
     const limit = Math.min(config.maxPages, 65535);
@@ -561,7 +578,18 @@ export async function runScenario(
 ): Promise<void> {
   const transcripts: Entry[][] = [];
   for (const debug of config.differential ? [true, false] : [true]) {
-    const world = await createWorld(config, debug);
+    // On a heap other threads use (debug: it is the shared debug core), its pages may all be taken.
+    const shared = debug ? options.heap : undefined;
+    let world: { model: Model; real: RealSystem };
+    try {
+      world = await createWorld(config, debug, shared);
+    } catch (error) {
+      if (shared !== undefined && renderThrown(error) === "ENOMEM") {
+        counters.skipped++;
+        return;
+      }
+      throw error;
+    }
     try {
       fc.modelRun(() => world, commands);
       finish(world.model, world.real, config, options);

@@ -11,9 +11,11 @@
 
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import fc from "fast-check";
+import type { Heap, SharedHeapDescriptor } from "managed-arena";
 import { type Profile, scenarioArbitrary } from "./arbitraries.js";
 import { counters, type FuzzConfig, runScenario, runSpecs, specsOf } from "./commands.js";
 import type { Spec } from "./spec.js";
+import { attachShared } from "./system.js";
 
 /** A config and a command list: what a replay file holds. */
 export interface ScenarioData {
@@ -35,6 +37,17 @@ export interface FuzzJob {
   maxCommands: number;
   /** Scenarios per round (per seed). */
   runsPerRound: number;
+  /** `--threads`: this job is one of several threads fuzzing one shared heap at the same time. */
+  shared?: SharedJob;
+}
+
+/** What a thread of `--threads` gets: the heap to attach to, its number, and the flag that stops every thread. */
+export interface SharedJob {
+  descriptor: SharedHeapDescriptor;
+  /** 1, 2, ...: the thread's number in reports. */
+  thread: number;
+  /** Int32 [0]: set to 1 when the run must end (another thread failed); checked between scenarios. */
+  stop: SharedArrayBuffer;
 }
 
 export interface CheckJob {
@@ -91,6 +104,12 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A thread's part of `--threads`: the shared heap as this thread attached it, and whether to stop. */
+interface Concurrent {
+  heap: Heap;
+  stopped(): boolean;
+}
+
 /** Replays a shrunk counterexample once more, for the exact message (and to know it is not flaky). */
 async function confirm(seed: number, data: ScenarioData, skip: string[], original: unknown): Promise<Failure> {
   try {
@@ -110,10 +129,21 @@ async function round(
   reporter: Reporter,
   progress: () => void,
   timeLimit?: number,
+  concurrent?: Concurrent,
 ): Promise<Failure | undefined> {
+  let failed = false;
   const property = fc.asyncProperty(arbitrary, async ({ config, commands }) => {
+    if (concurrent?.stopped() && !failed) return;
     if (reporter.scenario !== undefined) reporter.scenario({ config, commands: specsOf(commands) }, seed);
-    await runScenario(config, commands, { skip });
+    // On the heap the other threads use until a scenario fails; then shrinking runs each candidate
+    // in this thread alone, on a fresh shared heap (config.shared), as a replay does.
+    const heap = failed ? undefined : concurrent?.heap;
+    try {
+      await runScenario(config, commands, { skip, heap });
+    } catch (error) {
+      if (concurrent !== undefined) failed = true;
+      throw error;
+    }
     progress();
   });
   const details = await fc.check(property, {
@@ -169,11 +199,21 @@ async function runJobInner(job: Job, reporter: Reporter): Promise<JobResult> {
     const failure = await round(arbitrary, seed, job.numRuns, job.skip, reporter, () => reporter.progress(ops(), 1));
     return { ops: ops(), seeds: 1, failure };
   }
+  let concurrent: Concurrent | undefined;
+  if (job.shared !== undefined) {
+    const stop = new Int32Array(job.shared.stop);
+    concurrent = { heap: await attachShared(job.shared.descriptor), stopped: () => Atomics.load(stop, 0) !== 0 };
+  }
   const arbitrary = scenarioArbitrary(job.profile, {
     maxCommands: job.maxCommands,
-    differential: "sometimes",
+    // --threads: one shared debug heap (the release core is not on it), its maxPages for the model.
+    differential: concurrent === undefined ? "sometimes" : false,
     fault: job.fault,
     without: job.without,
+    override:
+      job.shared === undefined
+        ? undefined
+        : { maxPages: job.shared.descriptor.maxPages, shared: true, differential: false },
   });
   const start = performance.now();
   const deadline = job.seconds === undefined ? undefined : start + job.seconds * 1000;
@@ -183,12 +223,13 @@ async function runJobInner(job: Job, reporter: Reporter): Promise<JobResult> {
     if (job.ops !== undefined && ops() >= job.ops) break;
     const remaining = deadline === undefined ? undefined : deadline - performance.now();
     if (remaining !== undefined && remaining <= 0) break;
+    if (concurrent?.stopped()) break;
     if (seeds > 0) seed = nextSeed(seed);
     seeds++;
     const tried = seeds;
     const progress = () => reporter.progress(ops(), tried);
     progress();
-    const failure = await round(arbitrary, seed, job.runsPerRound, job.skip, reporter, progress, remaining);
+    const failure = await round(arbitrary, seed, job.runsPerRound, job.skip, reporter, progress, remaining, concurrent);
     if (failure !== undefined) return { ops: ops(), seeds, failure };
   }
   return { ops: ops(), seeds };

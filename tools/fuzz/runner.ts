@@ -34,6 +34,8 @@ export interface SuperviseOptions {
   /** Time a replay may take before it counts as hanging, while shrinking. */
   trialMs?: number;
   onProgress?(ops: number, seeds: number): void;
+  /** Ends the job early (`--threads`: another thread failed): the worker is terminated, the result is what it did. */
+  signal?: AbortSignal;
 }
 
 type Outcome =
@@ -45,6 +47,7 @@ function runInWorker(
   target: WorkerTarget,
   hangMs: number,
   onProgress?: (ops: number, seeds: number) => void,
+  signal?: AbortSignal,
 ): Promise<Outcome> {
   return new Promise((resolvePromise, reject) => {
     const worker = new Worker(target.script, { argv: target.argv ?? [], workerData: { managedArenaFuzz: job } });
@@ -58,7 +61,16 @@ function runInWorker(
     const settle = () => {
       settled = true;
       clearInterval(timer);
+      signal?.removeEventListener("abort", abort);
     };
+    const abort = () => {
+      if (settled) return;
+      settle();
+      void worker.terminate();
+      resolvePromise({ kind: "done", result: { ops, seeds } });
+    };
+    if (signal?.aborted) queueMicrotask(abort);
+    else signal?.addEventListener("abort", abort);
     const timer = setInterval(
       () => {
         if (settled || performance.now() - beat <= limit) return;
@@ -172,7 +184,7 @@ async function shrinkHang(
 export async function supervise(job: Job, options: SuperviseOptions): Promise<JobResult> {
   const { target } = options;
   if (target === undefined) return runJob(job, { progress: (ops, seeds) => options.onProgress?.(ops, seeds) });
-  const outcome = await runInWorker(job, target, options.hangMs, options.onProgress);
+  const outcome = await runInWorker(job, target, options.hangMs, options.onProgress, options.signal);
   if (outcome.kind === "done") return outcome.result;
   const last = outcome.last;
   if (last === undefined) throw new Error(`the fuzz worker made no progress in ${options.hangMs / 1000} s`);
@@ -210,6 +222,8 @@ export interface FuzzOptions {
   inProcess?: boolean;
   /** Where to run the job: a worker target, or in-process when undefined. */
   target?: WorkerTarget;
+  /** `--threads N`: N workers fuzz one shared heap at the same time (0 or absent: off). */
+  threads?: number;
 }
 
 /** The default of --hang-seconds. */
@@ -235,6 +249,7 @@ export function roundArgs(options: FuzzOptions, seed: number): string[] {
   for (const op of options.without) args.push("--without-effect", op);
   if (options.hangSeconds !== HANG_SECONDS) args.push("--hang-seconds", String(options.hangSeconds));
   if (options.inProcess) args.push("--in-process");
+  if (options.threads) args.push("--threads", String(options.threads));
   return args;
 }
 
@@ -317,7 +332,7 @@ function progressDisplay(options: FuzzOptions, io: FuzzIO) {
   };
 }
 
-function reportFailure(result: JobResult, options: FuzzOptions, io: FuzzIO): number {
+function reportFailure(result: JobResult, options: FuzzOptions, io: FuzzIO, thread?: number): number {
   const failure = result.failure;
   if (failure === undefined) return 0;
   const file = join(io.cwd, `fuzz-failure-${failure.seed}.json`);
@@ -332,6 +347,11 @@ function reportFailure(result: JobResult, options: FuzzOptions, io: FuzzIO): num
   };
   writeFileSync(file, `${JSON.stringify(replay, null, 2)}\n`);
   io.out(`fuzz: FAILED (${failure.kind}) after ${result.ops} ops, ${result.seeds} seeds; seed ${failure.seed}`);
+  if (thread !== undefined) {
+    io.out(
+      `  in thread ${thread} of ${options.threads} on one shared heap (shrunk and replayed in that thread alone, on a shared heap of its own)`,
+    );
+  }
   for (const line of failure.message.split("\n")) io.out(`  ${line}`);
   if (failure.flaky)
     io.out("  (the shrunk case did not fail again when replayed: the failure may depend on earlier runs)");
@@ -376,6 +396,7 @@ export function readReplay(path: string): ReplayFile {
     fail("config.quarantine must be an integer in 0..2^32-1");
   }
   if (config.fault !== undefined && !FAULTS.includes(config.fault)) fail(`unknown config.fault ${config.fault}`);
+  if (config.shared !== undefined && typeof config.shared !== "boolean") fail("config.shared must be a boolean");
   if (!Array.isArray(file.commands)) return fail("no commands array");
   file.commands.forEach((spec, i) => {
     const why = invalidSpec(spec);
@@ -432,6 +453,42 @@ export async function fuzz(options: FuzzOptions, io: FuzzIO): Promise<number> {
     runsPerRound: runsPerRound(options.ops),
   };
   const display = progressDisplay({ ...options, seconds: job.seconds }, io);
+  if (options.threads) {
+    const target = options.target;
+    if (target === undefined) {
+      display.stop();
+      io.err("managed-arena fuzz: --threads needs worker threads (not --in-process)");
+      return 2;
+    }
+    const { fuzzThreads } = await import("./threads.js");
+    let threaded: Awaited<ReturnType<typeof fuzzThreads>>;
+    try {
+      threaded = await fuzzThreads(job, options.threads, {
+        target,
+        hangMs,
+        shrinkMs: 120_000,
+        onProgress: display.update,
+      });
+    } finally {
+      display.stop();
+    }
+    const { heap, perThread } = threaded;
+    const rates = perThread.map(
+      (t, i) => `thread ${i + 1}: ${t.ops} ops in ${t.seconds.toFixed(1)} s (${Math.round(t.ops / t.seconds)} ops/s)`,
+    );
+    io.out(`fuzz: ${options.threads} threads on one shared heap of ${heap.maxPages} pages; ${rates.join("; ")}`);
+    if (threaded.failure !== undefined) return reportFailure(threaded, options, io, threaded.thread);
+    io.out(
+      `fuzz: at the end the heap has ${heap.pages} pages, ${heap.free} free, ${heap.inUse} in use (page 0, arena records)`,
+    );
+    if (threaded.problems.length > 0) {
+      io.out(`fuzz: FAILED after ${threaded.ops} ops, ${threaded.seeds} seeds, when every thread was done:`);
+      for (const problem of threaded.problems) io.out(`  ${problem}`);
+      return 1;
+    }
+    io.out(`fuzz: ${threaded.ops} ops, ${threaded.seeds} seeds, 0 failures`);
+    return 0;
+  }
   let result: JobResult;
   try {
     result = await supervise(job, { target: options.target, hangMs, shrinkMs: 120_000, onProgress: display.update });

@@ -17,6 +17,7 @@ import {
   type GroupHandle,
   Heap,
   type Ptr,
+  type SharedHeapDescriptor,
 } from "managed-arena/debug";
 import { ARENA_NAME, type Entry, effectText } from "./model.js";
 import { type Behaviour, type Effect, type HandleArg, type Op, VIEW_TYPES } from "./spec.js";
@@ -44,6 +45,13 @@ export interface SystemConfig {
   trace?: boolean;
   /** Test hook: "hang" makes alloc of 1000 bytes or more spin forever (a stand-in for a core that loops). */
   fault?: string;
+  /** The heap is a shared one (`Heap.create({ shared: true })`): the shared core, here in one thread. */
+  shared?: boolean;
+}
+
+/** This thread's Heap over a shared heap another thread created (`--threads`). */
+export function attachShared(descriptor: SharedHeapDescriptor): Promise<Heap> {
+  return Heap.attach(descriptor);
 }
 
 interface Alien {
@@ -107,6 +115,11 @@ export class RealSystem {
   readonly otherAllocs: { ptr: number; size: number; seed: number }[] = [];
   otherRuns = 0;
   readonly debug: boolean;
+  /**
+   * Other threads work on the heap at the same time (`--threads`): heap.check() is not run (it needs
+   * the heap to itself) and the heap is not this system's to create or judge as a whole.
+   */
+  concurrent = false;
   private readonly fault: string | undefined;
   private poison = false;
   /** The fuzzed arena poisons freed payloads. */
@@ -164,9 +177,17 @@ export class RealSystem {
     this.foreignGroup = group;
   }
 
-  static async create(config: SystemConfig, debug: boolean): Promise<RealSystem> {
+  /** A system on a fresh heap, or on `shared` (a heap other threads use at the same time). */
+  static async create(config: SystemConfig, debug: boolean, shared?: Heap): Promise<RealSystem> {
     const handles = await alienHandles();
-    const heap = await Heap.create({ maxPages: config.maxPages, debug, onLeak: () => {} });
+    const heap =
+      shared ??
+      (await Heap.create({
+        maxPages: config.maxPages,
+        debug,
+        onLeak: () => {},
+        ...(config.shared === true ? { shared: true } : {}),
+      }));
     const options: ArenaOptions = { name: ARENA_NAME, minAlign: config.minAlign };
     if (config.poison === true) options.poison = true;
     if (config.quarantine !== undefined && config.quarantine !== 0) options.quarantine = config.quarantine;
@@ -180,8 +201,15 @@ export class RealSystem {
     }
     if (config.maxBytes !== 4294967295) options.maxBytes = config.maxBytes;
     const arena = heap.createArena(options);
-    const other = heap.createArena({ name: "other" });
+    let other: Arena;
+    try {
+      other = heap.createArena({ name: "other" });
+    } catch (e) {
+      arena.release();
+      throw e;
+    }
     system = new RealSystem(heap, arena, other, handles, debug, config.fault);
+    system.concurrent = shared !== undefined;
     system.poison = config.poison === true;
     return system;
   }
@@ -557,7 +585,9 @@ export class RealSystem {
     }
     this.arena.free(ptr as Ptr);
     const c = verify === undefined ? undefined : this.contents.get(verify);
-    if (this.poison && c !== undefined) {
+    // Not on a heap other threads use: a free may give the block's slots or pages back to the heap,
+    // where another thread's arena may take them and write into them before this check reads them.
+    if (this.poison && c !== undefined && !this.concurrent) {
       const at = new Uint8Array(this.heap.memory.buffer, ptr as number, c.size).findIndex((b) => b !== 0x6b);
       if (at >= 0) suffix += ` not-poisoned-when-freed@${at}`;
     }
