@@ -69,7 +69,10 @@ export interface RunOptions {
 }
 
 /** Commands run so far in this process (for the fuzz command's progress). */
-export const counters = { ops: 0, skipped: 0 };
+export const counters = { ops: 0, skipped: 0, enomem: 0 };
+
+/** `--threads`: called before every command, where the thread may pause while another checks the heap. */
+export const hooks: { pause?: () => void } = {};
 
 // ---- resolution ----------------------------------------------------------------
 
@@ -447,13 +450,17 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
 
 /** Resolves and runs one spec on both sides, then checks everything. */
 export function step(m: Model, r: RealSystem, spec: Spec): void {
+  hooks.pause?.();
   const op = resolve(spec, m, r);
   const before = r.arena.released ? undefined : r.arena.stats();
   r.log = [];
   r.exec(op);
   counters.ops++;
   const actual = r.log;
-  for (const e of actual) r.transcript.push(e);
+  for (const e of actual) {
+    r.transcript.push(e);
+    if (e.text.endsWith(" -> ENOMEM")) counters.enomem++;
+  }
   m.check(op, actual);
   const failed = actual.length === 1 ? / -> (E[A-Z]+)$/.exec(actual[0].text) : null;
   verify(m, r, JSON.stringify(op.text), failed?.[1] === "ENOMEM");

@@ -13,7 +13,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import fc from "fast-check";
 import type { Heap, SharedHeapDescriptor } from "managed-arena";
 import { type Profile, scenarioArbitrary } from "./arbitraries.js";
-import { counters, type FuzzConfig, runScenario, runSpecs, specsOf } from "./commands.js";
+import { counters, type FuzzConfig, hooks, runScenario, runSpecs, specsOf } from "./commands.js";
 import type { Spec } from "./spec.js";
 import { attachShared } from "./system.js";
 
@@ -46,8 +46,12 @@ export interface SharedJob {
   descriptor: SharedHeapDescriptor;
   /** 1, 2, ...: the thread's number in reports. */
   thread: number;
-  /** Int32 [0]: set to 1 when the run must end (another thread failed); checked between scenarios. */
-  stop: SharedArrayBuffer;
+  /**
+   * Int32 [0]: 1 when the run must end (another thread failed), checked between scenarios; [1]: 1
+   * while the thread that created the heap wants every thread paused between two commands (to run
+   * heap.check()); [2]: threads paused so far (see threads.ts).
+   */
+  control: SharedArrayBuffer;
 }
 
 export interface CheckJob {
@@ -83,6 +87,9 @@ export interface Failure {
 export interface JobResult {
   ops: number;
   seeds: number;
+  /** Calls that ended in ENOMEM (fuzz jobs), and scenarios skipped because their arenas could not be made. */
+  enomem?: number;
+  skipped?: number;
   failure?: Failure;
 }
 
@@ -170,11 +177,15 @@ export async function runJob(job: Job, reporter: Reporter): Promise<JobResult> {
     return await runJobInner(job, reporter);
   } finally {
     clearInterval(keepAlive);
+    hooks.pause = undefined;
   }
 }
 
 async function runJobInner(job: Job, reporter: Reporter): Promise<JobResult> {
   const ops0 = counters.ops;
+  const enomem0 = counters.enomem;
+  const skipped0 = counters.skipped;
+  const tally = () => ({ enomem: counters.enomem - enomem0, skipped: counters.skipped - skipped0 });
   const ops = () => counters.ops - ops0;
   if (job.kind === "replay") {
     reporter.scenario?.(job.scenario, 0);
@@ -201,8 +212,13 @@ async function runJobInner(job: Job, reporter: Reporter): Promise<JobResult> {
   }
   let concurrent: Concurrent | undefined;
   if (job.shared !== undefined) {
-    const stop = new Int32Array(job.shared.stop);
-    concurrent = { heap: await attachShared(job.shared.descriptor), stopped: () => Atomics.load(stop, 0) !== 0 };
+    const control = new Int32Array(job.shared.control);
+    concurrent = { heap: await attachShared(job.shared.descriptor), stopped: () => Atomics.load(control, 0) !== 0 };
+    hooks.pause = () => {
+      if (Atomics.load(control, 1) !== 1) return;
+      Atomics.add(control, 2, 1);
+      while (Atomics.load(control, 1) === 1) Atomics.wait(control, 1, 1, 100);
+    };
   }
   const arbitrary = scenarioArbitrary(job.profile, {
     maxCommands: job.maxCommands,
@@ -230,9 +246,9 @@ async function runJobInner(job: Job, reporter: Reporter): Promise<JobResult> {
     const progress = () => reporter.progress(ops(), tried);
     progress();
     const failure = await round(arbitrary, seed, job.runsPerRound, job.skip, reporter, progress, remaining, concurrent);
-    if (failure !== undefined) return { ops: ops(), seeds, failure };
+    if (failure !== undefined) return { ops: ops(), seeds, failure, ...tally() };
   }
-  return { ops: ops(), seeds };
+  return { ops: ops(), seeds, ...tally() };
 }
 
 /** What a worker posts to its supervisor. */

@@ -477,12 +477,17 @@ export async function fuzz(options: FuzzOptions, io: FuzzIO): Promise<number> {
       (t, i) => `thread ${i + 1}: ${t.ops} ops in ${t.seconds.toFixed(1)} s (${Math.round(t.ops / t.seconds)} ops/s)`,
     );
     io.out(`fuzz: ${options.threads} threads on one shared heap of ${heap.maxPages} pages; ${rates.join("; ")}`);
+    const enomem = perThread.reduce((sum, t) => sum + t.enomem, 0);
+    const skipped = perThread.reduce((sum, t) => sum + t.skipped, 0);
+    io.out(
+      `fuzz: ${enomem} calls ended in ENOMEM, ${skipped} scenarios skipped (no pages for their arenas); heap.check() ran ${threaded.checks} times with every thread paused between two commands`,
+    );
     if (threaded.failure !== undefined) return reportFailure(threaded, options, io, threaded.thread);
     io.out(
       `fuzz: at the end the heap has ${heap.pages} pages, ${heap.free} free, ${heap.inUse} in use (page 0, arena records)`,
     );
     if (threaded.problems.length > 0) {
-      io.out(`fuzz: FAILED after ${threaded.ops} ops, ${threaded.seeds} seeds, when every thread was done:`);
+      io.out(`fuzz: FAILED after ${threaded.ops} ops, ${threaded.seeds} seeds:`);
       for (const problem of threaded.problems) io.out(`  ${problem}`);
       return 1;
     }

@@ -41,11 +41,17 @@ export function threadSeed(seed: number, thread: number): number {
   return s;
 }
 
+/** How often the heap is checked while the threads run, and how long they get to pause for it. */
+const CHECK_EVERY_MS = 200;
+const PAUSE_WAIT_MS = 300;
+
 export interface ThreadsResult extends JobResult {
+  /** heap.check() runs made while every thread was paused between two commands. */
+  checks: number;
   /** The thread (1-based) whose failure this is. */
   thread?: number;
   /** Per thread: ops, seeds and seconds it ran. */
-  perThread: { ops: number; seeds: number; seconds: number }[];
+  perThread: { ops: number; seeds: number; seconds: number; enomem: number; skipped: number }[];
   /** The shared heap's maxPages, and its pages at the end: all, free, in use. */
   heap: { maxPages: number; pages: number; free: number; inUse: number };
   /** Problems of the checks at the end (heap.check(), pages not given back). */
@@ -73,8 +79,12 @@ export async function fuzzThreads(
   const maxPages = sharedPages(threads);
   const heap = await Heap.create({ shared: true, debug: true, maxPages, onLeak: () => {} });
   const descriptor = heap.share();
-  const stop = new SharedArrayBuffer(4);
+  const control = new SharedArrayBuffer(12);
+  const flags = new Int32Array(control);
   const abort = new AbortController();
+  let active = threads;
+  let checks = 0;
+  const problems: string[] = [];
   const seed = job.seed ?? Math.floor(Math.random() * 2147483647);
   const progress = Array.from({ length: threads }, () => ({ ops: 0, seeds: 0 }));
   const report = () =>
@@ -83,6 +93,35 @@ export async function fuzzThreads(
       progress.reduce((sum, p) => sum + p.seeds, 0),
     );
   let first: { thread: number; result: JobResult } | undefined;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /**
+   * While the threads run: every CHECK_EVERY_MS, asks them all to pause before their next command,
+   * and when every running thread has (within PAUSE_WAIT_MS; one between scenarios does not), runs
+   * heap.check() on the quiet heap, then lets them go on. A failed check stops the run.
+   */
+  const checkWhilePaused = async () => {
+    while (active > 0 && first === undefined && problems.length === 0) {
+      await sleep(CHECK_EVERY_MS);
+      if (active === 0) break;
+      Atomics.store(flags, 2, 0);
+      Atomics.store(flags, 1, 1);
+      const until = performance.now() + PAUSE_WAIT_MS;
+      while (Atomics.load(flags, 2) < active && performance.now() < until && active > 0) await sleep(1);
+      if (active > 0 && Atomics.load(flags, 2) >= active) {
+        checks++;
+        const code = heap.check();
+        if (code !== 0) {
+          problems.push(
+            `heap.check() returned ${code} while every thread was paused between two commands (check ${checks})`,
+          );
+          Atomics.store(flags, 0, 1);
+          setTimeout(() => abort.abort(), Math.max(2000, options.hangMs)).unref();
+        }
+      }
+      Atomics.store(flags, 1, 0);
+      Atomics.notify(flags, 1);
+    }
+  };
   const runs = progress.map(async (p, i) => {
     const thread = i + 1;
     const start = performance.now();
@@ -91,7 +130,7 @@ export async function fuzzThreads(
         ...job,
         seed: threadSeed(seed, thread),
         ops: job.ops === undefined ? undefined : Math.ceil(job.ops / threads),
-        shared: { descriptor, thread, stop },
+        shared: { descriptor, thread, control },
       },
       {
         target: options.target,
@@ -105,28 +144,37 @@ export async function fuzzThreads(
         },
       },
     );
+    active--;
     p.ops = Math.max(p.ops, result.ops);
     p.seeds = Math.max(p.seeds, result.seeds);
     report();
     if (result.failure !== undefined && first === undefined) {
       first = { thread, result };
       // The others stop between scenarios; a hang may hold the heap lock: then they are ended.
-      Atomics.store(new Int32Array(stop), 0, 1);
+      Atomics.store(flags, 0, 1);
       if (result.failure.kind === "hang") abort.abort();
       else setTimeout(() => abort.abort(), Math.max(2000, options.hangMs)).unref();
     }
-    return { ops: p.ops, seeds: p.seeds, seconds: (performance.now() - start) / 1000 };
+    return {
+      ops: p.ops,
+      seeds: p.seeds,
+      seconds: (performance.now() - start) / 1000,
+      enomem: result.enomem ?? 0,
+      skipped: result.skipped ?? 0,
+    };
   });
+  const checking = checkWhilePaused();
   const perThread = await Promise.all(runs);
+  await checking;
   const ops = perThread.reduce((sum, t) => sum + t.ops, 0);
   const seeds = perThread.reduce((sum, t) => sum + t.seeds, 0);
   const pages = heap.memory.buffer.byteLength / PAGE;
   const free = freeRuns(heap).reduce((sum, run) => sum + run.pages, 0);
   const state = { maxPages, pages, free, inUse: pages - free };
-  const problems: string[] = [];
   if (first !== undefined) {
-    return { ...first.result, ops, seeds, thread: first.thread, perThread, heap: state, problems };
+    return { ...first.result, ops, seeds, thread: first.thread, perThread, heap: state, problems, checks };
   }
+  if (problems.length > 0) return { ops, seeds, perThread, heap: state, problems, checks };
   // Every worker is done and every arena released: the heap is this thread's alone now.
   const code = heap.check();
   if (code !== 0) problems.push(`heap.check() returned ${code} after every thread released its arenas`);
@@ -148,5 +196,5 @@ export async function fuzzThreads(
     arena.release();
     if (heap.check() !== 0) problems.push(`heap.check() returned ${heap.check()} after the reclaim allocation`);
   }
-  return { ops, seeds, perThread, heap: state, problems };
+  return { ops, seeds, perThread, heap: state, problems, checks };
 }
