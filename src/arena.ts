@@ -1346,13 +1346,15 @@ export class Arena {
 
   private freeTraced(ptr: number): void {
     const node = this.core.find(this.record, ptr) >>> 0;
+    // Read before the free: on a shared heap the block's pages may be another thread's the moment it
+    // returns, its header already overwritten (found by fuzz --threads).
+    const size = node === 0 ? 0 : this.heap.u32()[(node >>> 2) + Word.NodeSize];
     const status = this.core.free(this.record, ptr);
     if (status === EDTOR) {
       this.destroy(ptr);
       return;
     }
     if (status !== 0) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
-    const size = this.heap.u32()[(node >>> 2) + Word.NodeSize];
     this.emit("del", "alloc", this.state.names?.get(ptr) ?? "alloc", size, ptr);
     this.state.names?.delete(ptr);
   }
