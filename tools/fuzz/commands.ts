@@ -23,7 +23,7 @@ import {
   type Spec,
   showSpec,
 } from "./spec.js";
-import { RealSystem } from "./system.js";
+import { otherThreadPointer, RealSystem } from "./system.js";
 import { type Arg, renderThrown, show, strdupText } from "./values.js";
 
 /** What a scenario runs on. */
@@ -153,6 +153,9 @@ function ptrChoice(ref: PtrRef, m: Model, r: RealSystem): PtrChoice | undefined 
       return a && { value: a.ptr + ref.offset, label: `${a.ptr + ref.offset} a${a.id}+${ref.offset}` };
     }
     case "foreign": {
+      // --threads: every other one is a pointer of another thread's arena (in a replay, the other arena's).
+      const t = r.concurrent && ref.pick % 2 === 1 ? otherThreadPointer(ref.pick >>> 1) : undefined;
+      if (t !== undefined) return { value: t, label: `${t} other thread's` };
       const f = pick(m.foreign, ref.pick);
       return f && { value: f.ptr, label: `${f.ptr} other arena's` };
     }

@@ -15,7 +15,7 @@ import type { Heap, SharedHeapDescriptor } from "managed-arena";
 import { type Profile, scenarioArbitrary } from "./arbitraries.js";
 import { counters, type FuzzConfig, hooks, runScenario, runSpecs, specsOf } from "./commands.js";
 import type { Spec } from "./spec.js";
-import { attachShared } from "./system.js";
+import { attachShared, crossThread } from "./system.js";
 
 /** A config and a command list: what a replay file holds. */
 export interface ScenarioData {
@@ -52,6 +52,8 @@ export interface SharedJob {
    * heap.check()); [2]: threads paused so far (see threads.ts).
    */
   control: SharedArrayBuffer;
+  /** Int32 [POINTER_SLOTS per thread]: pointers each thread's arenas handed out (system.ts crossThread). */
+  pointers: SharedArrayBuffer;
 }
 
 export interface CheckJob {
@@ -178,6 +180,7 @@ export async function runJob(job: Job, reporter: Reporter): Promise<JobResult> {
   } finally {
     clearInterval(keepAlive);
     hooks.pause = undefined;
+    crossThread.slots = undefined;
   }
 }
 
@@ -214,6 +217,8 @@ async function runJobInner(job: Job, reporter: Reporter): Promise<JobResult> {
   if (job.shared !== undefined) {
     const control = new Int32Array(job.shared.control);
     concurrent = { heap: await attachShared(job.shared.descriptor), stopped: () => Atomics.load(control, 0) !== 0 };
+    crossThread.slots = new Int32Array(job.shared.pointers);
+    crossThread.thread = job.shared.thread;
     hooks.pause = () => {
       if (Atomics.load(control, 1) !== 1) return;
       Atomics.add(control, 2, 1);

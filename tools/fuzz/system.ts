@@ -49,6 +49,26 @@ export interface SystemConfig {
   shared?: boolean;
 }
 
+/**
+ * `--threads`: pointers the fuzz threads' arenas handed out, POINTER_SLOTS per thread, each thread
+ * writing its own slots round-robin as it allocates; any thread may read them all. Another thread's
+ * pointer, live or not by now, is the argument of some of the "foreign" picks.
+ */
+export const POINTER_SLOTS = 16;
+export const crossThread: { slots?: Int32Array; thread: number; next: number } = { thread: 0, next: 0 };
+
+/** A pointer some other thread's arena handed out (undefined: none yet, or not `--threads`). */
+export function otherThreadPointer(pick: number): number | undefined {
+  const slots = crossThread.slots;
+  if (slots === undefined) return undefined;
+  const threads = slots.length / POINTER_SLOTS;
+  if (threads < 2) return undefined;
+  let t = pick % (threads - 1);
+  if (t >= crossThread.thread - 1) t++;
+  const ptr = Atomics.load(slots, t * POINTER_SLOTS + ((pick >>> 3) % POINTER_SLOTS));
+  return ptr === 0 ? undefined : ptr;
+}
+
 /** This thread's Heap over a shared heap another thread created (`--threads`). */
 export function attachShared(descriptor: SharedHeapDescriptor): Promise<Heap> {
   return Heap.attach(descriptor);
@@ -243,6 +263,10 @@ export class RealSystem {
     const seed = this.nextSeed++;
     writePattern(view, seed);
     this.contents.set(id, { seed, size });
+    if (this.concurrent && crossThread.slots !== undefined) {
+      const slot = (crossThread.thread - 1) * POINTER_SLOTS + (crossThread.next++ % POINTER_SLOTS);
+      Atomics.store(crossThread.slots, slot, ptr);
+    }
     this.ptrs.set(id, ptr);
     this.owner.set(ptr, id);
     return suffix;

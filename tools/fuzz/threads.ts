@@ -25,6 +25,7 @@ import type { FuzzJob, JobResult } from "./jobs.js";
 import { nextSeed } from "./jobs.js";
 import { PAGE } from "./model.js";
 import { supervise, type WorkerTarget } from "./runner.js";
+import { POINTER_SLOTS } from "./system.js";
 
 /** Pages of the shared heap per thread (plus a few for page 0 and arena records). */
 export const PAGES_PER_THREAD = 24;
@@ -81,6 +82,7 @@ export async function fuzzThreads(
   const descriptor = heap.share();
   const control = new SharedArrayBuffer(12);
   const flags = new Int32Array(control);
+  const pointers = new SharedArrayBuffer(4 * POINTER_SLOTS * threads);
   const abort = new AbortController();
   let active = threads;
   let checks = 0;
@@ -130,7 +132,7 @@ export async function fuzzThreads(
         ...job,
         seed: threadSeed(seed, thread),
         ops: job.ops === undefined ? undefined : Math.ceil(job.ops / threads),
-        shared: { descriptor, thread, control },
+        shared: { descriptor, thread, control, pointers },
       },
       {
         target: options.target,
