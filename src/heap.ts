@@ -86,6 +86,8 @@ interface Watched {
 }
 
 const WASM_MAX_PAGES = 65536;
+/** The shared core's answer to heap.free of an allocation with a destructor. */
+const EDTOR = 8;
 /** The names {@link HeapOptions} may have. @internal */
 export const HEAP_OPTIONS = [
   "initialPages",
@@ -289,6 +291,48 @@ export class Heap {
     shared.attachCore(core as never);
     const defaults = { trace: undefined, poison: undefined, quarantine: undefined };
     return new Heap(memory, maxPages, core, defaults, warnLeak, undefined, false, { module, debug });
+  }
+
+  /**
+   * Frees `ptr`, the start of a live allocation of any arena of this shared
+   * heap, from any thread, as mimalloc's free from a thread that does not
+   * own the block: the pointer is validated now, under the heap lock, by the
+   * rules `arena.free` uses (the owner map names an arena, the block-start
+   * bit and the header say a live allocation starts there), and the block is
+   * queued for the arena's owner, which frees it at its next `alloc`,
+   * `free`, `release`, `reset`, `releaseGroup`, `stats()` or `resources()`
+   * on that arena (traced and counted there, as its own free); from the
+   * owner's thread too, so it never frees at once. Until then the allocation
+   * is not live: `free`, `realloc`, `sizeOf`, `bytes` of it and a second
+   * `heap.free` are EBADPTR; it still counts in its arena's stats. Its
+   * bytes are given up at once (the queue links through its first four).
+   * If the arena is released first, the block goes with it (freed once).
+   *
+   * EBADPTR, changing nothing, when `ptr` is not the start of a live
+   * allocation of an arena of the heap (interior, foreign, freed, already
+   * queued). EINVAL for an allocation with a destructor (`onRelease`: only
+   * its arena's thread may free it, with `arena.free`), for a `ptr` that is
+   * not a u32, and on a heap that is not shared (use `arena.free` there).
+   */
+  free(ptr: number): void {
+    const remoteFree = this.core.remoteFree;
+    if (!this.shared || remoteFree === undefined) {
+      throw new ArenaError("EINVAL", "heap.free() is for shared heaps: on this heap, free with the arena (arena.free)");
+    }
+    checkU32(ptr, "ptr");
+    const status = remoteFree(ptr);
+    if (status === 0) return;
+    const at = `heap.free(0x${ptr.toString(16)})`;
+    if (status === EDTOR) {
+      throw new ArenaError(
+        "EINVAL",
+        `${at}: the allocation has a destructor (onRelease); only its arena's thread may free it, with arena.free`,
+      );
+    }
+    throw new ArenaError(
+      "EBADPTR",
+      `${at}: not the start of a live allocation of any arena of this heap (freed, queued already, interior or foreign)`,
+    );
   }
 
   /**
