@@ -18,7 +18,8 @@
 // created it: it cannot be posted to another thread (structured clone of an
 // Arena fails, see test/shared.test.ts), and pointers, plain numbers, are
 // what threads pass each other. A pointer of another thread's arena given
-// to `arena.free` is EBADPTR, as any pointer that is not the arena's own.
+// to `arena.free` is EBADPTR, as any pointer that is not the arena's own;
+// `heap.free` (src/heap.ts) frees it from any thread, queued for its owner.
 //
 // None of this is in the main entry (a bundle of it stays within its size
 // budget, test/bundle.test.ts): `managed-arena/shared` (src/shared-entry.ts)
