@@ -186,6 +186,23 @@ describe("heap.free, one thread", () => {
     expect(pagesInUse(heap)).toBe(0);
   });
 
+  it("the drain goes through poison and the quarantine like any free", async () => {
+    const heap = await sharedHeap();
+    const arena = heap.createArena({ poison: true, quarantine: 4096 });
+    const ptr = arena.alloc(64);
+    arena.bytes(ptr).fill(1);
+    heap.free(ptr);
+    expect(arena.stats().allocations).toBe(0);
+    // Quarantined and poisoned (the queue's link word included), still not live.
+    expect(new Uint8Array(heap.memory.buffer, ptr, 64).every((byte) => byte === 0x6b)).toBe(true);
+    expectCode(() => heap.free(ptr), "EBADPTR");
+    expectCode(() => arena.free(ptr), "EBADPTR");
+    expect(arena.alloc(64)).not.toBe(ptr);
+    expect(heap.check()).toBe(0);
+    arena.release();
+    expect(pagesInUse(heap)).toBe(0);
+  });
+
   it("a block queued through another Heap of the same memory goes to its owner", async () => {
     const heap = await sharedHeap();
     const other = await Heap.attach(heap.share());
@@ -215,50 +232,56 @@ type Result = {
 };
 
 describe("heap.free, two threads", () => {
-  it("two workers free each other's blocks concurrently: patterns hold, the owners' stats after the drain count what they hold, check() is 0", async () => {
-    const heap = await sharedHeap();
-    const mine = heap.createArena({ name: "main" });
-    const kept = Array.from({ length: 30 }, (_, i) => {
-      const ptr = mine.alloc(1 + i * 97);
-      mine.bytes(ptr).fill(i + 1);
-      return ptr;
-    });
-    const control = new SharedArrayBuffer(24);
-    const rings = [0, 1].map(() => new SharedArrayBuffer(4 * (2 + 3 * 256)));
-    const url = new URL("./fixtures/remote-free-worker.mjs", import.meta.url);
-    const descriptor = heap.share();
-    const workers = [0, 1].map(
-      (index) => new Worker(url, { workerData: { descriptor, index, rings, control, seed: 4242 + index * 7919 } }),
-    );
-    const results = workers.map(
-      (worker) =>
-        new Promise<Result>((resolve, reject) => {
-          worker.once("message", resolve);
-          worker.once("error", reject);
-          worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
-        }),
-    );
-    const ctl = new Int32Array(control);
-    try {
-      // The clock starts once both have attached.
-      while (Atomics.load(ctl, 4) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      Atomics.store(ctl, 0, 1);
-      const done = await Promise.all(results);
-      if (process.env.SHARED_LOG) console.log(JSON.stringify(done));
-      for (const result of done) expect(result.failures).toEqual([]);
-      expect(done[0].remoteFrees).toBe(done[1].sent);
-      expect(done[1].remoteFrees).toBe(done[0].sent);
-      expect(done[0].sent + done[1].sent).toBeGreaterThan(50);
-      kept.forEach((ptr, i) => {
-        expect(mine.bytes(ptr).every((byte) => byte === i + 1)).toBe(true);
+  for (const [debug, ms] of [
+    [true, 1000],
+    [false, 600],
+  ] as const) {
+    it(`two workers free each other's blocks concurrently (${debug ? "debug" : "release"} core): patterns hold, the owners' stats after the drain count what they hold, check() is 0`, async () => {
+      const heap = await Heap.create({ shared: true, debug, maxPages: 1024 });
+      const check = () => (debug ? heap.check() : 0);
+      const mine = heap.createArena({ name: "main" });
+      const kept = Array.from({ length: 30 }, (_, i) => {
+        const ptr = mine.alloc(1 + i * 97);
+        mine.bytes(ptr).fill(i + 1);
+        return ptr;
       });
-      expect(heap.check()).toBe(0);
-      mine.release();
-      expect(heap.check()).toBe(0);
-      expect(pagesInUse(heap)).toBe(0);
-    } finally {
-      await Promise.all(workers.map((worker) => worker.terminate()));
-    }
-  });
+      const control = new SharedArrayBuffer(24);
+      const rings = [0, 1].map(() => new SharedArrayBuffer(4 * (2 + 3 * 256)));
+      const url = new URL("./fixtures/remote-free-worker.mjs", import.meta.url);
+      const descriptor = heap.share();
+      const workers = [0, 1].map(
+        (index) => new Worker(url, { workerData: { descriptor, index, rings, control, seed: 4242 + index * 7919 } }),
+      );
+      const results = workers.map(
+        (worker) =>
+          new Promise<Result>((resolve, reject) => {
+            worker.once("message", resolve);
+            worker.once("error", reject);
+            worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
+          }),
+      );
+      const ctl = new Int32Array(control);
+      try {
+        // The clock starts once both have attached.
+        while (Atomics.load(ctl, 4) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        Atomics.store(ctl, 0, 1);
+        const done = await Promise.all(results);
+        if (process.env.SHARED_LOG) console.log(JSON.stringify(done));
+        for (const result of done) expect(result.failures).toEqual([]);
+        expect(done[0].remoteFrees).toBe(done[1].sent);
+        expect(done[1].remoteFrees).toBe(done[0].sent);
+        expect(done[0].sent + done[1].sent).toBeGreaterThan(50);
+        kept.forEach((ptr, i) => {
+          expect(mine.bytes(ptr).every((byte) => byte === i + 1)).toBe(true);
+        });
+        expect(check()).toBe(0);
+        mine.release();
+        expect(check()).toBe(0);
+        expect(pagesInUse(heap)).toBe(0);
+      } finally {
+        await Promise.all(workers.map((worker) => worker.terminate()));
+      }
+    });
+  }
 });
