@@ -69,8 +69,8 @@ export const CHECK_RULES: Readonly<Record<number, string>> = Object.freeze({
   71: "a block held in a list lies in the bump range still to be handed out",
   72: "a block reaches another block's start",
   73: "a small block held in a list has its start bit clear",
-  75: "an arena's remote-free stack does not end (shared heaps)",
-  76: "the remote-free stack holds a block that is not a remotely freed allocation of its arena, or one with a destructor",
-  77: "the remote-free stack does not hold every remotely freed allocation of the release list",
-  78: "the remote flag is clear while the remote-free stack holds blocks",
+  75: "a remote-free stack does not end",
+  76: "a remote-free stack holds a block not queued by heap.free, or another arena's",
+  77: "a block queued by heap.free is not on its arena's remote-free stack",
+  78: "a remote-free stack holds blocks, its flag clear",
 });

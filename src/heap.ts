@@ -86,8 +86,6 @@ interface Watched {
 }
 
 const WASM_MAX_PAGES = 65536;
-/** The shared core's answer to heap.free of an allocation with a destructor. */
-const EDTOR = 8;
 /** The names {@link HeapOptions} may have. @internal */
 export const HEAP_OPTIONS = [
   "initialPages",
@@ -315,24 +313,8 @@ export class Heap {
    * not a u32, and on a heap that is not shared (use `arena.free` there).
    */
   free(ptr: number): void {
-    const remoteFree = this.core.remoteFree;
-    if (!this.shared || remoteFree === undefined) {
-      throw new ArenaError("EINVAL", "heap.free() is for shared heaps: on this heap, free with the arena (arena.free)");
-    }
-    checkU32(ptr, "ptr");
-    const status = remoteFree(ptr);
-    if (status === 0) return;
-    const at = `heap.free(0x${ptr.toString(16)})`;
-    if (status === EDTOR) {
-      throw new ArenaError(
-        "EINVAL",
-        `${at}: the allocation has a destructor (onRelease); only its arena's thread may free it, with arena.free`,
-      );
-    }
-    throw new ArenaError(
-      "EBADPTR",
-      `${at}: not the start of a live allocation of any arena of this heap (freed, queued already, interior or foreign)`,
-    );
+    if (!this.shared) throw new ArenaError("EINVAL", "heap.free: not a shared heap (use arena.free)");
+    sharedSupport("heap.free").freeRemote(this.core, ptr);
   }
 
   /**

@@ -607,7 +607,7 @@ function blockSegments(out: Segment[], arena: number, name: string, node: NodeIn
       node.kind === Kind.Dying
         ? " (dying: its destructor is running)"
         : node.kind === Kind.Remote
-          ? " (freed by heap.free, queued for its arena's thread)"
+          ? " (queued by heap.free)"
           : "";
     const dtor = node.dtor ? ", with a destructor" : "";
     out.push(seg(node.node, ptr, "header", arena, `header of ${JSON.stringify(label)} (${name})`));
