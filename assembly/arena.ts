@@ -8,9 +8,9 @@ import {
   A_ACTIONS, A_CB_HEAD, A_COUNTS, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
   A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_QUARANTINE_LIMIT, A_RESERVED, ALIGN_MASK,
   ARENA_SIZE, BITMAP_AT, CB_BYTES, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS,
-  CLASS_MASK, CLASS_SHIFT, EBADPTR, EBUSY, EDTOR, EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_QUARANTINE,
-  FLAG_RELEASING, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING,
-  KIND_GROUP, KIND_POPPED, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
+  CLASS_MASK, CLASS_SHIFT, A_REMOTE, EBADPTR, EBUSY, EDRAIN, EDTOR, EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_QUARANTINE,
+  FLAG_RELEASING, FLAG_REMOTE, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING,
+  KIND_GROUP, KIND_MASK, KIND_POPPED, KIND_REMOTE, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
   NODE_SIZE, OK, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS, PAGE_SIZE, POISON_FREED, POISON_FRESH,
   SLOT_BITS, SLOTS, SMALL_MAX, capacityOf, fillClassTables, makeMeta, metaAlignLog2, metaClass,
   metaKind, ONE_ALLOCATION, smallClassOf,
@@ -146,8 +146,14 @@ export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize
  */
 export function setQuarantine(arena: usize, limit: u32): u32 {
   setField(arena, A_QUARANTINE_LIMIT, limit);
-  const flags = field(arena, A_FLAGS) & ~FLAG_QUARANTINE;
-  setField(arena, A_FLAGS, limit ? flags | FLAG_QUARANTINE : flags);
+  if (SHARED) {
+    // Another thread may set FLAG_REMOTE meanwhile (remoteFree): a read-modify-write would lose it.
+    if (limit) atomic.or<u32>(arena + A_FLAGS, FLAG_QUARANTINE);
+    else atomic.and<u32>(arena + A_FLAGS, ~FLAG_QUARANTINE);
+  } else {
+    const flags = field(arena, A_FLAGS) & ~FLAG_QUARANTINE;
+    setField(arena, A_FLAGS, limit ? flags | FLAG_QUARANTINE : flags);
+  }
   drainQuarantine(arena, limit);
   return OK;
 }
@@ -196,7 +202,8 @@ export function setQuarantine(arena: usize, limit: u32): u32 {
  */
 export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
   const flags = field(arena, A_FLAGS);
-  if ((flags & (FLAG_RELEASING | FLAG_POISON)) | zero | (align - 1) | <u32>(size > SMALL_MAX)) {
+  // FLAG_REMOTE (shared build; 0 in the plain one) joins the flags tested anyway: no cost here.
+  if ((flags & (FLAG_RELEASING | FLAG_POISON | FLAG_REMOTE)) | zero | (align - 1) | <u32>(size > SMALL_MAX)) {
     return allocOther(arena, size, align, zero);
   }
   const counts = load<u64>(arena + A_COUNTS);
@@ -220,6 +227,8 @@ export function alloc(arena: usize, size: u32, align: u32, zero: u32): usize {
 function allocOther(arena: usize, size: u32, align: u32, zero: u32): usize {
   const flags = field(arena, A_FLAGS);
   if (flags & FLAG_RELEASING) return EBUSY;
+  // Shared build: other threads queued frees (heap.free); the host drains them, then calls again.
+  if (SHARED && (flags & FLAG_REMOTE)) return EDRAIN;
   const alignLog2 = max(ctz<u32>(align), (flags >> MIN_ALIGN_SHIFT) & 15);
   if (overflows(size, alignLog2)) return EOVERFLOW;
   // liveBytes never exceeds maxBytes, so the difference cannot wrap.
@@ -307,7 +316,9 @@ export function free(arena: usize, ptr: usize): u32 {
   const node = ptr - HEADER;
   const meta = load<u32>(node, NODE_META);
   if (metaKind(meta) != KIND_ALLOC) return EBADPTR;
-  if ((meta & META_DTOR) | (field(arena, A_FLAGS) & (FLAG_POISON | FLAG_QUARANTINE))) return freeFound(arena, node);
+  if ((meta & META_DTOR) | (field(arena, A_FLAGS) & (FLAG_POISON | FLAG_QUARANTINE | FLAG_REMOTE))) {
+    return freeFound(arena, node);
+  }
   unlinkNode(arena, node);
   uncount(arena, load<u32>(node, NODE_SIZE));
   releaseSmallBlock(arena, node, meta);
@@ -320,11 +331,15 @@ function freeOther(arena: usize, ptr: usize): u32 {
   return node ? freeFound(arena, node) : EBADPTR;
 }
 
-/** free() of a live node off the straight path: a destructor to run first, poison, a quarantine, a large run. */
+/**
+ * free() of a live node off the straight path: a destructor to run first,
+ * poison, a quarantine, a large run; in the shared build, frees queued by
+ * other threads: EDRAIN once this block is freed, so that the host drains them.
+ */
 function freeFound(arena: usize, node: usize): u32 {
   if (load<u32>(node, NODE_META) & META_DTOR) return EDTOR;
   freeNode(arena, node);
-  return OK;
+  return SHARED && (field(arena, A_FLAGS) & FLAG_REMOTE) ? EDRAIN : OK;
 }
 
 /** The node of a live allocation (its size is at NODE_SIZE), or 0. */
@@ -661,7 +676,8 @@ export function popRange(arena: usize, open: usize, close: usize, everyNode: u32
     const meta = load<u32>(node, NODE_META);
     const kind = metaKind(meta);
     const older = <usize>load<u32>(node, NODE_PREV);
-    if (kind == KIND_CLOSE) node = older;
+    // A block queued by another thread's heap.free stays for the owner's drain (shared build).
+    if (kind == KIND_CLOSE || (SHARED && kind == KIND_REMOTE)) node = older;
     else if (kind == KIND_ALLOC && !(meta & META_DTOR) && !everyNode) {
       freeNode(arena, node);
       node = older;
@@ -674,7 +690,9 @@ export function popRange(arena: usize, open: usize, close: usize, everyNode: u32
 export function beginRelease(arena: usize): u32 {
   const status = busy(arena);
   if (status) return status;
-  setField(arena, A_FLAGS, field(arena, A_FLAGS) | FLAG_RELEASING);
+  // Shared build: another thread may set FLAG_REMOTE meanwhile (remoteFree).
+  if (SHARED) atomic.or<u32>(arena + A_FLAGS, FLAG_RELEASING);
+  else setField(arena, A_FLAGS, field(arena, A_FLAGS) | FLAG_RELEASING);
   return OK;
 }
 
@@ -702,9 +720,12 @@ export function endRelease(arena: usize, keep: u32): void {
   // The whole of it: the record's live-list links are the heap's (a neighbour's create or release rewrites them).
   lock();
   dropChunks(arena);
+  // Shared build: blocks still queued by other threads went with the chunks (freed once, here).
+  // Pushes happen under the lock, so none lands between this and the chunks' going.
+  if (SHARED) setField(arena, A_REMOTE, 0);
   if (keep) {
     const peak = field(arena, A_PEAK_BYTES);
-    const flags = field(arena, A_FLAGS) & ~FLAG_RELEASING;
+    const flags = field(arena, A_FLAGS) & ~(FLAG_RELEASING | FLAG_REMOTE);
     const maxBytes = field(arena, A_MAX_BYTES);
     const next = field(arena, A_LIVE_NEXT);
     const prev = field(arena, A_LIVE_PREV);
@@ -726,4 +747,86 @@ export function endRelease(arena: usize, keep: u32): void {
   setField(arena, A_LIVE_NEXT, <u32>recycled);
   recycled = arena;
   unlock();
+}
+
+// ---- frees from other threads (shared build) --------------------------------
+//
+// heap.free(ptr) from any thread: remoteFree validates `ptr` under the heap
+// lock as free() does (the owner map or slot table names the arena, then
+// findLive: the block-start bit and the header's kind, or the run's chunk
+// head), so that no chunk changes hands and no record is recycled meanwhile
+// (both happen under the lock). It takes the block with one compare-exchange
+// of its meta word, KIND_ALLOC -> KIND_REMOTE (so a second heap.free, the
+// owner's free, realloc, sizeOf of it are EBADPTR: it is not live any more),
+// pushes it on the arena's remote-free stack (the link in the first word of
+// its payload, whose bytes are the freer's to give up; a compare-exchange
+// loop on the stack head, as the owner pops without the lock) and sets
+// FLAG_REMOTE (atomic or). The block stays in the release list and the
+// counts: only the owner touches those. alloc and free test FLAG_REMOTE with
+// the flags they test anyway and answer EDRAIN; the host then pops the blocks
+// one by one (popRemote) and frees each with the owner's own free, traced and
+// named as any. endRelease forgets the stack: its blocks go with the chunks.
+
+/**
+ * Shared build: queues the free of `ptr`, the start of a live allocation of
+ * any arena of the heap, for that arena's owner. OK, EBADPTR (not the start
+ * of a live allocation: interior, foreign, free, already queued) or EDTOR
+ * (it has a destructor: only its owner may free it); on failure nothing changed.
+ */
+export function remoteFree(ptr: usize): u32 {
+  if (!SHARED || (ptr & GRANULE_MASK) || <u32>(ptr >> PAGE_BITS) >= mapCapacity) return EBADPTR;
+  lock();
+  const status = queueRemote(ptr);
+  unlock();
+  return status;
+}
+
+function queueRemote(ptr: usize): u32 {
+  // Arena records are 16-aligned: an entry naming one is the record, with OWNER_LARGE and
+  // OWNER_RUN at most. Every other entry (free, META, FOREIGN, a free run of slots) has none
+  // of those bits clear enough to pass.
+  const owner = ownerAt(ptr);
+  const arena = <usize>(owner & ~(OWNER_LARGE | OWNER_RUN));
+  if (!arena || (owner & 12)) return EBADPTR;
+  const node = findLive(arena, ptr);
+  if (!node) return EBADPTR;
+  const meta = load<u32>(node, NODE_META);
+  if (meta & META_DTOR) return EDTOR;
+  // The owner may be changing the header at this moment (its own free of the block): the
+  // compare-exchange decides who has it.
+  const queued = (meta & ~KIND_MASK) | KIND_REMOTE;
+  if (atomic.cmpxchg<u32>(node + NODE_META, meta, queued) != meta) return EBADPTR;
+  const head = arena + A_REMOTE;
+  let top = atomic.load<u32>(head);
+  while (true) {
+    store<u32>(node + HEADER, top);
+    const seen = atomic.cmpxchg<u32>(head, top, <u32>node);
+    if (seen == top) break;
+    top = seen;
+  }
+  atomic.or<u32>(arena + A_FLAGS, FLAG_REMOTE);
+  return OK;
+}
+
+/**
+ * Shared build, the owner: takes the newest block of the arena's remote-free
+ * stack, makes it a live allocation again and returns its payload, for the
+ * host to free at once; 0 when the stack is empty. Clears FLAG_REMOTE first,
+ * so that a push that lands after the last pop sets it again.
+ */
+export function popRemote(arena: usize): usize {
+  if (!SHARED) return 0;
+  atomic.and<u32>(arena + A_FLAGS, ~FLAG_REMOTE);
+  const head = arena + A_REMOTE;
+  let node = <usize>atomic.load<u32>(head);
+  // Only the owner pops, so the head it read cannot be popped and pushed again meanwhile (no ABA).
+  while (node) {
+    const seen = <usize>atomic.cmpxchg<u32>(head, <u32>node, load<u32>(node + HEADER));
+    if (seen == node) break;
+    node = seen;
+  }
+  if (!node) return 0;
+  const meta = load<u32>(node, NODE_META);
+  store<u32>(node, (meta & ~KIND_MASK) | KIND_ALLOC, NODE_META);
+  return node + HEADER;
 }

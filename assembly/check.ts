@@ -5,7 +5,7 @@
 
 import {
   A_ACTIONS, A_ALLOCATIONS, A_CB_HEAD, A_CHILDREN, A_GROUPS, CB_EXTRA, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_GROUP,
-  KIND_POPPED, KIND_DYING, KIND_QUARANTINED, META_DTOR, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_LIVE_BYTES,
+  KIND_POPPED, KIND_DYING, KIND_QUARANTINED, KIND_REMOTE, META_DTOR, A_REMOTE, FLAG_REMOTE, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_HEAD, A_LIVE_BYTES,
   A_LIVE_NEXT, A_LIVE_PREV, A_PEAK_BYTES, A_QUARANTINE_BYTES, A_QUARANTINE_HEAD, A_QUARANTINE_LIMIT,
   A_QUARANTINE_TAIL, A_RESERVED, BITMAP_AT, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
   CHUNK_PREV, CHUNK_SLOTS, CLASSES, FLAG_QUARANTINE, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS,
@@ -18,7 +18,7 @@ import {
 } from "./chunks";
 import { bitWord, capacityOfNode, field, findLive, isStart, minAlignLog2, runOf } from "./nodes";
 import { liveArenas } from "./arena";
-import { lock, unlock } from "./threads";
+import { lock, SHARED, unlock } from "./threads";
 
 /**
  * Checks every invariant of the heap: 0 when every invariant holds, else the number of the first one broken.
@@ -189,7 +189,10 @@ function checkArena(arena: usize): u32 {
       const meta = load<u32>(node, NODE_META);
       const kind = metaKind(meta);
       // A large run holds a live allocation, a quarantined one, or one whose destructor is running.
-      if ((kind != KIND_ALLOC && kind != KIND_QUARANTINED && kind != KIND_DYING) || metaClass(meta) != LARGE_CLASS)
+      if (
+        (kind != KIND_ALLOC && kind != KIND_QUARANTINED && kind != KIND_DYING && kind != KIND_REMOTE) ||
+        metaClass(meta) != LARGE_CLASS
+      )
         return 23;
       if (kind == KIND_QUARANTINED) quarantinedRuns++;
     }
@@ -207,6 +210,7 @@ function checkArena(arena: usize): u32 {
   let groups: u32 = 0;
   let children: u32 = 0;
   let destructors: u32 = 0;
+  let remote: u32 = 0;
   let live: u64 = 0;
   let node = <usize>field(arena, A_HEAD);
   let next: usize = 0;
@@ -228,6 +232,12 @@ function checkArena(arena: usize): u32 {
         if (!next || metaKind(load<u32>(next, NODE_META)) != KIND_DTOR) return 46;
         if (<usize>load<u32>(next, CB_EXTRA) != node) return 47;
       }
+    } else if (SHARED && kind == KIND_REMOTE) {
+      // Queued by another thread's heap.free: still counted, in the release list until drained.
+      if (meta & META_DTOR) return 76;
+      allocations++;
+      live += load<u32>(node, NODE_SIZE);
+      remote++;
     } else if (kind == KIND_DTOR) {
       const target = <usize>load<u32>(node, CB_EXTRA);
       if (<usize>load<u32>(node, NODE_PREV) != target || !(load<u32>(target, NODE_META) & META_DTOR)) return 48;
@@ -277,6 +287,10 @@ function checkArena(arena: usize): u32 {
   if (end && ownerAt(end - 1) != <u32>arena) return 57;
   const quarantine = checkQuarantine(arena, limit, quarantinedRuns);
   if (quarantine) return quarantine;
+  if (SHARED) {
+    const queued = checkRemote(arena, limit, remote);
+    if (queued) return queued;
+  }
   const twice = markBlocks(arena, true);
   markBlocks(arena, false);
   if (twice) return twice;
@@ -352,7 +366,7 @@ function startsAreBlocks(from: usize, to: usize): bool {
       bits &= bits - 1;
       if (payload < from + CHUNK_HEAD + HEADER || payload >= to) return false;
       const meta = load<u32>(payload - HEADER, NODE_META);
-      if (metaKind(meta) > KIND_QUARANTINED || metaClass(meta) >= CLASSES) return false;
+      if (metaKind(meta) > KIND_REMOTE || metaClass(meta) >= CLASSES) return false;
     }
   }
   return true;
@@ -372,6 +386,32 @@ function anyStart(from: usize, to: usize): bool {
     granule += count;
   }
   return false;
+}
+
+/**
+ * Shared build: checks an arena's remote-free stack (rules 75-78): it ends;
+ * every block in it is a remotely freed allocation of the arena, without a
+ * destructor, small blocks at their start bit; it holds every remotely freed
+ * node of the release list (`remote` of them); and FLAG_REMOTE is set while
+ * it holds any (check() runs under the heap lock, as pushes do).
+ */
+function checkRemote(arena: usize, guardLimit: u32, remote: u32): u32 {
+  let count: u32 = 0;
+  let guard = guardLimit;
+  let node = <usize>field(arena, A_REMOTE);
+  if (node && !(field(arena, A_FLAGS) & FLAG_REMOTE)) return 78;
+  while (node) {
+    if (guard-- == 0) return 75;
+    const page = <u32>(node >> PAGE_BITS);
+    if (page < firstPage || page >= knownPages) return 76;
+    if ((ownerAt(node) & ~(OWNER_LARGE | OWNER_RUN)) != <u32>arena) return 76;
+    const meta = load<u32>(node, NODE_META);
+    if (metaKind(meta) != KIND_REMOTE || (meta & META_DTOR)) return 76;
+    if (metaClass(meta) != LARGE_CLASS && !isStart(node + HEADER)) return 76;
+    count++;
+    node = load<u32>(node + HEADER);
+  }
+  return count != remote ? 77 : 0;
 }
 
 /**

@@ -18,6 +18,12 @@ export const ERELEASED: u32 = 6;
 export const EBUSY: u32 = 7;
 /** Internal: the allocation has a destructor; the host must run it (takeDestructor) before freeing. */
 export const EDTOR: u32 = 8;
+/**
+ * Internal, shared build: other threads queued frees for this arena (heap.free).
+ * From free: the block was freed, now drain the queue (popRemote); from alloc:
+ * nothing was done, drain and call again.
+ */
+export const EDRAIN: u32 = 9;
 /** Every pointer handed out lies above page 0, so a result below this is a status code. */
 export const STATUS_LIMIT: u32 = 16;
 
@@ -137,10 +143,14 @@ export const OWNER_SUB: u32 = 8;
 // off the callback list and will run it: it keeps its place in the release
 // list, so that the host can still list it in order, until its chunk goes);
 // a quarantined block (a freed allocation held back from reuse, in the
-// arena's quarantine queue: in no other list, not live; see the arena record).
-// A block is in at most one list, and its kind says which: the release list
-// (allocations and callback nodes), a free list (free), the quarantine
-// (quarantined); a dying block is in none.
+// arena's quarantine queue: in no other list, not live; see the arena record);
+// in the shared build, a remotely freed allocation (another thread's
+// heap.free queued it for the owner: still in the release list and counted,
+// not live, also on the arena's remote-free stack through its payload's first
+// word). A block is in at most one list, and its kind says which: the release
+// list (allocations and callback nodes; remote blocks are on the remote-free
+// stack too), a free list (free), the quarantine (quarantined); a dying block
+// is in none.
 //
 // A callback node's payload is a record threaded on a second list, so that
 // release walks callbacks only, never plain allocations:
@@ -180,6 +190,13 @@ export const KIND_CHILD: u32 = 6;
 export const KIND_DYING: u32 = 7;
 export const KIND_POPPED: u32 = 8;
 export const KIND_QUARANTINED: u32 = 9;
+/**
+ * Shared build: an allocation another thread freed with `heap.free`, queued
+ * for its owner (the arena's remote-free stack, linked through the first
+ * word of its payload): still in the release list and the counts, not live;
+ * the owner frees it at its next operation (popRemote).
+ */
+export const KIND_REMOTE: u32 = 10;
 export const KIND_MASK: u32 = 15;
 export const CLASS_SHIFT: u32 = 4;
 export const CLASS_MASK: u32 = 63;
@@ -286,7 +303,8 @@ function classCapacity(cls: u32): u32 {
 //   reserved  bytes of the arena's chunks; a new small chunk takes as many again (at least
 //             one slot, at most a page), so a small arena stays small and a big one
 //             takes few chunks
-//   flags     bit 0 RELEASING, bit 1 POISON, bit 2 QUARANTINE; bits 8..11 log2(minAlign)
+//   flags     bit 0 RELEASING, bit 1 POISON, bit 2 QUARANTINE, bit 3 REMOTE (shared build);
+//             bits 8..11 log2(minAlign)
 //   actions/groups/children   callback nodes of each kind (destructors are not counted)
 //   liveNext/livePrev   the heap's list of live arenas (for check())
 //   free lists   one per size class, linked through `prev`
@@ -297,6 +315,12 @@ function classCapacity(cls: u32): u32 {
 //                free lists (or their runs to the heap) until it does not; a block that
 //                alone counts more than the limit is never held. A whole release or reset
 //                drops the quarantine with the chunks.
+//
+//   shared build only, 16 bytes more (288 in all):
+//   ┌──────────────┬─────────────┐
+//   │ remote u32   │ (padding)   │   remote: newest block of the remote-free stack
+//   └──────────────┴─────────────┘
+//   272            276           288
 
 export const A_HEAD: u32 = 0;
 export const A_CB_HEAD: u32 = 4;
@@ -323,12 +347,27 @@ export const A_QUARANTINE_HEAD: u32 = A_FREE + (CLASSES << 2);
 export const A_QUARANTINE_TAIL: u32 = A_QUARANTINE_HEAD + 4;
 export const A_QUARANTINE_BYTES: u32 = A_QUARANTINE_HEAD + 8;
 export const A_QUARANTINE_LIMIT: u32 = A_QUARANTINE_HEAD + 12;
-export const ARENA_SIZE: u32 = A_QUARANTINE_HEAD + 16;
+/**
+ * Shared build only: the arena's remote-free stack (allocations other
+ * threads freed with `heap.free`, newest first, linked through the first
+ * word of each payload), pushed under the heap lock with a compare-exchange
+ * and popped by the owner; 16 bytes more per record there (the word and
+ * padding), none in the plain build.
+ */
+export const A_REMOTE: u32 = A_QUARANTINE_HEAD + 16;
+export const ARENA_SIZE: u32 = A_REMOTE + (ASC_FEATURE_THREADS ? 16 : 0);
 
 export const FLAG_RELEASING: u32 = 1;
 export const FLAG_POISON: u32 = 2;
 /** Set exactly when the quarantine limit is not 0: free() then leaves its straight path. */
 export const FLAG_QUARANTINE: u32 = 4;
+/**
+ * Shared build: the remote-free stack may hold blocks. Set (atomic or) by the
+ * thread that pushed, after the push; cleared by the owner before each pop.
+ * alloc and free test it with the flags they test anyway, so it costs their
+ * straight paths nothing; 0 in the plain build.
+ */
+export const FLAG_REMOTE: u32 = ASC_FEATURE_THREADS ? 8 : 0;
 /** Poison bytes: fresh payloads (not zeroed) and freed ones, as the kernel's slab poisoning. */
 export const POISON_FRESH: u8 = 0x5a;
 export const POISON_FREED: u8 = 0x6b;

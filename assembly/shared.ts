@@ -2,7 +2,7 @@
 // core's exports, plus attach for every thread after the first
 // (assembly/threads.ts).
 export * from "./index";
-export { attach, setWaiting } from "./arena";
+export { attach, popRemote, remoteFree, setWaiting } from "./arena";
 
 /**
  * Pages of memory now, as this thread's wasm sees them: another thread's

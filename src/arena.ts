@@ -136,6 +136,12 @@ const HEADER = 16;
 const META_DTOR = 1 << 14;
 /** The core's answer to free() of an allocation whose destructor must run first. */
 const EDTOR = 8;
+/**
+ * The shared core's answer when other threads queued frees for the arena
+ * (heap.free): from free, the block is freed, now drain them; from alloc,
+ * nothing was done, drain and call again (see drainRemote).
+ */
+const EDRAIN = 9;
 const MAX_ALIGN = 4096;
 const LIVE = 0;
 const RELEASING = 1;
@@ -305,6 +311,8 @@ export class Arena {
   private dying: Set<number> | undefined;
   /** Open groups, oldest first: closeGroup() closes the last. */
   private openGroups: GroupHandle[] = [];
+  /** drainRemote() is running: a free it makes that answers EDRAIN does not start another. */
+  private drainingRemote = false;
 
   private constructor(
     heap: Heap,
@@ -387,8 +395,11 @@ export class Arena {
         : this.allocWith(size, options);
     }
     if (typeof size !== "number" || size >>> 0 !== size) checkU32(size, "size");
-    const ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
-    if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
+    let ptr = this.wasmAlloc(this.record, size, 1, 0) >>> 0;
+    if (ptr < STATUS_LIMIT) {
+      if (ptr === EDRAIN) ptr = this.allocDrained(size, 1, 0);
+      if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
+    }
     return ptr as Ptr;
   }
 
@@ -416,10 +427,11 @@ export class Arena {
       name = checkName(read.name, "name");
       if (read.onRelease !== undefined) onRelease = checkFunction(read.onRelease as (ptr: Ptr) => unknown, "onRelease");
     }
-    const ptr =
+    let ptr =
       onRelease === undefined
         ? this.core.alloc(this.record, size, align, zero) >>> 0
         : this.allocWithDestructor(size, align, zero, onRelease);
+    if (ptr === EDRAIN) ptr = this.allocDrained(size, align, zero);
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `alloc(${size})`, { size });
     if (name !== undefined) {
       this.state.names ??= new Map();
@@ -436,7 +448,8 @@ export class Arena {
     if (this.trace !== undefined) return this.alloc(size, { zero: true });
     if (this.life === RELEASED) throw this.releasedError();
     checkU32(size, "size");
-    const ptr = this.core.alloc(this.record, size, 1, 1) >>> 0;
+    let ptr = this.core.alloc(this.record, size, 1, 1) >>> 0;
+    if (ptr === EDRAIN) ptr = this.allocDrained(size, 1, 1);
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocZeroed(${size})`, { size });
     this.heap.growth?.notice();
     return ptr as Ptr;
@@ -448,7 +461,8 @@ export class Arena {
     checkU32(count, "count");
     checkU32(size, "size");
     const zero = checkBoolean(readOptions(options, "options", ["zero"]).zero, "zero") ? 1 : 0;
-    const ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
+    let ptr = this.core.allocArray(this.record, count, size, 1, zero) >>> 0;
+    if (ptr === EDRAIN) ptr = this.allocDrained(count * size, 1, zero);
     if (ptr < STATUS_LIMIT) throw arenaError(this.state, ptr, `allocArray(${count}, ${size})`, { size: count * size });
     if (this.trace !== undefined) this.emit("add", "alloc", "alloc", count * size, ptr);
     this.heap.growth?.notice();
@@ -526,7 +540,14 @@ export class Arena {
     if (typeof ptr !== "number" || ptr >>> 0 !== ptr) checkU32(ptr, "ptr");
     const status = this.wasmFree(this.record, ptr);
     if (status !== 0) {
-      if (status !== EDTOR) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
+      if (status !== EDTOR) {
+        // Freed; other threads queued frees for this arena (heap.free): apply them now.
+        if (status === EDRAIN) {
+          this.drainRemote();
+          return;
+        }
+        throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
+      }
       this.destroy(ptr);
     }
   }
@@ -540,12 +561,45 @@ export class Arena {
       return;
     }
     const status = this.core.free(this.record, ptr);
-    if (status !== 0) {
+    if (status !== 0 && status !== EDRAIN) {
       if (status !== EDTOR) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
       this.destroy(ptr);
       return;
     }
     if (this.state.names !== undefined) this.state.names.delete(ptr);
+    if (status === EDRAIN) this.drainRemote();
+  }
+
+  /**
+   * Shared heaps: frees the allocations other threads (or this one) queued
+   * for this arena with heap.free, each as free() would (traced, its name
+   * forgotten), newest queued first. Runs at the arena's next alloc, free,
+   * release, reset, releaseGroup, stats or resources; the core tells alloc
+   * and free (EDRAIN) without costing their straight paths anything.
+   */
+  private drainRemote(): void {
+    const pop = this.core.popRemote;
+    if (pop === undefined || this.drainingRemote || this.life === RELEASED) return;
+    this.drainingRemote = true;
+    try {
+      for (let ptr = pop(this.record) >>> 0; ptr !== 0; ptr = pop(this.record) >>> 0) this.freeSlow(ptr);
+    } finally {
+      this.drainingRemote = false;
+    }
+  }
+
+  /**
+   * After the core's alloc answered EDRAIN (nothing done): drains the frees
+   * queued by heap.free and allocates again (a method of its own, so that
+   * alloc() itself holds no closure).
+   */
+  private allocDrained(size: number, align: number, zero: number): number {
+    let result = EDRAIN;
+    while (result === EDRAIN) {
+      this.drainRemote();
+      result = this.core.alloc(this.record, size, align, zero) >>> 0;
+    }
+    return result;
   }
 
   /** The requested size of a live allocation. */
@@ -810,6 +864,7 @@ export class Arena {
     const group = this.current(handle, GroupHandle, "releaseGroup");
     if (group.unwinding)
       throw new ArenaError("EBUSY", `releaseGroup: group ${JSON.stringify(group.name)} is releasing`);
+    this.drainRemote();
     if (group.close === 0 && this.life === LIVE) this.closeGroup(group);
     group.unwinding = true;
     this.unwinding++;
@@ -1020,6 +1075,7 @@ export class Arena {
       const running = this.freeing > 0 ? "a destructor run by free()" : "a group walk";
       throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is running ${running}`);
     }
+    this.drainRemote();
     this.life = RELEASING;
     this.resetting = true;
     this.core.beginRelease(this.record);
@@ -1045,6 +1101,7 @@ export class Arena {
   /** Exact counters of this arena. */
   stats(): ArenaStats {
     if (this.life === RELEASED) throw this.releasedError();
+    this.drainRemote();
     const words = this.heap.u32();
     const base = this.record >>> 2;
     return {
@@ -1061,6 +1118,7 @@ export class Arena {
   /** Every resource in release order (newest first). */
   resources(): Resource[] {
     if (this.life === RELEASED) throw this.releasedError();
+    this.drainRemote();
     return resourcesOf(this.state);
   }
 
@@ -1096,6 +1154,8 @@ export class Arena {
   }
 
   private beginTeardown(): void {
+    // Frees queued by heap.free are applied first; one queued meanwhile goes with the chunks.
+    this.drainRemote();
     this.life = RELEASING;
     const link = this.parentLink;
     if (link !== undefined) {
@@ -1346,17 +1406,17 @@ export class Arena {
 
   private freeTraced(ptr: number): void {
     const node = this.core.find(this.record, ptr) >>> 0;
-    // Read before the free: on a shared heap the block's pages may be another thread's the moment it
-    // returns, its header already overwritten (found by fuzz --threads).
+    // A small block's size stays in its header once freed; a large run may be another arena's at once.
     const size = node === 0 ? 0 : this.heap.u32()[(node >>> 2) + Word.NodeSize];
     const status = this.core.free(this.record, ptr);
     if (status === EDTOR) {
       this.destroy(ptr);
       return;
     }
-    if (status !== 0) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
+    if (status !== 0 && status !== EDRAIN) throw arenaError(this.state, status, `free(${hex(ptr)})`, { ptr });
     this.emit("del", "alloc", this.state.names?.get(ptr) ?? "alloc", size, ptr);
     this.state.names?.delete(ptr);
+    if (status === EDRAIN) this.drainRemote();
   }
 
   /** After realloc moved an allocation: carry its name and its destructor's pointer along. */

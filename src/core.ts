@@ -52,6 +52,14 @@ export interface CoreExports {
   mapInfo(): number;
   /** Debug build only: 0, or the number of the first invariant broken. */
   check?(): number;
+  /**
+   * Shared cores only: queues the free of `ptr`, a live allocation of any
+   * arena of the heap, for its owner (heap.free); OK, EBADPTR, or 8 when it
+   * has a destructor. Nothing changed on failure.
+   */
+  remoteFree?(ptr: number): number;
+  /** Shared cores only: the next allocation queued for `arena` by heap.free, live again for the owner to free; 0 when none. */
+  popRemote?(arena: number): number;
 }
 
 /** Where Heap.create's `wasm` option may take the core from. */

@@ -2,8 +2,8 @@
 // core's invariant checker (assembly/check.ts), kept in step with it by a
 // test. The numbers come in groups: 1-10 the heap's free pages, arena list
 // and page maps, 20-24 an arena's chunks, 30-49 its release and callback
-// lists, 51-57 its free lists and bump range, 60-68 its quarantine, 70-72
-// every block held once.
+// lists, 51-57 its free lists and bump range, 60-68 its quarantine, 70-73
+// every block held once, 75-78 its remote-free stack (shared heaps).
 
 /** The rules {@link Heap.check} verifies, by the number it returns when one is broken. */
 export const CHECK_RULES: Readonly<Record<number, string>> = Object.freeze({
@@ -69,4 +69,8 @@ export const CHECK_RULES: Readonly<Record<number, string>> = Object.freeze({
   71: "a block held in a list lies in the bump range still to be handed out",
   72: "a block reaches another block's start",
   73: "a small block held in a list has its start bit clear",
+  75: "a remote-free stack does not end",
+  76: "a remote-free stack holds a block not queued by heap.free, or another arena's",
+  77: "a block queued by heap.free is not on its arena's remote-free stack",
+  78: "a remote-free stack holds blocks, its flag clear",
 });

@@ -31,6 +31,8 @@ export const Kind = {
   Dying: 7,
   Popped: 8,
   Quarantined: 9,
+  /** Shared heaps: freed by heap.free, queued for its arena's owner (still counted until drained). */
+  Remote: 10,
 } as const;
 
 let generations = 0;

@@ -292,6 +292,32 @@ export class Heap {
   }
 
   /**
+   * Frees `ptr`, the start of a live allocation of any arena of this shared
+   * heap, from any thread, as mimalloc's free from a thread that does not
+   * own the block: the pointer is validated now, under the heap lock, by the
+   * rules `arena.free` uses (the owner map names an arena, the block-start
+   * bit and the header say a live allocation starts there), and the block is
+   * queued for the arena's owner, which frees it at its next `alloc`,
+   * `free`, `release`, `reset`, `releaseGroup`, `stats()` or `resources()`
+   * on that arena (traced and counted there, as its own free); from the
+   * owner's thread too, so it never frees at once. Until then the allocation
+   * is not live: `free`, `realloc`, `sizeOf`, `bytes` of it and a second
+   * `heap.free` are EBADPTR; it still counts in its arena's stats. Its
+   * bytes are given up at once (the queue links through its first four).
+   * If the arena is released first, the block goes with it (freed once).
+   *
+   * EBADPTR, changing nothing, when `ptr` is not the start of a live
+   * allocation of an arena of the heap (interior, foreign, freed, already
+   * queued). EINVAL for an allocation with a destructor (`onRelease`: only
+   * its arena's thread may free it, with `arena.free`), for a `ptr` that is
+   * not a u32, and on a heap that is not shared (use `arena.free` there).
+   */
+  free(ptr: number): void {
+    if (!this.shared) throw new ArenaError("EINVAL", "heap.free: not a shared heap (use arena.free)");
+    sharedSupport("heap.free").freeRemote(this.core, ptr);
+  }
+
+  /**
    * Reports `arena` through onLeak if it is collected before its teardown.
    * Registering with a FinalizationRegistry (and unregistering) costs more
    * than the rest of creating and releasing an arena, and an arena released

@@ -81,7 +81,8 @@ const LARGE_CLASS = 63;
 /** Size classes, so free lists per arena; the record's quarantine words follow them. */
 const CLASSES = 48;
 const ARENA_SIZE = 272;
-const RECORDS_PER_PAGE = Math.floor((PAGE - CHUNK_HEAD) / ARENA_SIZE);
+/** A shared core's record: 16 bytes more, for the remote-free stack (assembly/layout.ts). */
+const SHARED_ARENA_SIZE = 288;
 const A = {
   head: 0,
   chunks: 8,
@@ -426,7 +427,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
   const live = new Set(records);
   for (const p of [...metaPages].sort((a, b) => a - b)) {
     const run = claim(p, 1, "meta", 0);
-    if (run) metaSegments(run, live, nameOf);
+    if (run) metaSegments(run, live, nameOf, heap.shared ? SHARED_ARENA_SIZE : ARENA_SIZE);
   }
 
   // Pages left: foreign ones, grown by someone else; anything else means the core's
@@ -600,9 +601,14 @@ function blockSegments(out: Segment[], arena: number, name: string, node: NodeIn
     out.push(seg(node.node, end, "free", arena, what));
     return;
   }
-  if (node.kind === Kind.Alloc || node.kind === Kind.Dying) {
+  if (node.kind === Kind.Alloc || node.kind === Kind.Dying || node.kind === Kind.Remote) {
     const label = ctx.known.get(arena)?.names?.get(ptr) ?? "alloc";
-    const dying = node.kind === Kind.Dying ? " (dying: its destructor is running)" : "";
+    const dying =
+      node.kind === Kind.Dying
+        ? " (dying: its destructor is running)"
+        : node.kind === Kind.Remote
+          ? " (queued by heap.free)"
+          : "";
     const dtor = node.dtor ? ", with a destructor" : "";
     out.push(seg(node.node, ptr, "header", arena, `header of ${JSON.stringify(label)} (${name})`));
     const payloadEnd = Math.min(ptr + node.size, end);
@@ -736,16 +742,21 @@ function freeSegments(run: PageRun): void {
   run.segments.push(seg(run.first * PAGE, run.first * PAGE + bytes, "free-pages", 0, title));
 }
 
-function metaSegments(run: PageRun, live: ReadonlySet<number>, nameOf: (record: number) => string): void {
+function metaSegments(
+  run: PageRun,
+  live: ReadonlySet<number>,
+  nameOf: (record: number) => string,
+  recordSize: number,
+): void {
   const base = run.first * PAGE;
   run.segments.push(seg(base, base + CHUNK_HEAD, "chunk-head", 0, "page of arena records"));
   let spare = base + CHUNK_HEAD;
-  for (let k = 0; k < RECORDS_PER_PAGE; k++) {
-    const r = base + CHUNK_HEAD + k * ARENA_SIZE;
+  for (let k = 0; k < Math.floor((PAGE - CHUNK_HEAD) / recordSize); k++) {
+    const r = base + CHUNK_HEAD + k * recordSize;
     if (!live.has(r)) continue;
     if (r > spare) run.segments.push(seg(spare, r, "spare", 0, "spare arena records (unused or recycled)"));
-    run.segments.push(seg(r, r + ARENA_SIZE, "record", r, `arena record of ${JSON.stringify(nameOf(r))} at ${hex(r)}`));
-    spare = r + ARENA_SIZE;
+    run.segments.push(seg(r, r + recordSize, "record", r, `arena record of ${JSON.stringify(nameOf(r))} at ${hex(r)}`));
+    spare = r + recordSize;
   }
   if (spare < base + PAGE) {
     run.segments.push(seg(spare, base + PAGE, "spare", 0, "spare arena records (unused or recycled)"));

@@ -18,7 +18,8 @@
 // created it: it cannot be posted to another thread (structured clone of an
 // Arena fails, see test/shared.test.ts), and pointers, plain numbers, are
 // what threads pass each other. A pointer of another thread's arena given
-// to `arena.free` is EBADPTR, as any pointer that is not the arena's own.
+// to `arena.free` is EBADPTR, as any pointer that is not the arena's own;
+// `heap.free` (src/heap.ts) frees it from any thread, queued for its owner.
 //
 // None of this is in the main entry (a bundle of it stays within its size
 // budget, test/bundle.test.ts): `managed-arena/shared` (src/shared-entry.ts)
@@ -39,6 +40,8 @@ export interface SharedCoreExports {
 }
 
 const KIND = "managed-arena/shared-heap";
+/** The shared core's answer to heap.free of an allocation with a destructor. */
+const EDTOR = 8;
 const DESCRIPTOR_KEYS = ["kind", "memory", "module", "maxPages", "debug"];
 
 const modules: { release?: Promise<WebAssembly.Module>; debug?: Promise<WebAssembly.Module> } = {};
@@ -52,7 +55,15 @@ let sharedDebugWasm: string | undefined;
 export function installShared(release: string, debug?: string): void {
   sharedWasm ??= release;
   sharedDebugWasm ??= debug;
-  registerShared({ createSharedMemory, sharedModule, instantiateShared, attachCore, describeShared, readDescriptor });
+  registerShared({
+    createSharedMemory,
+    sharedModule,
+    instantiateShared,
+    attachCore,
+    describeShared,
+    readDescriptor,
+    freeRemote,
+  });
 }
 
 /** Whether this thread may block (Atomics.wait): not a browser's main thread. */
@@ -145,6 +156,29 @@ export function attachCore(core: SharedCoreExports): void {
   if (status !== 0) {
     throw statusError(status, "Heap.attach", status === 1 ? "the memory holds no initialised shared heap" : undefined);
   }
+}
+
+/**
+ * heap.free(ptr) on a shared heap (src/heap.ts): the core validates `ptr`
+ * under the heap lock and queues the block for its arena's owner
+ * (assembly/arena.ts, remoteFree). Here, so that managed-arena/slim, which
+ * loads no shared core, does not carry it. @internal
+ */
+export function freeRemote(core: { remoteFree?(ptr: number): number }, ptr: number): void {
+  checkU32(ptr, "ptr");
+  const status = (core.remoteFree as (ptr: number) => number)(ptr);
+  if (status === 0) return;
+  const at = `heap.free(0x${ptr.toString(16)})`;
+  if (status === EDTOR) {
+    throw new ArenaError(
+      "EINVAL",
+      `${at}: the allocation has a destructor (onRelease); only its arena's thread may free it, with arena.free`,
+    );
+  }
+  throw new ArenaError(
+    "EBADPTR",
+    `${at}: not the start of a live allocation of any arena of this heap (freed, queued already, interior or foreign)`,
+  );
 }
 
 /** Reads an AssemblyScript static string (UTF-16, byte length at ptr - 4). */

@@ -36,6 +36,8 @@ export interface SharedSupport {
     debug: boolean,
   ): SharedHeapDescriptor;
   readDescriptor(descriptor: unknown): SharedHeapDescriptor;
+  /** heap.free on a shared heap: validates `ptr` and queues it for its arena's owner, or throws. */
+  freeRemote(core: { remoteFree?(ptr: number): number }, ptr: number): void;
 }
 
 let support: SharedSupport | undefined;

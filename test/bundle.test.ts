@@ -35,8 +35,12 @@ const MAX_DEFAULT_BYTES = 45 * 1024;
  * loader come in too. Measured: 54,768 B.
  */
 const MAX_DEFAULT_UNSPLIT_BYTES = 56 * 1024;
-/** Budget for the two-line app of managed-arena/slim: the facade alone, measured 37,391 B. */
-const MAX_SLIM_BYTES = 37 * 1024;
+/**
+ * Budget for the two-line app of managed-arena/slim: the facade alone, measured 38,263 B
+ * (37,391 B before heap.free: the owner's drain of frees queued by other threads, in Arena,
+ * and the check() rules of the remote-free stack; heap.free's own code is in the shared chunk).
+ */
+const MAX_SLIM_BYTES = 38 * 1024;
 /** The debug core's deflated base64 and more: the debug app must carry it. */
 const MIN_DEBUG_EXTRA_BYTES = 20 * 1024;
 

@@ -61,10 +61,10 @@ export interface ThreadsResult extends JobResult {
 
 /** Pages a run may leave in use at the end: page 0 and the META pages of arena records (never given back). */
 function allowedInUse(threads: number): number {
-  // Each attached thread takes two 272-byte records for its scratch; a thread's scenario has at most
-  // its arena, the other arena and one child per command (50) live at once.
+  // Each attached thread takes two records (288 bytes on a shared heap) for its scratch; a thread's
+  // scenario has at most its arena, the other arena and one child per command (50) live at once.
   const records = (threads + 1) * 2 + threads * 60;
-  return 1 + Math.ceil((records * 272) / (PAGE - 16));
+  return 1 + Math.ceil((records * 288) / (PAGE - 16));
 }
 
 export async function fuzzThreads(
