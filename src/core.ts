@@ -327,7 +327,16 @@ export async function instantiateCore(
 ): Promise<CoreExports> {
   const module = await compileCore(source, debug);
   if (source !== undefined) checkCore(module, debug);
-  const instance = await WebAssembly.instantiate(module, {
+  const instance = await WebAssembly.instantiate(module, coreImports(memory));
+  return instance.exports as unknown as CoreExports;
+}
+
+/**
+ * What every build of the core imports: the memory, and abort, which a
+ * debug core calls when an assertion fails (never the release core). @internal
+ */
+export function coreImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return {
     env: {
       memory,
       abort: (message: number, file: number, line: number, column: number) => {
@@ -336,8 +345,7 @@ export async function instantiateCore(
         );
       },
     },
-  });
-  return instance.exports as unknown as CoreExports;
+  };
 }
 
 /** Reads an AssemblyScript static string (UTF-16, byte length at ptr - 4). */

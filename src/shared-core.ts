@@ -25,7 +25,7 @@
 // budget, test/bundle.test.ts): `managed-arena/shared` (src/shared-entry.ts)
 // registers it with the release shared core, `managed-arena/debug` with both.
 
-import { inflate } from "./core.js";
+import { coreImports, inflate } from "./core.js";
 import { ArenaError, checkU32, describe, statusError } from "./errors.js";
 import { registerShared, type SharedHeapDescriptor } from "./shared.js";
 
@@ -108,16 +108,7 @@ export function sharedModule(debug: boolean): Promise<WebAssembly.Module> {
 
 /** Instantiates a shared core on `memory` and tells it whether this thread may block. @internal */
 async function instantiateShared<T>(memory: WebAssembly.Memory, module: WebAssembly.Module): Promise<T> {
-  const instance = await WebAssembly.instantiate(module, {
-    env: {
-      memory,
-      abort: (message: number, file: number, line: number, column: number) => {
-        throw new Error(
-          `managed-arena core assertion failed: ${readString(memory, message)} at ${readString(memory, file)}:${line}:${column}`,
-        );
-      },
-    },
-  });
+  const instance = await WebAssembly.instantiate(module, coreImports(memory));
   const core = instance.exports as unknown as SharedCoreExports;
   core.setWaiting(threadCanBlock() ? 1 : 0);
   freshBuffers(memory, core);
@@ -179,13 +170,6 @@ export function freeRemote(core: { remoteFree?(ptr: number): number }, ptr: numb
     "EBADPTR",
     `${at}: not the start of a live allocation of any arena of this heap (freed, queued already, interior or foreign)`,
   );
-}
-
-/** Reads an AssemblyScript static string (UTF-16, byte length at ptr - 4). */
-function readString(memory: WebAssembly.Memory, ptr: number): string {
-  if (!ptr) return "";
-  const length = new Uint32Array(memory.buffer, ptr - 4, 1)[0] >>> 1;
-  return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, length));
 }
 
 /** The descriptor of a shared heap. @internal */
