@@ -24,7 +24,7 @@ import {
   unlock,
 } from "./threads";
 import {
-  bitMask, bitWord, capacityOfNode, clearStart, drainQuarantine, dropBlock, dropChunks, field, findLive, linkCallback,
+  bitMask, bitWord, capacityOfNode, clearStart, drainQuarantine, dropBlock, dropChunks, dropFreshChunk, field, findLive, linkCallback,
   linkNode, minAlignLog2, releaseSmallBlock, replaceNode, retireBlock, runOf, runShape, setField, takeBlock, takeLarge,
   takeSmallBlock, unlinkCallback, unlinkNode,
 } from "./nodes";
@@ -257,8 +257,14 @@ export function allocWithDestructor(arena: usize, size: u32, align: u32, zero: u
     node = takeBlock(arena, size, alignLog2, KIND_ALLOC);
     if (node) callback = takeBlock(arena, CB_BYTES, minAlignLog2(arena), KIND_DTOR);
   } else {
+    const reserved = field(arena, A_RESERVED);
     callback = takeBlock(arena, CB_BYTES, minAlignLog2(arena), KIND_DTOR);
     if (callback) node = takeBlock(arena, size, alignLog2, KIND_ALLOC);
+    // The callback node started a chunk and the block found no room: the chunk goes back too.
+    if (callback && !node && field(arena, A_RESERVED) != reserved) {
+      dropFreshChunk(arena);
+      return ENOMEM;
+    }
   }
   if (!node || !callback) {
     if (node) dropBlock(arena, node);

@@ -316,6 +316,23 @@ function bumpNewChunk(arena: usize, cls: u32, alignLog2: u32, kind: u32): usize 
   pushFree(arena, node, metaClass(meta));
 }
 
+/**
+ * Gives back the small chunk takeBlock has just started, whose only block
+ * is still unlinked (allocWithDestructor's callback node when the block
+ * itself then found no room), and leaves the bump range empty: the failed
+ * call leaves reservedBytes as it found it. The tail the new chunk retired
+ * stays on its free list.
+ */
+export function dropFreshChunk(arena: usize): void {
+  const run = <usize>field(arena, A_CHUNKS);
+  unlinkChunk(arena, run);
+  lock();
+  freeChunk(run);
+  unlock();
+  setField(arena, A_CUR, 0);
+  setField(arena, A_END, 0);
+}
+
 /** Returns an unlinked node's block: to its free list, or its run to the heap. */
 export function dropBlock(arena: usize, node: usize): void {
   const meta = load<u32>(node, NODE_META);

@@ -6,7 +6,7 @@
 //     of the data itself (and falsy data was turned into NULL).
 import { describe, expect, it } from "vitest";
 import { type ActionHandle, Arena, Heap, type Ptr } from "../src/index.js";
-import { expectPattern, fill, type Tracked } from "./helpers.js";
+import { exhaust, expectCode, expectPattern, fill, type Tracked } from "./helpers.js";
 
 const NEIGHBOUR_SIZES = [0, 1, 4, 8, 12, 15, 16, 17, 24, 31, 32, 48, 64, 100];
 
@@ -202,6 +202,41 @@ describe("regression: the action receives its data, not a pointer to it", () => 
     const expected = [30];
     for (let i = 99; i >= 0; i--) if (i !== 10 && i !== 20) expected.push(i * 3);
     expect(seen).toEqual(expected);
+    expect(heap.check()).toBe(0);
+  });
+});
+
+// Found by `managed-arena fuzz --threads 3` (seed 1106413954, a 14-page heap):
+// alloc with onRelease takes two blocks, the callback node first for a small
+// allocation; when the callback started a new chunk and the block then found
+// no room, the call failed with ENOMEM but the arena kept the chunk
+// (reservedBytes grew), against "a failed call changes nothing". Reproduced
+// here on one thread: one free slot left in the heap, enough for the callback
+// node's chunk, not for the block's.
+describe("alloc with onRelease, ENOMEM on its second block", () => {
+  it("gives back the chunk the callback node started: stats as before, and the arena still works", async () => {
+    const heap = await Heap.create({ maxPages: 8, debug: true });
+    const tiny = heap.createArena({ name: "tiny" });
+    tiny.alloc(16);
+    exhaust(heap.createArena({ name: "filler" }));
+    const arena = heap.createArena({ name: "arena" });
+    // Arenas of one 16-byte allocation (a chunk of one slot) until no slot is left.
+    for (;;) {
+      const sponge = heap.createArena({ name: "sponge" });
+      try {
+        sponge.alloc(16);
+      } catch {
+        sponge.release();
+        break;
+      }
+    }
+    tiny.release(); // one slot free
+    const before = arena.stats();
+    expectCode(() => arena.alloc(4000, { onRelease: () => {} }), "ENOMEM");
+    expect(arena.stats()).toEqual(before);
+    expect(heap.check()).toBe(0);
+    const ptr = arena.alloc(16, { onRelease: () => {} });
+    expect(arena.sizeOf(ptr)).toBe(16);
     expect(heap.check()).toBe(0);
   });
 });
