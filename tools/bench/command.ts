@@ -5,11 +5,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import type { Command } from "../cli/main.js";
-import { measure } from "./engine.js";
+import { measure, type Task } from "./engine.js";
 import { footprint } from "./footprint.js";
 import { MAX_BUMP_BYTES, workloadPlan } from "./replay.js";
 import { assemble, type Results, renderMarkdown, renderSvg, renderText, workloadGoals } from "./report.js";
-import { LIST, plan, SCENARIO_IDS, THING } from "./scenarios.js";
+import { LIST, plan, SCENARIO_IDS, type Scenario, THING } from "./scenarios.js";
 
 const ID_WIDTH = Math.max(...SCENARIO_IDS.map(([id]) => id.length)) + 1;
 
@@ -110,7 +110,6 @@ async function run(args: string[]): Promise<number> {
   if (options.workloads.length > 0) return runWorkloads(options);
   const started = performance.now();
   const loadAtStart = loadavg()[0];
-  const tty = process.stderr.isTTY === true;
   const { scenarios, tasks, verify } = await plan({ quick: options.quick });
   const only = options.only;
   const chosen = only === undefined ? scenarios : scenarios.filter((s) => s.id.includes(only));
@@ -119,8 +118,28 @@ async function run(args: string[]): Promise<number> {
     return 2;
   }
   const timed = tasks.filter((task) => chosen.some((s) => s.id === task.scenario));
-  const measured = chosen.filter((s) => s.measured === true);
-  const timings = await measure(timed, {
+  const measured = chosen.filter((s) => s.measured === true).map((s) => s.id);
+  const timedScenarios = chosen.filter((s) => s.measured !== true);
+  print(await measureAll(timedScenarios, timed, verify, measured, options, started, loadAtStart), options);
+  return 0;
+}
+
+/**
+ * What both runs share: times `tasks` (a progress line on a terminal),
+ * checks what the replays computed, takes the memory figures of the
+ * `measured` scenarios, and assembles the report.
+ */
+async function measureAll(
+  scenarios: Scenario[],
+  tasks: Task[],
+  verify: () => void,
+  measured: string[],
+  options: Options,
+  started: number,
+  loadAtStart: number,
+): Promise<Results> {
+  const tty = process.stderr.isTTY === true;
+  const timings = await measure(tasks, {
     rounds: options.rounds,
     timeMs: options.timeMs,
     warmupMs: options.quick ? 100 : 150,
@@ -130,18 +149,9 @@ async function run(args: string[]): Promise<number> {
   });
   if (tty) process.stderr.write("\r\x1b[K");
   verify();
-  const figures = await footprint(measured.map((s) => s.id));
+  const figures = await footprint(measured);
   const settings = { quick: options.quick, rounds: options.rounds, timeMs: options.timeMs };
-  const results = assemble(
-    chosen.filter((s) => s.measured !== true),
-    timings,
-    figures,
-    settings,
-    (performance.now() - started) / 1000,
-    loadAtStart,
-  );
-  print(results, options);
-  return 0;
+  return assemble(scenarios, timings, figures, settings, (performance.now() - started) / 1000, loadAtStart);
 }
 
 function print(results: Results, options: Options): void {
@@ -155,7 +165,6 @@ function print(results: Results, options: Options): void {
 async function runWorkloads(options: Options): Promise<number> {
   const started = performance.now();
   const loadAtStart = loadavg()[0];
-  const tty = process.stderr.isTTY === true;
   const files: { text: string; source: string }[] = [];
   for (const path of options.workloads) {
     try {
@@ -174,24 +183,13 @@ async function runWorkloads(options: Options): Promise<number> {
     console.error(`managed-arena bench: ${what}: ${e.message}`);
     return e.name === "WorkloadError" ? 2 : 1;
   }
-  const timings = await measure(workloads.tasks, {
-    rounds: options.rounds,
-    timeMs: options.timeMs,
-    warmupMs: options.quick ? 100 : 150,
-    progress: (done, total) => {
-      if (tty) process.stderr.write(`\rmeasuring: ${done}/${total} task runs`);
-    },
-  });
-  if (tty) process.stderr.write("\r\x1b[K");
-  workloads.verify();
-  const figures = await footprint([]);
-  const settings = { quick: options.quick, rounds: options.rounds, timeMs: options.timeMs };
-  const results = assemble(
+  const results = await measureAll(
     workloads.scenarios,
-    timings,
-    figures,
-    settings,
-    (performance.now() - started) / 1000,
+    workloads.tasks,
+    workloads.verify,
+    [],
+    options,
+    started,
     loadAtStart,
   );
   results.goals = workloadGoals(results.scenarios);
