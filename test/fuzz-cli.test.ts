@@ -4,29 +4,14 @@
 // replay file and the command to replay it; replays; a hang in a worker; help
 // and bad arguments. Fuzz runs use fixed seeds and --ops budgets, so every
 // run is deterministic and no assertion depends on timing.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { main, register } from "../tools/cli/main.js";
 import { command, runFuzz } from "../tools/fuzz/command.js";
-import type { FuzzIO } from "../tools/fuzz/runner.js";
-import { workerTarget } from "./fuzz-support.js";
+import { captureIO, SUCCESS, workerTarget } from "./fuzz-support.js";
 
-function capture(): FuzzIO & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return {
-    lines,
-    errors,
-    out: (line) => lines.push(...line.split("\n")),
-    err: (line) => errors.push(...line.split("\n")),
-    isTTY: false,
-    cwd: mkdtempSync(join(tmpdir(), "managed-arena-fuzz-cli-")),
-  };
-}
-
-const SUCCESS = /^fuzz: (\d+) ops, (\d+) seeds, 0 failures$/;
+const capture = () => captureIO("fuzz-cli");
 
 describe("managed-arena fuzz", () => {
   it("--help lists every option, through the bin's dispatcher too", async () => {

@@ -12,7 +12,7 @@ import { build, type Plugin } from "esbuild";
 import type { Profile } from "../tools/fuzz/arbitraries.js";
 import type { FuzzConfig } from "../tools/fuzz/commands.js";
 import type { Failure, Job, JobResult } from "../tools/fuzz/jobs.js";
-import { supervise, type WorkerTarget } from "../tools/fuzz/runner.js";
+import { type FuzzIO, supervise, type WorkerTarget } from "../tools/fuzz/runner.js";
 import { type Spec, showSpec } from "../tools/fuzz/spec.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -114,3 +114,20 @@ export function describeFailure(failure: Failure | undefined): string {
 
 /** The base config of hand-written scenarios: a small heap, default arena options, the debug core. */
 export const SMALL: FuzzConfig = { maxPages: 16, minAlign: 16, maxBytes: 4294967295, differential: false };
+
+/** The summary line of a fuzz run without failures (its ops and seeds). */
+export const SUCCESS = /^fuzz: (\d+) ops, (\d+) seeds, 0 failures$/;
+
+/** A FuzzIO that keeps what the command prints, line by line, and works in a fresh temporary directory named after `name`. */
+export function captureIO(name: string): FuzzIO & { lines: string[]; errors: string[] } {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  return {
+    lines,
+    errors,
+    out: (line) => lines.push(...line.split("\n")),
+    err: (line) => errors.push(...line.split("\n")),
+    isTTY: false,
+    cwd: mkdtempSync(join(tmpdir(), `managed-arena-${name}-`)),
+  };
+}

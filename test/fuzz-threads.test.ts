@@ -4,29 +4,14 @@
 // in a thread, which the report names, with a seed, a shrunk case and a
 // replay file that fails again in one thread on a shared heap of its own.
 // Interleavings are not deterministic: the assertions are on outcomes only.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseArgs, runFuzz } from "../tools/fuzz/command.js";
-import type { FuzzIO } from "../tools/fuzz/runner.js";
 import { sharedPages, threadSeed } from "../tools/fuzz/threads.js";
-import { workerTarget } from "./fuzz-support.js";
+import { captureIO, SUCCESS, workerTarget } from "./fuzz-support.js";
 
-function capture(): FuzzIO & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return {
-    lines,
-    errors,
-    out: (line) => lines.push(...line.split("\n")),
-    err: (line) => errors.push(...line.split("\n")),
-    isTTY: false,
-    cwd: mkdtempSync(join(tmpdir(), "managed-arena-fuzz-threads-")),
-  };
-}
-
-const SUCCESS = /^fuzz: (\d+) ops, (\d+) seeds, 0 failures$/;
+const capture = () => captureIO("fuzz-threads");
 const THREADS =
   /^fuzz: 2 threads on one shared heap of (\d+) pages; thread 1: (\d+) ops in [\d.]+ s \((\d+) ops\/s\); thread 2: (\d+) ops in [\d.]+ s \((\d+) ops\/s\)$/m;
 
