@@ -215,3 +215,18 @@ export class Fixture {
     expect(this.heap.check()).toBe(0);
   }
 }
+
+/** Pages of the heap that are neither free nor META (arena records, scratch): 0 once every arena is released. */
+export function pagesInUse(heap: Heap): number {
+  const words = new Uint32Array(heap.memory.buffer);
+  const info = heap.core.mapInfo() >>> 2;
+  const ownerMap = words[info] >>> 2;
+  const firstPage = words[info + 2];
+  const knownPages = words[info + 6];
+  let used = 0;
+  for (let page = firstPage; page < knownPages; page++) {
+    const owner = words[ownerMap + page];
+    if (owner !== 0 && owner !== 2) used++;
+  }
+  return used;
+}

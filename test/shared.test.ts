@@ -11,22 +11,7 @@ import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { Heap } from "../src/index.js";
-import { bad, expectCode } from "./helpers.js";
-
-/** Pages of the heap that are neither free nor META (arena records, scratch): 0 once every arena is released. */
-function pagesInUse(heap: Heap): number {
-  const words = new Uint32Array(heap.memory.buffer);
-  const info = heap.core.mapInfo() >>> 2;
-  const ownerMap = words[info] >>> 2;
-  const firstPage = words[info + 2];
-  const knownPages = words[info + 6];
-  let used = 0;
-  for (let page = firstPage; page < knownPages; page++) {
-    const owner = words[ownerMap + page];
-    if (owner !== 0 && owner !== 2) used++;
-  }
-  return used;
-}
+import { bad, expectCode, pagesInUse } from "./helpers.js";
 
 describe("shared heap, one thread", () => {
   it("has a SharedArrayBuffer and works like any heap", async () => {
