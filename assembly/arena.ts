@@ -7,7 +7,7 @@
 import {
   A_ACTIONS, A_CB_HEAD, A_COUNTS, A_CHILDREN, A_CHUNKS, A_CUR, A_END, A_FLAGS, A_FREE, A_GROUPS, A_HEAD,
   A_LIVE_BYTES, A_LIVE_NEXT, A_LIVE_PREV, A_MAX_BYTES, A_PEAK_BYTES, A_QUARANTINE_LIMIT, A_RESERVED, ALIGN_MASK,
-  ARENA_SIZE, BITMAP_AT, CB_BYTES, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS,
+  A_CACHE, ARENA_SIZE, BITMAP_AT, CB_BYTES, CB_CLASS, CB_EXTRA, CB_SLOT, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAYLOAD, CHUNK_SLOTS,
   CLASS_MASK, CLASS_SHIFT, A_REMOTE, EBADPTR, EBUSY, EDRAIN, EDTOR, EINVAL, ENOMEM, EOVERFLOW, ESTALE, FLAG_POISON, FLAG_QUARANTINE,
   FLAG_RELEASING, FLAG_REMOTE, GRANULE_MASK, HEADER, KIND_ACTION, KIND_ALLOC, KIND_CHILD, KIND_CLOSE, KIND_DTOR, KIND_DYING,
   KIND_GROUP, KIND_MASK, KIND_POPPED, KIND_REMOTE, LARGE_CLASS, META_DTOR, MIN_ALIGN_SHIFT, NODE_META, NODE_NEXT, NODE_PREV,
@@ -19,6 +19,10 @@ import {
   attachPages, chunkBytes, extendRun, firstPage, freeSlotTag, initPages, mapCapacity, ownerAt, ownerOf, slotOwner,
   takeRun,
 } from "./chunks";
+import {
+  adoptBlock, dropThreadChunks, holdCache, letGoCache, linkThreadArena, popCachedRecord, retireThreadArena, THREAD_BLOCK,
+  threadBlock,
+} from "./cache";
 import {
   lock, S_LIVE_ARENAS, S_META_CUR, S_META_END, S_READY, S_RECYCLED, S_THREADS, SHARED, STATE, setCanWait, threadId,
   unlock,
@@ -32,14 +36,20 @@ import {
 let recycled: usize = 0;
 let metaCur: usize = 0;
 let metaEnd: usize = 0;
-/** Newest live arena; the list exists for check(). */
+/** Newest live arena; the list exists for check(). Shared build: each thread has its own (assembly/cache.ts). */
 export let liveArenas: usize = 0;
 
 /** Lays out the heap for at most `maxPages` pages of memory. */
 export function init(maxPages: u32): u32 {
   lock();
   fillClassTables();
-  const status = initPages(maxPages);
+  let status = initPages(maxPages);
+  // Shared build: the creator's cache block (assembly/cache.ts).
+  if (SHARED && !status) {
+    const block = carveMeta(THREAD_BLOCK);
+    if (block) adoptBlock(block);
+    else status = ENOMEM;
+  }
   if (SHARED && !status) atomic.store<u32>(STATE, 1, S_READY);
   if (SHARED) store<u32>(STATE, 1, S_THREADS);
   unlock();
@@ -81,7 +91,8 @@ function carveMeta(bytes: u32): usize {
 /**
  * Shared build: makes this instance a thread of the heap that init laid out
  * in its shared memory (never init again): the maps' place from the heap
- * header, a scratch area of its own, a thread number (threadId). `canWait`:
+ * header, a scratch area and a cache block of its own, a thread number
+ * (threadId). `canWait`:
  * whether this thread may block waiting for the lock. OK, or EINVAL when the
  * memory holds no heap (init never ran, or this is the plain build), or
  * ENOMEM.
@@ -93,13 +104,15 @@ export function attach(canWait: u32): u32 {
   lock();
   const batch = carveMeta(ARENA_SIZE);
   const info = batch ? carveMeta(ARENA_SIZE) : 0;
+  const block = info ? carveMeta(THREAD_BLOCK) : 0;
   let id: u32 = 0;
-  if (info) {
+  if (block) {
+    adoptBlock(block);
     id = load<u32>(STATE, S_THREADS) + 1;
     store<u32>(STATE, id, S_THREADS);
   }
   unlock();
-  if (!info) return ENOMEM;
+  if (!block) return ENOMEM;
   batchAt = batch;
   mapInfoAt = info;
   threadId = id;
@@ -113,6 +126,7 @@ export function setWaiting(canWait: u32): void {
 
 /** A new arena record, or ENOMEM. `flags` may hold FLAG_POISON. */
 export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize {
+  if (SHARED) return createThreadArena(minAlignLog2, maxBytes, flags);
   lock();
   let arena = recycled;
   if (arena) recycled = field(arena, A_LIVE_NEXT);
@@ -137,6 +151,39 @@ export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize
   liveArenas = arena;
   unlock();
   return arena;
+}
+
+/**
+ * Shared build: createArena with a record from this thread's cache, taking
+ * the heap lock only when the cache has none; the arena joins the thread's
+ * own list of live arenas (assembly/cache.ts).
+ */
+function createThreadArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize {
+  const block = threadBlock;
+  holdCache(block);
+  let arena = popCachedRecord(block);
+  if (!arena) {
+    letGoCache(block);
+    lock();
+    arena = recycled;
+    if (arena) recycled = field(arena, A_LIVE_NEXT);
+    else arena = carveMeta(ARENA_SIZE);
+    unlock();
+    if (!arena) return ENOMEM;
+    holdCache(block);
+  }
+  memory.fill(arena, 0, ARENA_SIZE);
+  setField(arena, A_FLAGS, (minAlignLog2 << MIN_ALIGN_SHIFT) | (flags & FLAG_POISON));
+  setField(arena, A_MAX_BYTES, maxBytes);
+  linkThreadArena(block, arena);
+  letGoCache(block);
+  return arena;
+}
+
+/** Shared build: puts a record no thread's cache keeps on the heap's recycled records. Under the heap lock. */
+export function recycleRecord(arena: usize): void {
+  setField(arena, A_LIVE_NEXT, <u32>recycled);
+  recycled = arena;
 }
 
 /**
@@ -723,12 +770,14 @@ function poisonChunks(arena: usize): void {
 export function endRelease(arena: usize, keep: u32): void {
   assert(field(arena, A_CB_HEAD) == 0, "release ended with callbacks left");
   if (poisoned(arena)) poisonChunks(arena);
-  // The whole of it: the record's live-list links are the heap's (a neighbour's create or release rewrites them).
-  lock();
-  dropChunks(arena);
-  // Shared build: blocks still queued by other threads went with the chunks (freed once, here).
-  // Pushes happen under the lock, so none lands between this and the chunks' going.
-  if (SHARED) setField(arena, A_REMOTE, 0);
+  // Shared build: the chunks go to this thread's cache, under the heap lock only what does not
+  // fit there, and the record's live-list links are the thread's own (assembly/cache.ts).
+  if (SHARED) dropThreadChunks(arena);
+  else {
+    // The whole of it: the record's live-list links are the heap's (a neighbour's create or release rewrites them).
+    lock();
+    dropChunks(arena);
+  }
   if (keep) {
     const peak = field(arena, A_PEAK_BYTES);
     const flags = field(arena, A_FLAGS) & ~(FLAG_RELEASING | FLAG_REMOTE);
@@ -742,7 +791,11 @@ export function endRelease(arena: usize, keep: u32): void {
     setField(arena, A_MAX_BYTES, maxBytes);
     setField(arena, A_LIVE_NEXT, next);
     setField(arena, A_LIVE_PREV, prev);
-    unlock();
+    if (!SHARED) unlock();
+    return;
+  }
+  if (SHARED) {
+    retireThreadArena(arena);
     return;
   }
   const next = field(arena, A_LIVE_NEXT);
@@ -789,11 +842,25 @@ export function remoteFree(ptr: usize): u32 {
 
 function queueRemote(ptr: usize): u32 {
   // Arena records are 16-aligned: an entry naming one is the record, with OWNER_LARGE and
-  // OWNER_RUN at most. Every other entry (free, META, FOREIGN, a free run of slots) has none
-  // of those bits clear enough to pass.
+  // OWNER_RUN at most. Every other entry (free, META, FOREIGN, a free run of slots, a run a
+  // thread's cache holds) has none of those bits clear enough to pass.
   const owner = ownerAt(ptr);
   const arena = <usize>(owner & ~(OWNER_LARGE | OWNER_RUN));
   if (!arena || (owner & 12)) return EBADPTR;
+  // The arena's thread may be giving its chunks to its cache right now, without the heap lock:
+  // holding that cache's lock keeps them where they are, and the entry read again under it
+  // says whether the block is still the arena's. A record's cache is its thread's block, or 0
+  // while its thread creates an arena in it (then the entry named an arena that is gone).
+  const block = <usize>field(arena, A_CACHE);
+  if (!block) return EBADPTR;
+  holdCache(block);
+  const status = ownerAt(ptr) == owner ? pushRemote(arena, ptr) : EBADPTR;
+  letGoCache(block);
+  return status;
+}
+
+/** queueRemote once the block's arena is known to hold it still: checks and queues the block. */
+function pushRemote(arena: usize, ptr: usize): u32 {
   const node = findLive(arena, ptr);
   if (!node) return EBADPTR;
   const meta = load<u32>(node, NODE_META);

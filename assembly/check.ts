@@ -10,7 +10,7 @@ import {
   A_QUARANTINE_TAIL, A_RESERVED, BITMAP_AT, CB_NEWER, CB_OLDER, CHUNK_HEAD, CHUNK_NEXT, CHUNK_PAGES, CHUNK_PAYLOAD,
   CHUNK_PREV, CHUNK_SLOTS, CLASSES, FLAG_QUARANTINE, HEADER, KIND_ACTION, KIND_ALLOC, KIND_FREE, LARGE_CLASS,
   NODE_META, NODE_NEXT, NODE_PREV, NODE_SIZE, OWNER_FOREIGN, OWNER_LARGE, OWNER_META, OWNER_RUN, OWNER_SUB, PAGE_BITS,
-  PAGE_SIZE, SLOT_BITS, SLOT_FREE, SLOT_SIZE, SLOTS, metaAlignLog2, metaClass, metaKind,
+  PAGE_SIZE, SLOT_BITS, SLOT_FREE, SLOT_SIZE, SLOTS, A_CACHE, metaAlignLog2, metaClass, metaKind,
 } from "./layout";
 import {
   chunkBytes, firstPage, freeRuns, freeSlotTag, knownPages, mapCapacity, mapRun, mapRunPages, ownerAt, ownerMap,
@@ -18,7 +18,11 @@ import {
 } from "./chunks";
 import { bitWord, capacityOfNode, field, findLive, isStart, minAlignLog2, runOf } from "./nodes";
 import { liveArenas } from "./arena";
-import { lock, SHARED, unlock } from "./threads";
+import { lock, S_THREAD_BLOCKS, SHARED, STATE, unlock } from "./threads";
+import {
+  CACHE_RECORDS, CACHE_RUN_SLOTS, CACHE_SLOTS, cachedEntry, letGoCache, RECORD_CACHED, T_LIVE, T_NEXT, T_RECORD_COUNT,
+  T_RECORDS, T_RUNS, T_SLOTS, tryHoldCache,
+} from "./cache";
 
 /**
  * Checks every invariant of the heap: 0 when every invariant holds, else the number of the first one broken.
@@ -106,6 +110,13 @@ function checkLocked(): u32 {
     arenaSlots += chunkSlots;
     prev = arena;
     arena = field(arena, A_LIVE_NEXT);
+  }
+  // Shared build: the live arenas are listed per thread, with each thread's cache (assembly/cache.ts).
+  if (SHARED) {
+    const broken = checkThreads(pages);
+    if (broken) return broken;
+    arenaPages += threadPages;
+    arenaSlots += threadSlots;
   }
   if (metaPages + subPages + freePages + arenaPages != pages - firstPage) return 7;
   if (arenaSlots != ownedSlots) return 14;
@@ -296,6 +307,85 @@ function checkArena(arena: usize): u32 {
   if (twice) return twice;
   // After the walk, so that a block held in a list there is named by rule 71.
   return cur < end && anyStart(cur, end) ? 58 : 0;
+}
+
+// ---- thread caches (shared build) ------------------------------------------
+
+/** Whole pages and slots that every thread's live arenas and cached runs hold (checkThreads), for rules 7 and 14. */
+let threadPages: u32 = 0;
+let threadSlots: u32 = 0;
+
+/** Whether `at` lies in a META page below `pages`. */
+function inMeta(at: usize, pages: u32): bool {
+  const page = <u32>(at >> PAGE_BITS);
+  return page >= firstPage && page < pages && ownerOf(page) == OWNER_META;
+}
+
+/**
+ * Shared build: walks every thread's block (rule 79: the list of blocks
+ * ends, each block lies in a META page), holding its cache's lock when it
+ * is free: its live arenas and its cache (checkThread).
+ */
+function checkThreads(pages: u32): u32 {
+  threadPages = 0;
+  threadSlots = 0;
+  // More blocks than META pages could hold is a list that does not end.
+  let guard = pages << 10;
+  for (let block = <usize>load<u32>(STATE, S_THREAD_BLOCKS); block; block = load<u32>(block, T_NEXT)) {
+    if (guard-- == 0 || block & 15 || !inMeta(block, pages)) return 79;
+    const held = tryHoldCache(block);
+    const broken = checkThread(block, pages);
+    if (held) letGoCache(block);
+    if (broken) return broken;
+  }
+  return 0;
+}
+
+/**
+ * One thread's block: its live arenas are linked both ways (rule 8), each
+ * naming the block as its cache (80) and whole (checkArena); its cached
+ * records are at most CACHE_RECORDS, as many as it counts, each 16-aligned
+ * in a META page and marked cached, so that none is also live (81); its
+ * cached runs are runs of slots of the length of their list in subdivided
+ * pages, shaped as small chunks, every slot entry the cache's, at most
+ * CACHE_SLOTS in all (82), as many slots as it counts (83).
+ */
+function checkThread(block: usize, pages: u32): u32 {
+  let arena = <usize>load<u32>(block, T_LIVE);
+  let prev: usize = 0;
+  while (arena) {
+    if (<usize>field(arena, A_LIVE_PREV) != prev) return 8;
+    if (<usize>field(arena, A_CACHE) != block) return 80;
+    const broken = checkArena(arena);
+    if (broken) return broken;
+    threadPages += chunkPages;
+    threadSlots += chunkSlots;
+    prev = arena;
+    arena = field(arena, A_LIVE_NEXT);
+  }
+  let records: u32 = 0;
+  for (arena = load<u32>(block, T_RECORDS); arena; arena = field(arena, A_LIVE_NEXT)) {
+    if (records++ == CACHE_RECORDS || arena & 15 || !inMeta(arena, pages)) return 81;
+    if (field(arena, A_LIVE_PREV) != (<u32>block | RECORD_CACHED)) return 81;
+  }
+  if (records != load<u32>(block, T_RECORD_COUNT)) return 81;
+  let slots: u32 = 0;
+  for (let len: u32 = 1; len <= CACHE_RUN_SLOTS; len++) {
+    for (let run = <usize>load<u32>(block + T_RUNS + ((len - 1) << 2)); run; run = load<u32>(run, CHUNK_NEXT)) {
+      slots += len;
+      if (slots > CACHE_SLOTS) return 82;
+      const page = <u32>(run >> PAGE_BITS);
+      if (page < firstPage || page >= pages || ownerOf(page) != OWNER_SUB || run & (SLOT_SIZE - 1)) return 82;
+      if (((<u32>run & (PAGE_SIZE - 1)) >> SLOT_BITS) + len > SLOTS) return 82;
+      if (load<u32>(run, CHUNK_PAGES) != len << 16) return 82;
+      for (let slot: u32 = 0; slot < len; slot++) {
+        if (slotOwner(run + (slot << SLOT_BITS)) != cachedEntry(block)) return 82;
+      }
+    }
+  }
+  if (slots != load<u32>(block, T_SLOTS)) return 83;
+  threadSlots += slots;
+  return 0;
 }
 
 // ---- every block owned once ------------------------------------------------

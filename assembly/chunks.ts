@@ -40,6 +40,7 @@ import {
 import {
   S_FIRST_PAGE, S_FREE_RUNS, S_KNOWN_PAGES, S_MAP_CAPACITY, S_OWNER_MAP, S_PAGE_LIMIT, S_START_MAP, SHARED, STATE,
 } from "./threads";
+import { flushCaches } from "./cache";
 
 export let ownerMap: usize = 0;
 export let startMap: usize = 0;
@@ -285,7 +286,8 @@ function firstFit(count: u32): usize {
 export function takeRun(count: u32, owner: u32): usize {
   let run = firstFit(count);
   if (!run) {
-    if (!growPages(count)) return 0;
+    // Shared build: the runs the threads' caches hold come back before the heap gives up (assembly/cache.ts).
+    if (!growPages(count) && !(SHARED && flushCaches())) return 0;
     run = firstFit(count);
     if (!run) return 0;
   }

@@ -77,6 +77,8 @@ export const PAGE_LIMIT: u32 = 65535;
 //               arena | 1    a slot of the arena's medium or large block (OWNER_LARGE),
 //                 | 2        its first slot, where its chunk head is (OWNER_RUN)
 //               OWNER_META   the 8 entries of the table and bitmap themselves
+//               block | 4    shared build: a run a thread's cache holds (SLOT_CACHED,
+//                            assembly/cache.ts): nobody's arena, not free for others
 //
 // Free runs of slots are linked per exact length (1..SLOTS) through their
 // first 8 bytes: next u32, prev u32 (assembly/chunks.ts).
@@ -98,6 +100,14 @@ export const SLOT_SIZE: u32 = 1 << SLOT_BITS;
 export const SLOTS: u32 = 248;
 export const SLOT_TABLE_AT: u32 = SLOTS << SLOT_BITS;
 export const SLOT_FREE: u32 = 8;
+/**
+ * Shared build: in a slot entry, with the address of a thread's cache block
+ * (16-aligned, in a META page): a run of slots that thread gave back and
+ * keeps for its next small chunk (assembly/cache.ts). Neither free
+ * (SLOT_FREE) nor an arena's: free() and heap.free of a pointer there are
+ * EBADPTR, and no neighbour's run merges with it.
+ */
+export const SLOT_CACHED: u32 = 4;
 
 // The page maps, one entry per page: right after the static data while they
 // reach far enough (64 MiB of memory), then in a META run of their own at the
@@ -317,10 +327,10 @@ function classCapacity(cls: u32): u32 {
 //                drops the quarantine with the chunks.
 //
 //   shared build only, 16 bytes more (288 in all):
-//   ┌──────────────┬─────────────┐
-//   │ remote u32   │ (padding)   │   remote: newest block of the remote-free stack
-//   └──────────────┴─────────────┘
-//   272            276           288
+//   ┌──────────────┬─────────────┬─────────────┐
+//   │ remote u32   │ cache u32   │ (padding)   │   remote: newest block of the remote-free stack
+//   └──────────────┴─────────────┴─────────────┘   cache: the cache block of the thread that
+//   272            276           280           288   created the arena (assembly/cache.ts)
 
 export const A_HEAD: u32 = 0;
 export const A_CB_HEAD: u32 = 4;
@@ -355,6 +365,12 @@ export const A_QUARANTINE_LIMIT: u32 = A_QUARANTINE_HEAD + 12;
  * padding), none in the plain build.
  */
 export const A_REMOTE: u32 = A_QUARANTINE_HEAD + 16;
+/**
+ * Shared build only: the cache block of the arena's thread (assembly/cache.ts),
+ * whose lock heap.free takes to keep the arena's chunks from going to that
+ * cache meanwhile.
+ */
+export const A_CACHE: u32 = A_REMOTE + 4;
 export const ARENA_SIZE: u32 = A_REMOTE + (ASC_FEATURE_THREADS ? 16 : 0);
 
 export const FLAG_RELEASING: u32 = 1;

@@ -15,7 +15,8 @@ import {
   chunkBytes, freeChunk, mapCapacity, ownerOf, pageBase, pageLimit, slotEntry, slotOwner, startOf, takeLargeRun, takeRun,
   takeSlots,
 } from "./chunks";
-import { lock, unlock } from "./threads";
+import { lock, SHARED, unlock } from "./threads";
+import { takeCachedRun } from "./cache";
 
 @inline export function field(arena: usize, offset: u32): u32 {
   return load<u32>(arena + offset);
@@ -175,9 +176,13 @@ function newSmallChunk(arena: usize, cls: u32, alignLog2: u32): bool {
     memory.fill(run + BITMAP_AT, 0, BITMAP_BYTES);
     end = run + BITMAP_AT;
   } else {
-    lock();
-    run = takeSlots(slots, <u32>arena);
-    unlock();
+    // Shared build: a run this thread gave back, without the heap lock (assembly/cache.ts).
+    if (SHARED) run = takeCachedRun(slots, arena);
+    if (!SHARED || !run) {
+      lock();
+      run = takeSlots(slots, <u32>arena);
+      unlock();
+    }
     if (!run) return false;
     store<u32>(run, slots << 16, CHUNK_PAGES);
     memory.fill(bitWord(run), 0, slots << 2);

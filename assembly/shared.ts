@@ -3,6 +3,7 @@
 // (assembly/threads.ts).
 export * from "./index";
 export { attach, popRemote, remoteFree, setWaiting } from "./arena";
+export { lockCount } from "./threads";
 
 /**
  * Pages of memory now, as this thread's wasm sees them: another thread's

@@ -13,22 +13,29 @@
 //   │ lock │ knownPages │ freeRuns │ recycled │ metaCur │ metaEnd │ liveArenas  │ threads │ ready │
 //   └──────┴────────────┴──────────┴──────────┴─────────┴─────────┴─────────────┴─────────┴───────┘
 //   0      4            8          12         16        20        24            28        32
-//   ┌──────────┬──────────┬───────────┬───────────┬─────────────┐
-//   │ ownerMap │ startMap │ firstPage │ pageLimit │ mapCapacity │   written once by init, read by attach
-//   └──────────┴──────────┴───────────┴───────────┴─────────────┘
-//   36         40         44          48          52          56
+//   ┌──────────┬──────────┬───────────┬───────────┬─────────────┬──────────────┬──────────┐
+//   │ ownerMap │ startMap │ firstPage │ pageLimit │ mapCapacity │ threadBlocks │ acquired │
+//   └──────────┴──────────┴───────────┴───────────┴─────────────┴──────────────┴──────────┘
+//   36         40         44          48          52            56             60         64
+//   (ownerMap .. mapCapacity: written once by init, read by attach)
 //
-//   lock      0 free, 1 held, 2 held with waiters (a futex mutex, Drepper's "mutex2")
-//   threads   threads attached so far (the creator is thread 1)
+//   lock          0 free, 1 held, 2 held with waiters (a futex mutex, Drepper's "mutex2")
+//   threads       threads attached so far (the creator is thread 1)
+//   threadBlocks  the newest thread's cache block (assembly/cache.ts): each thread's live
+//                 arenas and cached records and runs; read and written under the lock
+//   acquired      times any thread has taken the lock (lockCount: the tests see what takes it)
 //
 // What the lock covers: everything that takes or gives back pages, arena
 // records or slots of subdivided pages (the owner and start maps, the free
-// runs, the slot tables and free-slot lists, the live-arena list), and
+// runs, the slot tables and free-slot lists, the recycled records), and
 // check(). What it does not: an arena's own record, chunks, blocks, free
 // lists and block-start bitmap words (one bitmap word covers exactly one
 // 256-byte slot, so no two arenas share one). Those belong to the thread that
 // created the arena, so alloc and free of a small block take no lock and no
-// atomic. The maps' addresses never change in the shared build: init sizes
+// atomic. Nor a thread's cache of records and runs of slots and its list of
+// live arenas (assembly/cache.ts): a lock of their own, uncontended but for
+// check(), the flushes and heap.free, lets a create/release loop run without
+// the heap lock. The maps' addresses never change in the shared build: init sizes
 // them for pageLimit (shared memory has a maximum), so a lock-free read of
 // an owner entry never goes through a stale map.
 //
@@ -57,6 +64,8 @@ export const S_START_MAP: u32 = 40;
 export const S_FIRST_PAGE: u32 = 44;
 export const S_PAGE_LIMIT: u32 = 48;
 export const S_MAP_CAPACITY: u32 = 52;
+export const S_THREAD_BLOCKS: u32 = 56;
+export const S_ACQUIRED: u32 = 60;
 
 /** Nested lock() calls of this thread: only the outermost takes and lets go of the lock. */
 let depth: u32 = 0;
@@ -101,8 +110,14 @@ function acquire(): void {
       }
     }
   }
+  store<u32>(STATE, load<u32>(STATE, S_ACQUIRED) + 1, S_ACQUIRED);
   syncPages(false);
   syncArenas(false);
+}
+
+/** Shared build: how many times any thread has taken the heap lock (read without it: a snapshot). */
+export function lockCount(): u32 {
+  return atomic.load<u32>(STATE, S_ACQUIRED);
 }
 
 function releaseLock(): void {

@@ -73,4 +73,9 @@ export const CHECK_RULES: Readonly<Record<number, string>> = Object.freeze({
   76: "a remote-free stack holds a block not queued by heap.free, or another arena's",
   77: "a block queued by heap.free is not on its arena's remote-free stack",
   78: "a remote-free stack holds blocks, its flag clear",
+  79: "the list of thread cache blocks does not end, or a block lies outside META pages",
+  80: "a thread's live arena names another thread's cache",
+  81: "a thread's cache holds an arena record not marked cached (or also live), outside META pages, or more than it counts",
+  82: "a thread's cache holds a run of slots that is not its own: outside a subdivided page, misshapen, or past the limit",
+  83: "a thread's cache counts other slots than its runs hold",
 });

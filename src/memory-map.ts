@@ -83,6 +83,9 @@ const CLASSES = 48;
 const ARENA_SIZE = 272;
 /** A shared core's record: 16 bytes more, for the remote-free stack (assembly/layout.ts). */
 const SHARED_ARENA_SIZE = 288;
+/** A shared heap's thread cache block (assembly/cache.ts): the next block, the thread's newest live arena. */
+const THREAD_NEXT = 4;
+const THREAD_LIVE = 8;
 const A = {
   head: 0,
   chunks: 8,
@@ -200,6 +203,8 @@ export interface MapInfo {
   freeRuns: number;
   liveArenas: number;
   knownPages: number;
+  /** A shared heap's newest thread cache block (0 otherwise): each block lists its thread's live arenas. */
+  threadBlocks: number;
 }
 
 interface NodeInfo {
@@ -269,6 +274,7 @@ export function readMapInfo(heap: Heap, words: Uint32Array): MapInfo {
     freeRuns: words[at + 4],
     liveArenas: words[at + 5],
     knownPages: words[at + 6],
+    threadBlocks: heap.shared ? words[at + 7] : 0,
   };
 }
 
@@ -283,13 +289,22 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
   const firstPage = info.firstPage;
   const isRecord = (r: number) => r % 4 === 0 && r >= firstPage * PAGE && r + ARENA_SIZE <= size;
 
-  // Arenas: the core's live list, from its head. The bounds only guard against a corrupt list.
+  // Arenas: the core's live list, from its head; a shared heap's, one per thread, from each
+  // thread's cache block (assembly/cache.ts). The bounds only guard against a corrupt list.
   const records: number[] = [];
   const seen = new Set<number>();
   const limit = size / ARENA_SIZE;
-  for (let r = info.liveArenas; r && isRecord(r) && !seen.has(r) && seen.size < limit; r = word(r + A.liveNext)) {
-    seen.add(r);
-    records.push(r);
+  const heads = [info.liveArenas];
+  const blocks = new Set<number>();
+  for (let b = info.threadBlocks; b && isRecord(b) && !blocks.has(b); b = word(b + THREAD_NEXT)) {
+    blocks.add(b);
+    heads.push(word(b + THREAD_LIVE));
+  }
+  for (const head of heads) {
+    for (let r = head; r && isRecord(r) && !seen.has(r) && seen.size < limit; r = word(r + A.liveNext)) {
+      seen.add(r);
+      records.push(r);
+    }
   }
 
   // Parents, from the child links in the slot table.

@@ -37,6 +37,8 @@ export interface SharedCoreExports {
   setWaiting(canWait: number): void;
   /** Pages of memory now (another thread's growth shows here at once). */
   memorySize(): number;
+  /** How many times any thread has taken the heap lock (tests: what a loop takes it for). */
+  lockCount(): number;
 }
 
 const KIND = "managed-arena/shared-heap";
