@@ -286,8 +286,9 @@ function firstFit(count: u32): usize {
 export function takeRun(count: u32, owner: u32): usize {
   let run = firstFit(count);
   if (!run) {
-    // Shared build: the runs the threads' caches hold come back before the heap gives up (assembly/cache.ts).
-    if (!growPages(count) && !(SHARED && flushCaches())) return 0;
+    // Shared build: the runs the threads' caches hold come back before the heap gives up
+    // (assembly/cache.ts), then a free run may fit, or growth may merge with one.
+    if (!growPages(count) && !(SHARED && flushCaches() && (firstFit(count) || growPages(count)))) return 0;
     run = firstFit(count);
     if (!run) return 0;
   }
