@@ -39,6 +39,8 @@ export function check(): u32 {
 function checkLocked(): u32 {
   // Pages grown by someone else and not yet seen by the core are not its business.
   const pages = min(knownPages, pageLimit);
+  livePages = 0;
+  liveSlots = 0;
   // The maps describe every page; once they have left the static pages, they sit in a
   // META run of their own at the top of the core's memory (assembly/chunks.ts).
   if (mapCapacity < pages) return 9;
@@ -98,26 +100,11 @@ function checkLocked(): u32 {
   const lists = checkSlotLists(pages);
   if (lists == 0xffffffff) return 15;
   if (lists != freeSlots) return 13;
-  let arenaPages: u32 = 0;
-  let arenaSlots: u32 = 0;
-  let arena = liveArenas;
-  prev = 0;
-  while (arena) {
-    if (<usize>field(arena, A_LIVE_PREV) != prev) return 8;
-    const broken = checkArena(arena);
-    if (broken) return broken;
-    arenaPages += chunkPages;
-    arenaSlots += chunkSlots;
-    prev = arena;
-    arena = field(arena, A_LIVE_NEXT);
-  }
   // Shared build: the live arenas are listed per thread, with each thread's cache (assembly/cache.ts).
-  if (SHARED) {
-    const broken = checkThreads(pages);
-    if (broken) return broken;
-    arenaPages += threadPages;
-    arenaSlots += threadSlots;
-  }
+  const broken = SHARED ? checkThreads(pages) : checkLive(liveArenas, 0);
+  if (broken) return broken;
+  const arenaPages = livePages;
+  const arenaSlots = liveSlots;
   if (metaPages + subPages + freePages + arenaPages != pages - firstPage) return 7;
   if (arenaSlots != ownedSlots) return 14;
   return 0;
@@ -154,6 +141,29 @@ function checkSlotLists(pages: u32): u32 {
 /** Whole pages and slots of the arena checkArena last walked, for the heap's totals (rules 7, 14). */
 let chunkPages: u32 = 0;
 let chunkSlots: u32 = 0;
+/** Whole pages and slots of every live arena walked so far (checkLive), and of the caches' runs (checkThread). */
+let livePages: u32 = 0;
+let liveSlots: u32 = 0;
+
+/**
+ * Checks the list of live arenas from `arena`: linked both ways (rule 8),
+ * each whole (checkArena); in the shared build each naming `block`, its
+ * thread's, as its cache (80). Adds their pages and slots to the totals.
+ */
+function checkLive(arena: usize, block: usize): u32 {
+  let prev: usize = 0;
+  while (arena) {
+    if (<usize>field(arena, A_LIVE_PREV) != prev) return 8;
+    if (SHARED && <usize>field(arena, A_CACHE) != block) return 80;
+    const broken = checkArena(arena);
+    if (broken) return broken;
+    livePages += chunkPages;
+    liveSlots += chunkSlots;
+    prev = arena;
+    arena = field(arena, A_LIVE_NEXT);
+  }
+  return 0;
+}
 
 /** Checks one arena; 0 when all its invariants hold. */
 function checkArena(arena: usize): u32 {
@@ -311,10 +321,6 @@ function checkArena(arena: usize): u32 {
 
 // ---- thread caches (shared build) ------------------------------------------
 
-/** Whole pages and slots that every thread's live arenas and cached runs hold (checkThreads), for rules 7 and 14. */
-let threadPages: u32 = 0;
-let threadSlots: u32 = 0;
-
 /** Whether `at` lies in a META page below `pages`. */
 function inMeta(at: usize, pages: u32): bool {
   const page = <u32>(at >> PAGE_BITS);
@@ -327,8 +333,6 @@ function inMeta(at: usize, pages: u32): bool {
  * is free: its live arenas and its cache (checkThread).
  */
 function checkThreads(pages: u32): u32 {
-  threadPages = 0;
-  threadSlots = 0;
   // More blocks than META pages could hold is a list that does not end.
   let guard = pages << 10;
   for (let block = <usize>load<u32>(STATE, S_THREAD_BLOCKS); block; block = load<u32>(block, T_NEXT)) {
@@ -342,8 +346,7 @@ function checkThreads(pages: u32): u32 {
 }
 
 /**
- * One thread's block: its live arenas are linked both ways (rule 8), each
- * naming the block as its cache (80) and whole (checkArena); its cached
+ * One thread's block: its live arenas (checkLive, rules 8 and 80); its cached
  * records are at most CACHE_RECORDS, as many as it counts, each 16-aligned
  * in a META page and marked cached, so that none is also live (81); its
  * cached runs are runs of slots of the length of their list in subdivided
@@ -351,20 +354,10 @@ function checkThreads(pages: u32): u32 {
  * CACHE_SLOTS in all (82), as many slots as it counts (83).
  */
 function checkThread(block: usize, pages: u32): u32 {
-  let arena = <usize>load<u32>(block, T_LIVE);
-  let prev: usize = 0;
-  while (arena) {
-    if (<usize>field(arena, A_LIVE_PREV) != prev) return 8;
-    if (<usize>field(arena, A_CACHE) != block) return 80;
-    const broken = checkArena(arena);
-    if (broken) return broken;
-    threadPages += chunkPages;
-    threadSlots += chunkSlots;
-    prev = arena;
-    arena = field(arena, A_LIVE_NEXT);
-  }
+  const broken = checkLive(load<u32>(block, T_LIVE), block);
+  if (broken) return broken;
   let records: u32 = 0;
-  for (arena = load<u32>(block, T_RECORDS); arena; arena = field(arena, A_LIVE_NEXT)) {
+  for (let arena = <usize>load<u32>(block, T_RECORDS); arena; arena = field(arena, A_LIVE_NEXT)) {
     if (records++ == CACHE_RECORDS || arena & 15 || !inMeta(arena, pages)) return 81;
     if (field(arena, A_LIVE_PREV) != (<u32>block | RECORD_CACHED)) return 81;
   }
@@ -384,7 +377,7 @@ function checkThread(block: usize, pages: u32): u32 {
     }
   }
   if (slots != load<u32>(block, T_SLOTS)) return 83;
-  threadSlots += slots;
+  liveSlots += slots;
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // Shared helpers for the vitest suites: error assertions, byte patterns, a
 // fixture that proves "a failed call changes nothing", a seeded PRNG and a
 // helper that fills a heap until it runs out of memory.
+import type { Worker } from "node:worker_threads";
 import { expect } from "vitest";
 import { type ActionHandle, type Arena, ArenaError, type Heap, type Ptr, SuppressedError } from "../src/index.js";
 
@@ -216,7 +217,11 @@ export class Fixture {
   }
 }
 
-/** Pages of the heap that are neither free nor META (arena records, scratch): 0 once every arena is released. */
+/**
+ * Pages of the heap that are neither free nor META (arena records, scratch): 0 once every arena is
+ * released. On a shared heap mapInfo first gives every thread's cached runs of slots back to the
+ * heap (assembly/cache.ts), so pages that only caches held count as free.
+ */
 export function pagesInUse(heap: Heap): number {
   const words = new Uint32Array(heap.memory.buffer);
   const info = heap.core.mapInfo() >>> 2;
@@ -229,4 +234,13 @@ export function pagesInUse(heap: Heap): number {
     if (owner !== 0 && owner !== 2) used++;
   }
   return used;
+}
+
+/** The first message `worker` posts; rejected when it fails or exits before posting one. */
+export function resultOf<T>(worker: Worker): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
+  });
 }

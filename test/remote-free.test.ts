@@ -7,7 +7,7 @@
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { type Arena, Heap, type Ptr, type TraceEvent } from "../src/index.js";
-import { bad, expectCode, pagesInUse } from "./helpers.js";
+import { bad, expectCode, pagesInUse, resultOf } from "./helpers.js";
 
 /** The arena's counters as the record holds them, without stats() (which drains the queue). */
 function rawAllocations(arena: Arena): number {
@@ -237,14 +237,7 @@ describe("heap.free, two threads", () => {
       const workers = [0, 1].map(
         (index) => new Worker(url, { workerData: { descriptor, index, rings, control, seed: 4242 + index * 7919 } }),
       );
-      const results = workers.map(
-        (worker) =>
-          new Promise<Result>((resolve, reject) => {
-            worker.once("message", resolve);
-            worker.once("error", reject);
-            worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
-          }),
-      );
+      const results = workers.map((worker) => resultOf<Result>(worker));
       const ctl = new Int32Array(control);
       try {
         // The clock starts once both have attached.

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { Heap } from "../src/index.js";
-import { bad, expectCode, pagesInUse } from "./helpers.js";
+import { bad, expectCode, pagesInUse, resultOf } from "./helpers.js";
 
 describe("shared heap, one thread", () => {
   it("has a SharedArrayBuffer and works like any heap", async () => {
@@ -157,14 +157,7 @@ async function runWorkers(heap: Heap, count: number, ms: number, seed: number): 
         workerData: { descriptor, index, count, rings, control, seed: seed + index * 7919, sizes: { large: 70_000 } },
       }),
   );
-  const results = workers.map(
-    (worker) =>
-      new Promise<Result>((resolve, reject) => {
-        worker.once("message", resolve);
-        worker.once("error", reject);
-        worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
-      }),
-  );
+  const results = workers.map((worker) => resultOf<Result>(worker));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let over = false;
   // The clock starts when every worker has attached and begun (test/fixtures/shared-worker.mjs).

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Arena } from "../src/arena.js";
 import { Heap, renderMemoryMap } from "../src/index.js";
 import type { SharedCoreExports } from "../src/shared-core.js";
-import { pagesInUse } from "./helpers.js";
+import { pagesInUse, resultOf } from "./helpers.js";
 
 type Result = { index: number; cycles: number; failures: string[] };
 
@@ -35,14 +35,7 @@ async function runWorkers(heap: Heap, count: number, ms: number): Promise<Result
     { length: count },
     (_, index) => new Worker(url, { workerData: { descriptor, index, control, seed: 4242 + index * 7919 } }),
   );
-  const results = workers.map(
-    (worker) =>
-      new Promise<Result>((resolve, reject) => {
-        worker.once("message", resolve);
-        worker.once("error", reject);
-        worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
-      }),
-  );
+  const results = workers.map((worker) => resultOf<Result>(worker));
   try {
     while (Atomics.load(ctl, 1) < count) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,13 +84,10 @@ describe("thread caches", () => {
     expect(recordOf(elsewhere)).not.toBe(record);
     const again = heap.createArena();
     expect(recordOf(again)).toBe(record);
-    again.alloc(100);
-    elsewhere.alloc(100);
+    for (const arena of [again, elsewhere]) arena.alloc(100);
     expect(heap.check()).toBe(0);
-    again.release();
-    elsewhere.release();
-    expect(heap.check()).toBe(0);
-    expect(pagesInUse(heap)).toBe(0);
+    for (const arena of [again, elsewhere]) arena.release();
+    expect([heap.check(), pagesInUse(heap)]).toEqual([0, 0]);
   });
 
   it("a memory map finds the live arenas of every thread (each thread lists its own)", async () => {
