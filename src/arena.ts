@@ -578,25 +578,46 @@ export class Arena {
    * and free (EDRAIN) without costing their straight paths anything.
    */
   private drainRemote(): void {
-    const pop = this.core.popRemote;
-    if (pop === undefined || this.drainingRemote || this.life === RELEASED) return;
+    if (this.core.popRemote === undefined || this.drainingRemote || this.life === RELEASED) return;
     this.drainingRemote = true;
     try {
-      for (let ptr = pop(this.record) >>> 0; ptr !== 0; ptr = pop(this.record) >>> 0) this.freeSlow(ptr);
+      this.freeQueued();
     } finally {
       this.drainingRemote = false;
+    }
+    // A release() by a tracer of the drain waited for it, as one by a destructor waits for free().
+    const outcome = this.settle({ thrown: undefined, hasThrown: false });
+    if (outcome.hasThrown) throw outcome.thrown;
+  }
+
+  /**
+   * Pops the arena's remote-free stack until it is empty (which clears the
+   * core's flag), freeing each block; stops if a tracer released the arena
+   * meanwhile (its record may be another arena's by the next pop).
+   */
+  private freeQueued(): void {
+    const pop = this.core.popRemote as (record: number) => number;
+    while (this.life !== RELEASED) {
+      const ptr = pop(this.record) >>> 0;
+      if (ptr === 0) return;
+      this.freeSlow(ptr);
     }
   }
 
   /**
    * After the core's alloc answered EDRAIN (nothing done): drains the frees
    * queued by heap.free and allocates again (a method of its own, so that
-   * alloc() itself holds no closure).
+   * alloc() itself holds no closure). An alloc made during a drain (by a
+   * tracer it calls) pops the queue itself: drainRemote() would return at
+   * once, and the core answers EDRAIN until the stack is popped empty, so
+   * waiting for the outer drain would spin for as long as blocks keep coming.
    */
   private allocDrained(size: number, align: number, zero: number): number {
     let result = EDRAIN;
     while (result === EDRAIN) {
-      this.drainRemote();
+      if (this.drainingRemote) this.freeQueued();
+      else this.drainRemote();
+      if (this.life === RELEASED) throw this.releasedError();
       result = this.core.alloc(this.record, size, align, zero) >>> 0;
     }
     return result;
@@ -865,6 +886,7 @@ export class Arena {
     if (group.unwinding)
       throw new ArenaError("EBUSY", `releaseGroup: group ${JSON.stringify(group.name)} is releasing`);
     this.drainRemote();
+    if (this.life === RELEASED) throw this.releasedError();
     if (group.close === 0 && this.life === LIVE) this.closeGroup(group);
     group.unwinding = true;
     this.unwinding++;
@@ -1010,7 +1032,7 @@ export class Arena {
       return false;
     }
     if (this.deferred) return false;
-    if (this.freeing > 0 || this.unwinding > 0 || this.resetting) {
+    if (this.freeing > 0 || this.unwinding > 0 || this.resetting || this.drainingRemote) {
       this.deferred = true;
       return false;
     }
@@ -1071,11 +1093,17 @@ export class Arena {
     // arena must be empty when it returns), and resetting would free the memory under the running code.
     if (this.life === RELEASING)
       throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is releasing`);
-    if (this.unwinding > 0 || this.freeing > 0) {
-      const running = this.freeing > 0 ? "a destructor run by free()" : "a group walk";
+    if (this.unwinding > 0 || this.freeing > 0 || this.drainingRemote) {
+      const running =
+        this.freeing > 0
+          ? "a destructor run by free()"
+          : this.drainingRemote
+            ? "frees queued by heap.free"
+            : "a group walk";
       throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is running ${running}`);
     }
     this.drainRemote();
+    if (this.life === RELEASED) throw this.releasedError();
     this.life = RELEASING;
     this.resetting = true;
     this.core.beginRelease(this.record);
@@ -1102,6 +1130,7 @@ export class Arena {
   stats(): ArenaStats {
     if (this.life === RELEASED) throw this.releasedError();
     this.drainRemote();
+    if (this.life === RELEASED) throw this.releasedError();
     const words = this.heap.u32();
     const base = this.record >>> 2;
     return {
@@ -1119,6 +1148,7 @@ export class Arena {
   resources(): Resource[] {
     if (this.life === RELEASED) throw this.releasedError();
     this.drainRemote();
+    if (this.life === RELEASED) throw this.releasedError();
     return resourcesOf(this.state);
   }
 
@@ -1155,8 +1185,9 @@ export class Arena {
 
   private beginTeardown(): void {
     // Frees queued by heap.free are applied first; one queued meanwhile goes with the chunks.
-    this.drainRemote();
+    // RELEASING first: a release() by a tracer of the drain is then a no-op, not a second teardown.
     this.life = RELEASING;
+    this.drainRemote();
     const link = this.parentLink;
     if (link !== undefined) {
       // Released before its parent: leave the parent's list.

@@ -263,3 +263,68 @@ describe("heap.free, two threads", () => {
     });
   }
 });
+
+describe("heap.free, a tracer that re-enters its arena during the drain", () => {
+  /** Runs a scenario of test/fixtures/drain-reentry-worker.mjs; a worker, so that a spinning alloc fails by timeout. */
+  async function scenario(name: string): Promise<Record<string, unknown>> {
+    const url = new URL("./fixtures/drain-reentry-worker.mjs", import.meta.url);
+    const worker = new Worker(url, { workerData: { scenario: name } });
+    try {
+      const message = await new Promise<{ result?: Record<string, unknown>; error?: string }>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${name}: no answer in 10 s (an alloc spinning on EDRAIN?)`)),
+          10_000,
+        );
+        worker.once("message", (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        });
+        worker.once("error", reject);
+      });
+      if (message.error !== undefined) throw new Error(message.error);
+      return message.result as Record<string, unknown>;
+    } finally {
+      await worker.terminate();
+    }
+  }
+
+  it("an alloc in the tracer, with a free queued meanwhile, pops the queue itself and returns", async () => {
+    const result = await scenario("allocInTracer");
+    expect(result.events).toEqual([
+      "add block0 64",
+      "add block1 64",
+      "add block2 64",
+      "add block3 64",
+      "del block0 64",
+      "del block1 64",
+      "add inner 16",
+      "add outer 32",
+    ]);
+    expect(result.stats).toMatchObject({ allocations: 4, liveBytes: 64 + 64 + 16 + 32 });
+    expect(result.live).toEqual([64, 64, 16, 32]);
+    expect(result.bFreed).toBe("EBADPTR");
+    expect(result).toMatchObject({ check: 0, pages: 0 });
+  });
+
+  it("release() in the tracer waits for the drain; the alloc that drained then finds the arena released", async () => {
+    const result = await scenario("releaseInTracer");
+    expect(result).toMatchObject({
+      seen: { releasedAtOnce: false },
+      alloc: "ERELEASED",
+      stats: "ERELEASED",
+      check: 0,
+      pages: 0,
+    });
+  });
+
+  it("reset() in the tracer is EBUSY, changing nothing", async () => {
+    const result = await scenario("resetInTracer");
+    expect(result).toMatchObject({ seen: { reset: "EBUSY" }, check: 0, pages: 0 });
+    expect(result.stats).toMatchObject({ allocations: 3, liveBytes: 192 });
+  });
+
+  it("release() in the tracer of release()'s own drain is a no-op: one teardown, every page back", async () => {
+    const result = await scenario("releaseDuringRelease");
+    expect(result).toMatchObject({ stats: "ERELEASED", check: 0, pages: 0 });
+  });
+});
