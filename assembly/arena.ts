@@ -20,8 +20,7 @@ import {
   takeRun,
 } from "./chunks";
 import {
-  adoptBlock, dropThreadChunks, holdCache, letGoCache, linkThreadArena, popCachedRecord, retireThreadArena, THREAD_BLOCK,
-  threadBlock,
+  adoptBlock, dropThreadChunks, holdCache, letGoCache, linkThreadArena, popCachedRecord, retireThreadArena, threadBlock,
 } from "./cache";
 import {
   lock, S_LIVE_ARENAS, S_META_CUR, S_META_END, S_READY, S_RECYCLED, S_THREADS, SHARED, STATE, setCanWait, threadId,
@@ -44,9 +43,10 @@ export function init(maxPages: u32): u32 {
   lock();
   fillClassTables();
   let status = initPages(maxPages);
-  // Shared build: the creator's cache block (assembly/cache.ts).
+  // Shared build: the creator's cache block (assembly/cache.ts), in a record's room, so that
+  // the records carved after it stay on their grid of the META page (memory maps find them there).
   if (SHARED && !status) {
-    const block = carveMeta(THREAD_BLOCK);
+    const block = carveMeta(ARENA_SIZE);
     if (block) adoptBlock(block);
     else status = ENOMEM;
   }
@@ -104,7 +104,7 @@ export function attach(canWait: u32): u32 {
   lock();
   const batch = carveMeta(ARENA_SIZE);
   const info = batch ? carveMeta(ARENA_SIZE) : 0;
-  const block = info ? carveMeta(THREAD_BLOCK) : 0;
+  const block = info ? carveMeta(ARENA_SIZE) : 0;
   let id: u32 = 0;
   if (block) {
     adoptBlock(block);

@@ -8,8 +8,9 @@
 // release. In the plain build none of this is compiled (every caller tests
 // SHARED first).
 //
-//   thread block: one per thread, carved from a META page at init or attach, never given
-//   back; listed from the heap header (S_THREAD_BLOCKS) for check() and the flushes
+//   thread block: one per thread, carved from a META page at init or attach (in a record's
+//   room: the records stay on their grid), never given back; listed from the heap header
+//   (S_THREAD_BLOCKS) for check() and the flushes
 //   ┌──────┬──────┬──────┬─────────┬──────────────┬───────┬───────────┬──────────────────────┐
 //   │ lock │ next │ live │ records │ record count │ slots │ (padding) │ runs: 16 x u32       │
 //   └──────┴──────┴──────┴─────────┴──────────────┴───────┴───────────┴──────────────────────┘
@@ -87,7 +88,7 @@ export let threadBlock: usize = 0;
   atomic.store<u32>(block + T_LOCK, 0);
 }
 
-/** Makes `block` (THREAD_BLOCK bytes of a META page) this thread's and lists it in the heap header. Under the heap lock. */
+/** Makes `block` (at least THREAD_BLOCK bytes of a META page) this thread's and lists it in the heap header. Under the heap lock. */
 export function adoptBlock(block: usize): void {
   memory.fill(block, 0, THREAD_BLOCK);
   store<u32>(block, load<u32>(STATE, S_THREAD_BLOCKS), T_NEXT);

@@ -100,7 +100,12 @@ describe("thread caches", () => {
     // Arenas the host does not name are drawn as arena@0x…, found through the core's lists alone.
     for (const svg of [renderMemoryMap(heap), renderMemoryMap(other)]) {
       expect(svg).toContain("a heap of 2 arenas");
-      for (const arena of [mine, theirs]) expect(svg).toContain(`arena@0x${recordOf(arena).toString(16)}`);
+      for (const arena of [mine, theirs]) {
+        const at = `0x${recordOf(arena).toString(16)}`;
+        expect(svg).toContain(`arena@${at}`);
+        // The records stay on their grid in the META page after the cache blocks: each is drawn as one.
+        expect(svg).toMatch(new RegExp(`arena record of [^<]* at ${at}`));
+      }
     }
     mine.release();
     theirs.release();
