@@ -395,6 +395,19 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
   const released = m.life === "released";
   if (arena.released !== released) problems.push(`arena.released is ${arena.released}, expected ${released}`);
   if (!released && !arena.released) {
+    if (m.shared) {
+      // report() reads the counters as they are, without applying what heap.free queued: they
+      // count a queued allocation until the command the model says applies the queue.
+      const e = m.stats();
+      const first = arena.report().split("\n", 1)[0];
+      const n = Number(/: (\d+) allocations?,/.exec(first)?.[1]);
+      const bytes = e.liveBytes < 10 * 1024 && !first.includes(`, ${e.liveBytes} B live`);
+      if (n !== e.allocations || bytes) {
+        problems.push(
+          `report() reads ${JSON.stringify(first)}, expected ${e.allocations} allocations, ${e.liveBytes} B live (${m.queue.length} queued by heap.free)`,
+        );
+      }
+    }
     // stats() and resources() apply frees heap.free queued: while the model has some, they wait
     // for the command that must apply them, and a queued allocation must not be live.
     if (m.pending()) {

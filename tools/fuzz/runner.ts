@@ -276,7 +276,7 @@ export function processIO(): FuzzIO {
   };
 }
 
-const FAULTS = ["liveBytes", "hang", "traceName", "utf8", "quarantine"];
+const FAULTS = ["liveBytes", "hang", "traceName", "utf8", "quarantine", "drain"];
 
 /** The contents of a replay file. */
 export interface ReplayFile extends ScenarioData {
