@@ -908,10 +908,21 @@ export function scenarioArbitrary(
     without?: readonly string[];
     /** Fields every config gets (`--threads`: the shared heap's maxPages, shared, not differential). */
     override?: Partial<FuzzConfig>;
+    /**
+     * Run on a shared heap in this thread (config.shared; heap.free works there): always, never
+     * (the default), or "sometimes" (one scenario in six).
+     */
+    shared?: boolean | "sometimes";
   } = {},
 ): fc.Arbitrary<Scenario> {
   if (profile === "mixed") return fc.oneof(...PROFILES.map((p) => scenarioArbitrary(p, options)));
-  const shared = options.override?.shared === true;
+  if (options.shared === "sometimes") {
+    return fc.oneof(
+      w(scenarioArbitrary(profile, { ...options, shared: false }), 5),
+      w(scenarioArbitrary(profile, { ...options, shared: true }), 1),
+    );
+  }
+  const shared = options.shared === true || options.override?.shared === true;
   const commands = fc.commands(
     [specArbitrary(profile, options.without, shared).map((spec) => new ArenaCommand(spec))],
     {
@@ -922,6 +933,7 @@ export function scenarioArbitrary(
   const config = configArbitrary(profile, options.differential ?? false).map((c) => ({
     ...c,
     ...(options.fault === undefined ? {} : { fault: options.fault }),
+    ...(options.shared === true ? { shared: true } : {}),
     ...options.override,
   }));
   return fc.record({ config, commands });

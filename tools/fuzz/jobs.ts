@@ -229,6 +229,8 @@ async function runJobInner(job: Job, reporter: Reporter): Promise<JobResult> {
     maxCommands: job.maxCommands,
     // --threads: one shared debug heap (the release core is not on it), its maxPages for the model.
     differential: concurrent === undefined ? "sometimes" : false,
+    // In one thread, a sixth of the scenarios on a shared heap of their own, where heap.free works.
+    shared: concurrent === undefined ? "sometimes" : undefined,
     fault: job.fault,
     without: job.without,
     override:
