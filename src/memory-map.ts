@@ -186,6 +186,8 @@ export interface ArenaInfo {
 /** Everything the picture shows. @internal */
 export interface MemoryModel {
   pages: number;
+  /** Bytes of an arena record: 288 on a shared heap (the remote-free stack's words), else 272. */
+  recordSize: number;
   runs: PageRun[];
   /** In legend order: each top-level arena followed by its descendants. */
   arenas: ArenaInfo[];
@@ -281,12 +283,13 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
   const info = readMapInfo(heap, words);
   const word = (address: number) => words[address >>> 2];
   const firstPage = info.firstPage;
-  const isRecord = (r: number) => r % 4 === 0 && r >= firstPage * PAGE && r + ARENA_SIZE <= size;
+  const recordSize = heap.shared ? SHARED_ARENA_SIZE : ARENA_SIZE;
+  const isRecord = (r: number) => r % 4 === 0 && r >= firstPage * PAGE && r + recordSize <= size;
 
   // Arenas: the core's live list, from its head. The bounds only guard against a corrupt list.
   const records: number[] = [];
   const seen = new Set<number>();
-  const limit = size / ARENA_SIZE;
+  const limit = size / recordSize;
   for (let r = info.liveArenas; r && isRecord(r) && !seen.has(r) && seen.size < limit; r = word(r + A.liveNext)) {
     seen.add(r);
     records.push(r);
@@ -427,7 +430,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
   const live = new Set(records);
   for (const p of [...metaPages].sort((a, b) => a - b)) {
     const run = claim(p, 1, "meta", 0);
-    if (run) metaSegments(run, live, nameOf, heap.shared ? SHARED_ARENA_SIZE : ARENA_SIZE);
+    if (run) metaSegments(run, live, nameOf, recordSize);
   }
 
   // Pages left: foreign ones, grown by someone else; anything else means the core's
@@ -460,7 +463,7 @@ export function modelMemory(heap: Heap, known: ReadonlyMap<number, ArenaState>):
       last.end = run.segments[0].end;
     } else merged.push(run);
   }
-  return { pages, runs: merged, arenas };
+  return { pages, recordSize, runs: merged, arenas };
 }
 
 function ownerTitle(info: MapInfo): string {
@@ -796,7 +799,7 @@ const KIND_LEGEND: [SegmentKind, string][] = [
   ["bump", "bump space (not used yet)"],
   ["free-pages", "free pages of the heap"],
   ["free-slots", "free slots of a subdivided page"],
-  ["record", `arena record (${ARENA_SIZE} B)`],
+  ["record", "arena record"],
   ["page-map", "static data, page maps"],
   ["foreign", "foreign pages: grown by someone else, never touched"],
 ];
@@ -1148,7 +1151,8 @@ function drawModel(
   const columnWidth = (g.left + g.rowWidth - g.margin) / columns;
   const drawsForeign = model.runs.some((r) => r.segments.some((s) => s.kind === "foreign"));
   const kinds = KIND_LEGEND.filter(([kind]) => kind !== "foreign" || drawsForeign);
-  kinds.forEach(([kind, label], i) => {
+  kinds.forEach(([kind, name], i) => {
+    const label = kind === "record" ? `${name} (${model.recordSize} B)` : name;
     const x = g.margin + (i % columns) * columnWidth;
     const row = Math.floor(i / columns);
     const fill = kind === "page-map" ? FIXED.static : palette.fill(kind, SAMPLE);

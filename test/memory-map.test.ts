@@ -262,6 +262,22 @@ describe("renderMemoryMap", () => {
     }
   });
 
+  it("says the size of an arena record as drawn: 272 B, 288 B on a shared heap (its remote-free stack)", async () => {
+    for (const [shared, size] of [
+      [false, 272],
+      [true, 288],
+    ] as const) {
+      const heap = await Heap.create(shared ? { shared: true } : {});
+      const arena = heap.createArena({ name: "r" });
+      const svg = renderMemoryMap(heap);
+      expect(svg).toMatch(new RegExp(`data-legend-kind="record">[\\s\\S]*?arena record \\(${size} B\\)`));
+      const at = `0x${arena.state.record.toString(16)}`;
+      const record = segments(svg).find((s) => s.kind === "record" && s.arena === at);
+      expect(record && record.end - record.start).toBe(size);
+      arena.release();
+    }
+  });
+
   it("draws freed blocks as free blocks of their arena, and an arena's freed chunks as free slots or pages", async () => {
     const heap = await Heap.create();
     const a = heap.createArena({ name: "a" });

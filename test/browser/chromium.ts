@@ -12,7 +12,11 @@
 //    `npm install` alone brings a browser. It is unpacked once (about 200 MB,
 //    1-2 s) into node_modules/.cache/managed-arena/chromium-<version>/ and
 //    launched with those libraries and fonts, not the system's: no apt
-//    package is needed, not even for fonts.
+//    package is needed, not even for fonts. Its own flags (chromium.args,
+//    made for AWS Lambda) are used less those that make it unlike a desktop
+//    Chromium where the test looks (PACKAGED_FLAGS_LEFT_OUT): with them, a
+//    page served with COOP/COEP is not cross-origin isolated and every page
+//    has SharedArrayBuffer.
 //
 // Headless, no sandbox, no background networking, a fresh profile.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -30,7 +34,11 @@ export const SYSTEM_CHROMIUM = "/usr/bin/chromium";
 /** The value of CHROMIUM that selects the packaged Chromium even where a system one is installed. */
 export const PACKAGED = "@sparticuz/chromium";
 
-/** Flags for every Chromium: headless, no sandbox, nothing fetched in the background. */
+/**
+ * Flags for every Chromium: headless, no sandbox, nothing fetched in the background; none touches
+ * the same-origin policy or site isolation, so a page served with COOP/COEP is cross-origin
+ * isolated and no other page has SharedArrayBuffer (what test/browser.test.ts asserts).
+ */
 export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -41,6 +49,41 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
   "--disable-quic",
 ];
+
+/**
+ * Flags of @sparticuz/chromium's chromium.args that the packaged Chromium is launched without, so
+ * that cross-origin isolation works as in a desktop Chromium (measured with 147.0.0):
+ * - --disable-web-security turns cross-origin isolation off with the same-origin policy: a page
+ *   served with COOP/COEP reports crossOriginIsolated false, with or without --single-process;
+ *   without this flag it reports true, even in --single-process;
+ * - --enable-features=SharedArrayBuffer gives every page SharedArrayBuffer, isolated or not;
+ *   without it only a cross-origin isolated page (and its workers) has one, and
+ *   Heap.create({ shared: true }) elsewhere is EINVAL, as in Chrome;
+ * - --single-process, --disable-site-isolation-trials, and IsolateOrigins and site-per-process
+ *   in --disable-features put every site in one process: without them each site, and the
+ *   isolated page, gets a renderer process of its own, as in Chrome (no slower here).
+ */
+const PACKAGED_FLAGS_LEFT_OUT = [
+  "--disable-web-security",
+  "--single-process",
+  "--disable-site-isolation-trials",
+  "--enable-features=SharedArrayBuffer",
+  "--disable-features=IsolateOrigins,site-per-process",
+];
+
+/** `args` less the flags in `leftOut`; a feature list (--disable-features=a,b,c) only loses the features named there. */
+function withoutFlags(args: readonly string[], leftOut: readonly string[]): string[] {
+  return args.flatMap((flag) => {
+    if (leftOut.includes(flag)) return [];
+    const [name, value] = flag.split(/=(.*)/s) as [string, string | undefined];
+    if (value === undefined || !/^--(enable|disable)-features$/.test(name)) return [flag];
+    const dropped = leftOut.flatMap((other) =>
+      other.startsWith(`${name}=`) ? other.slice(name.length + 1).split(",") : [],
+    );
+    const kept = value.split(",").filter((feature) => !dropped.includes(feature));
+    return kept.length === 0 ? [] : [`${name}=${kept.join(",")}`];
+  });
+}
 
 /** What to launch, and which Chromium that is (for the test's messages). */
 export interface Launch {
@@ -131,9 +174,12 @@ async function packagedChromium(): Promise<Launch> {
   const libraries = join(dir, "lib");
   return {
     executablePath: join(dir, "chromium"),
-    // Its own recommended flags (--single-process, --headless='shell', SwiftShader for WebGL,
-    // no sandbox...), and ours that keep it off the network.
-    args: [...chromium.args, ...CHROMIUM_ARGS.filter((flag) => !/^--(headless|no-sandbox|disable-gpu)/.test(flag))],
+    // Its own recommended flags (--headless='shell', SwiftShader for WebGL, no sandbox...) less
+    // PACKAGED_FLAGS_LEFT_OUT, and ours that keep it off the network.
+    args: [
+      ...withoutFlags(chromium.args, PACKAGED_FLAGS_LEFT_OUT),
+      ...CHROMIUM_ARGS.filter((flag) => !/^--(headless|no-sandbox|disable-gpu)/.test(flag)),
+    ],
     env: {
       ...(process.env as Record<string, string>),
       LD_LIBRARY_PATH: [libraries, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":"),

@@ -72,7 +72,9 @@ export async function startStaticServer(root: string, prefixes: readonly string[
       }
     }
     served.push({ path, status });
-    // A page named *-isolated.html is cross-origin isolated (SharedArrayBuffer, shared WebAssembly memory).
+    // A page named *-isolated.html is cross-origin isolated (SharedArrayBuffer, shared WebAssembly
+    // memory); the script of its workers needs COEP too. What they import is same-origin, which
+    // COEP: require-corp lets through without a Cross-Origin-Resource-Policy.
     const isolation =
       path.endsWith("-isolated.html") || path.endsWith("/shared-worker.js")
         ? { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" }

@@ -1,6 +1,8 @@
 // A worker of test/browser/shared.js: attaches to the page's shared heap,
 // allocates `count` blocks filled with its pattern (index + 1), posts their
-// pointers and sizes; on "release", releases its arena.
+// pointers and sizes and whether it is cross-origin isolated itself (its
+// script comes with COEP: require-corp, as a worker of an isolated page
+// needs); on "release", releases its arena.
 import { Heap } from "/dist/debug-entry.js";
 
 let arena;
@@ -38,5 +40,5 @@ async function handle(event) {
       arena.free(gone[0]);
     }
   }
-  postMessage({ blocks, lagged });
+  postMessage({ blocks, lagged, isolated: globalThis.crossOriginIsolated === true });
 }

@@ -1,18 +1,18 @@
 // A shared heap in the browser (test/browser.test.ts): on a cross-origin
 // isolated page (shared-isolated.html, served with COOP/COEP), two module
-// workers attach to a heap the page created, allocate and fill blocks while
-// the page allocates too, post their pointers back; the page checks every
-// pattern and the heap (check()), the workers release, every page comes
-// back. On a page that is not isolated (shared-plain.html), Heap.create({
-// shared: true }) is EINVAL where the
-// browser then has no SharedArrayBuffer.
+// workers (shared-worker.js, served with COEP) attach to a heap the page
+// created, allocate and fill blocks while the page allocates too, post
+// their pointers back; the page checks every pattern and the heap
+// (check()), the workers release, every page comes back. On a page that is
+// not isolated (shared-plain.html), the browser has no SharedArrayBuffer and
+// Heap.create({ shared: true }) is EINVAL.
 import { Heap } from "/dist/debug-entry.js";
 
 const results = {};
 try {
   results.isolated = globalThis.crossOriginIsolated === true;
-  // Some Chromium builds have SharedArrayBuffer without isolation (@sparticuz/chromium's flags
-  // enable it), and one in --single-process mode is never cross-origin isolated.
+  // Where SharedArrayBuffer comes from isolation alone (the test asserts it): a browser flag can
+  // give it to every page (@sparticuz/chromium's own flags do; test/browser/chromium.ts drops them).
   results.sharedArrayBuffer = typeof SharedArrayBuffer === "function";
   if (!results.sharedArrayBuffer) {
     try {
@@ -48,6 +48,7 @@ try {
     const answers = await Promise.all(filled);
     const blocks = answers.map((answer) => answer.blocks);
     results.lagged = answers.reduce((sum, answer) => sum + answer.lagged, 0);
+    results.workersIsolated = answers.map((answer) => answer.isolated);
     let bad = 0;
     blocks.forEach((list, index) => {
       for (const [ptr, size] of list) {
