@@ -108,7 +108,9 @@ describe("heap.free in the fuzzer (replays on a shared heap)", () => {
   it("a model that misses where alloc applies the queue fails: traced by the events, untraced by report()", async () => {
     const commands: Spec[] = [...QUEUED, { t: "alloc", size: 8 }];
     const traced = describeFailure((await replay({ ...TRACED, fault: "drain" }, commands)).failure);
-    expect(traced).toMatch(/alloc\(8\)" differs at entry 0:\n\s+expected: an allocation with its pointer\n\s+actual:\s+~ del alloc "buf" 24 /);
+    expect(traced).toMatch(
+      /alloc\(8\)" differs at entry 0:\n\s+expected: an allocation with its pointer\n\s+actual:\s+~ del alloc "buf" 24 /,
+    );
     const untraced = describeFailure((await replay({ ...SHARED, fault: "drain" }, commands)).failure);
     expect(untraced).toContain('after "alloc(8)":\n  report() reads "arena \\"fuzzed\\": 2 allocations');
   });
