@@ -906,7 +906,7 @@ export function scenarioArbitrary(
     fault?: string;
     /** Effect ops callbacks never perform (to look past a known defect). */
     without?: readonly string[];
-    /** Fields every config gets (`--threads`: the shared heap's maxPages, shared, not differential). */
+    /** Fields every config gets (`--threads`: the shared heap's maxPages, threads, shared, not differential). */
     override?: Partial<FuzzConfig>;
     /**
      * Run on a shared heap in this thread (config.shared; heap.free works there): always, never

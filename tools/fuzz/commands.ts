@@ -52,6 +52,11 @@ export interface FuzzConfig {
    * `--threads`, whose maxPages is the shared heap's. A replay runs it in one thread.
    */
   shared?: boolean;
+  /**
+   * The scenario runs on a heap other threads use at the same time (`--threads`; kept in its
+   * replay): heap.free gets only pointers whose outcome this thread decides alone (see resolve).
+   */
+  threads?: boolean;
 }
 
 /** Checks that can be switched off (to look past a known defect). */
@@ -356,12 +361,12 @@ export function resolve(spec: Spec, m: Model, r: RealSystem): Op {
     case "heapFree": {
       const p = ptrChoice(spec.ptr, m, r);
       if (p === undefined) return skip();
-      // Another thread's live allocation may start at a pointer this thread does not own (freed,
-      // beyond, another thread's): freeing it would change that thread's model. On a shared heap
-      // such a pointer is moved off the 8-byte grain, which no allocation starts on (EBADPTR),
-      // in a replay too, so that it resolves as the threads' run did.
+      // Among other threads, another thread's live allocation may start at a pointer this thread
+      // does not own (freed, beyond, another thread's): freeing it would change that thread's
+      // model. There such a pointer is moved off the 8-byte grain, where no allocation starts
+      // (EBADPTR), in the replay too, so that it resolves as the threads' run did.
       const value = decode(p.value);
-      if (m.shared && typeof value === "number" && !m.heapFreeCertain(value)) {
+      if (m.threads && typeof value === "number" && !m.heapFreeCertain(value)) {
         return { t: "heapFree", ptr: value + 1, text: `heap.free(${value + 1} = ${p.label} + 1)` };
       }
       return { t: "heapFree", ptr: p.value, text: `heap.free(${p.label})` };

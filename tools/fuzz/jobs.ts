@@ -236,7 +236,7 @@ async function runJobInner(job: Job, reporter: Reporter): Promise<JobResult> {
     override:
       job.shared === undefined
         ? undefined
-        : { maxPages: job.shared.descriptor.maxPages, shared: true, differential: false },
+        : { maxPages: job.shared.descriptor.maxPages, threads: true, shared: true, differential: false },
   });
   const start = performance.now();
   const deadline = job.seconds === undefined ? undefined : start + job.seconds * 1000;

@@ -135,6 +135,8 @@ export interface ModelConfig {
   fault?: string;
   /** The heap is shared: heap.free queues frees; on a plain heap it is EINVAL. */
   shared?: boolean;
+  /** Other threads use the heap (`--threads`): see heapFreeCertain. */
+  threads?: boolean;
 }
 
 export interface ModelStats {
@@ -222,6 +224,8 @@ export class Model {
   readonly traced: boolean;
   /** The heap is shared (heap.free works). */
   readonly shared: boolean;
+  /** Other threads use the heap, or did in the run this replays (`--threads`). */
+  readonly threads: boolean;
   /**
    * The fuzzed arena's remote-free stack, oldest first: allocations heap.free queued, which the
    * arena frees (newest first, each as its own free) at its next alloc, free, release, reset,
@@ -279,6 +283,7 @@ export class Model {
     this.fault = config.fault;
     this.traced = config.trace === true;
     this.shared = config.shared === true;
+    this.threads = config.threads === true;
     this.quarantineLimit = config.quarantine ?? 0;
   }
 
