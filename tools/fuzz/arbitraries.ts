@@ -228,6 +228,34 @@ export const badPtr: fc.Arbitrary<PtrRef> = fc.oneof(
 
 const livePtr: fc.Arbitrary<PtrRef> = fc.record({ k: fc.constant("live" as const), pick: fc.nat(63) });
 
+/**
+ * heap.free's pointer: mostly a live allocation of the fuzzed arena, else one heap.free queued
+ * already, the other arena's, or any bad one.
+ */
+const heapFreePtr: fc.Arbitrary<PtrRef> = fc.oneof(
+  w(livePtr, 6),
+  w(fc.record({ k: fc.constant("queued" as const), pick: fc.nat(7) }), 2),
+  w(fc.record({ k: fc.constant("foreign" as const), pick: fc.nat(7) }), 2),
+  w(badPtr, 3),
+);
+
+/**
+ * How often each profile calls heap.free: on a shared heap (`--threads` and its replays) as often
+ * as a plain free, so that queues build up and are applied by every kind of call; on a plain heap,
+ * where it is always EINVAL, rarely.
+ */
+const HEAP_FREE_WEIGHT: Record<Profile, { shared: number; plain: number }> = {
+  model: { shared: 6, plain: 1 },
+  edges: { shared: 4, plain: 1 },
+  pressure: { shared: 4, plain: 0 },
+  reentrancy: { shared: 4, plain: 0 },
+  "small-arenas": { shared: 3, plain: 0 },
+  "page-sizes": { shared: 3, plain: 0 },
+};
+
+/** An allocation heap.free queued, not applied yet, handed to the calls that take a live one (EBADPTR). */
+const queuedPtr: fc.Arbitrary<PtrRef> = fc.record({ k: fc.constant("queued" as const), pick: fc.nat(7) });
+
 export const badHandle: fc.Arbitrary<HandleRef> = fc.oneof(
   w(fc.record({ k: fc.constant("dead" as const), pick: fc.nat(63) }), 4),
   w(fc.constantFrom<HandleRef>({ k: "foreign" }, { k: "alien" }, { k: "wrong" }), 3),
@@ -793,6 +821,12 @@ function specArbitraries(s: Shape): Record<string, fc.Arbitrary<Spec>> {
     reset: fc.constant<Spec>({ t: "reset" }),
     stats: fc.constant<Spec>({ t: "stats" }),
     reuse: fc.record({ t: fc.constant("reuse" as const), pick: fc.nat(7) }),
+    heapFree: fc.record({ t: fc.constant("heapFree" as const), ptr: heapFreePtr }),
+    queuedUse: fc.oneof(
+      fc.record({ t: fc.constantFrom("free" as const, "sizeOf" as const, "readString" as const), ptr: queuedPtr }),
+      fc.record({ t: fc.constant("realloc" as const), ptr: queuedPtr, size }),
+      fc.record({ t: fc.constant("bytes" as const), ptr: queuedPtr }),
+    ) as fc.Arbitrary<Spec>,
   };
 }
 
@@ -809,11 +843,15 @@ export function layoutSize(): fc.Arbitrary<number> {
     .map(([edge, d]) => Math.max(0, edge + d));
 }
 
-/** One command of a profile, weighted. */
-export function specArbitrary(profile: Profile, without: readonly string[] = []): fc.Arbitrary<Spec> {
+/** One command of a profile, weighted; `shared`: the heap is shared (heap.free works there). */
+export function specArbitrary(profile: Profile, without: readonly string[] = [], shared = false): fc.Arbitrary<Spec> {
   const shape = shapes(profile, without);
   const all = specArbitraries(shape);
-  const weighted = Object.entries(shape.weights).map(([name, weight]) => {
+  const heapFree = HEAP_FREE_WEIGHT[profile][shared ? "shared" : "plain"];
+  const weights = heapFree > 0 ? { ...shape.weights, heapFree } : shape.weights;
+  // Calls that must find a queued allocation not live: only where heap.free queues any.
+  if (shared) weights.queuedUse = Math.ceil(heapFree / 3);
+  const weighted = Object.entries(weights).map(([name, weight]) => {
     const arbitrary = all[name];
     if (arbitrary === undefined) throw new Error(`no command arbitrary ${name}`);
     return w(arbitrary, weight ?? 1);
@@ -868,18 +906,34 @@ export function scenarioArbitrary(
     fault?: string;
     /** Effect ops callbacks never perform (to look past a known defect). */
     without?: readonly string[];
-    /** Fields every config gets (`--threads`: the shared heap's maxPages, shared, not differential). */
+    /** Fields every config gets (`--threads`: the shared heap's maxPages, threads, shared, not differential). */
     override?: Partial<FuzzConfig>;
+    /**
+     * Run on a shared heap in this thread (config.shared; heap.free works there): always, never
+     * (the default), or "sometimes" (one scenario in six).
+     */
+    shared?: boolean | "sometimes";
   } = {},
 ): fc.Arbitrary<Scenario> {
   if (profile === "mixed") return fc.oneof(...PROFILES.map((p) => scenarioArbitrary(p, options)));
-  const commands = fc.commands([specArbitrary(profile, options.without).map((spec) => new ArenaCommand(spec))], {
-    maxCommands: options.maxCommands ?? 40,
-    size: "medium",
-  }) as fc.Arbitrary<Iterable<ArenaCommand>>;
+  if (options.shared === "sometimes") {
+    return fc.oneof(
+      w(scenarioArbitrary(profile, { ...options, shared: false }), 5),
+      w(scenarioArbitrary(profile, { ...options, shared: true }), 1),
+    );
+  }
+  const shared = options.shared === true || options.override?.shared === true;
+  const commands = fc.commands(
+    [specArbitrary(profile, options.without, shared).map((spec) => new ArenaCommand(spec))],
+    {
+      maxCommands: options.maxCommands ?? 40,
+      size: "medium",
+    },
+  ) as fc.Arbitrary<Iterable<ArenaCommand>>;
   const config = configArbitrary(profile, options.differential ?? false).map((c) => ({
     ...c,
     ...(options.fault === undefined ? {} : { fault: options.fault }),
+    ...(options.shared === true ? { shared: true } : {}),
     ...options.override,
   }));
   return fc.record({ config, commands });

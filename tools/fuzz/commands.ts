@@ -24,7 +24,7 @@ import {
   showSpec,
 } from "./spec.js";
 import { otherThreadPointer, RealSystem } from "./system.js";
-import { type Arg, renderThrown, show, strdupText } from "./values.js";
+import { type Arg, decode, renderThrown, show, strdupText } from "./values.js";
 
 /** What a scenario runs on. */
 export interface FuzzConfig {
@@ -52,6 +52,11 @@ export interface FuzzConfig {
    * `--threads`, whose maxPages is the shared heap's. A replay runs it in one thread.
    */
   shared?: boolean;
+  /**
+   * The scenario runs on a heap other threads use at the same time (`--threads`; kept in its
+   * replay): heap.free gets only pointers whose outcome this thread decides alone (see resolve).
+   */
+  threads?: boolean;
 }
 
 /** Checks that can be switched off (to look past a known defect). */
@@ -147,6 +152,10 @@ function ptrChoice(ref: PtrRef, m: Model, r: RealSystem): PtrChoice | undefined 
         ref.pick,
       );
       return a && { value: a.ptr, label: `${a.ptr} freed a${a.id}` };
+    }
+    case "queued": {
+      const a = pick(m.queue, ref.pick);
+      return a && { value: a.ptr, label: `${a.ptr} queued a${a.id}` };
     }
     case "interior": {
       const a = pick(live, ref.pick);
@@ -349,6 +358,19 @@ export function resolve(spec: Spec, m: Model, r: RealSystem): Op {
       return { t: "reset", text: "reset()" };
     case "stats":
       return { t: "stats", text: "stats()" };
+    case "heapFree": {
+      const p = ptrChoice(spec.ptr, m, r);
+      if (p === undefined) return skip();
+      // Among other threads, another thread's live allocation may start at a pointer this thread
+      // does not own (freed, beyond, another thread's): freeing it would change that thread's
+      // model. There such a pointer is moved off the 8-byte grain, where no allocation starts
+      // (EBADPTR), in the replay too, so that it resolves as the threads' run did.
+      const value = decode(p.value);
+      if (m.threads && typeof value === "number" && !m.heapFreeCertain(value)) {
+        return { t: "heapFree", ptr: value + 1, text: `heap.free(${value + 1} = ${p.label} + 1)` };
+      }
+      return { t: "heapFree", ptr: p.value, text: `heap.free(${p.label})` };
+    }
     case "reuse": {
       // One of the last few pointers a free made stale, newest first: its block may have been reused already.
       const retired = m.retired;
@@ -378,18 +400,45 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
   const released = m.life === "released";
   if (arena.released !== released) problems.push(`arena.released is ${arena.released}, expected ${released}`);
   if (!released && !arena.released) {
-    const s = arena.stats();
-    const e = m.stats();
-    for (const k of STAT_KEYS) if (s[k] !== e[k]) problems.push(`stats().${k} is ${s[k]}, expected ${e[k]}`);
-    if (s.reservedBytes % SLOT !== 0 || s.reservedBytes < s.liveBytes) {
-      problems.push(`stats().reservedBytes is ${s.reservedBytes} with liveBytes ${s.liveBytes}`);
+    if (m.shared) {
+      // report() reads the counters as they are, without applying what heap.free queued: they
+      // count a queued allocation until the command the model says applies the queue.
+      const e = m.stats();
+      const first = arena.report().split("\n", 1)[0];
+      const n = Number(/: (\d+) allocations?,/.exec(first)?.[1]);
+      const bytes = e.liveBytes < 10 * 1024 && !first.includes(`, ${e.liveBytes} B live`);
+      if (n !== e.allocations || bytes) {
+        problems.push(
+          `report() reads ${JSON.stringify(first)}, expected ${e.allocations} allocations, ${e.liveBytes} B live (${m.queue.length} queued by heap.free)`,
+        );
+      }
     }
-    const got = arena.resources().map(renderResource);
-    const want = m.resources();
-    if (got.join("\n") !== want.join("\n")) {
-      problems.push(
-        `resources() (newest first) is\n      ${got.join("\n      ") || "(none)"}\n    expected\n      ${want.join("\n      ") || "(none)"}`,
-      );
+    // stats() and resources() apply frees heap.free queued: while the model has some, they wait
+    // for the command that must apply them, and a queued allocation must not be live.
+    if (m.pending()) {
+      for (const a of m.queue) {
+        let got: string;
+        try {
+          got = String(arena.sizeOf(a.ptr as Ptr));
+        } catch (error) {
+          got = renderThrown(error);
+        }
+        if (got !== "EBADPTR") problems.push(`sizeOf(${a.ptr}) of a${a.id}, queued by heap.free, is ${got}`);
+      }
+    } else {
+      const s = arena.stats();
+      const e = m.stats();
+      for (const k of STAT_KEYS) if (s[k] !== e[k]) problems.push(`stats().${k} is ${s[k]}, expected ${e[k]}`);
+      if (s.reservedBytes % SLOT !== 0 || s.reservedBytes < s.liveBytes) {
+        problems.push(`stats().reservedBytes is ${s.reservedBytes} with liveBytes ${s.liveBytes}`);
+      }
+      const got = arena.resources().map(renderResource);
+      const want = m.resources();
+      if (got.join("\n") !== want.join("\n")) {
+        problems.push(
+          `resources() (newest first) is\n      ${got.join("\n      ") || "(none)"}\n    expected\n      ${want.join("\n      ") || "(none)"}`,
+        );
+      }
     }
     for (const a of m.liveAllocs()) {
       let size: number;
@@ -426,6 +475,7 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
     if (child.released !== (c.state === "dead")) problems.push(`c${c.id}.released is ${child.released}`);
     if (child.released) continue;
     const s = child.stats();
+    m.childQueueApplied(c);
     const live = c.allocs.filter((a) => a.state === "live");
     const want: Partial<ArenaStats> = {
       allocations: live.length,
@@ -455,7 +505,8 @@ export function verify(m: Model, r: RealSystem, after: string, full: boolean): v
 export function step(m: Model, r: RealSystem, spec: Spec): void {
   hooks.pause?.();
   const op = resolve(spec, m, r);
-  const before = r.arena.released ? undefined : r.arena.stats();
+  // stats() would apply frees heap.free queued: not while the model has some (see verify).
+  const before = r.arena.released || m.pending() ? undefined : r.arena.stats();
   r.log = [];
   r.exec(op);
   counters.ops++;
@@ -467,7 +518,7 @@ export function step(m: Model, r: RealSystem, spec: Spec): void {
   m.check(op, actual);
   const failed = actual.length === 1 ? / -> (E[A-Z]+)$/.exec(actual[0].text) : null;
   verify(m, r, JSON.stringify(op.text), failed?.[1] === "ENOMEM");
-  if (failed !== null && before !== undefined && !r.arena.released) {
+  if (failed !== null && before !== undefined && !r.arena.released && !m.pending()) {
     // A failed call changes nothing: reservedBytes and peakBytes included.
     const after = r.arena.stats();
     const changed = (Object.keys(before) as (keyof ArenaStats)[]).filter((k) => before[k] !== after[k]);

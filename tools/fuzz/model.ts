@@ -53,6 +53,8 @@ export const U32_MAX = 4294967295;
 export const PAGE = 65536;
 const HEADER = 16;
 const SMALL_MAX = 4096;
+/** The grain of the block-start bitmap (assembly/layout.ts): every allocation starts on it. */
+const GRANULE = 8;
 
 export interface AllocEntity {
   kind: "alloc";
@@ -62,7 +64,11 @@ export interface AllocEntity {
   ptr: number;
   name: string;
   dtor: Behaviour | undefined;
-  state: "live" | "dying" | "dead";
+  /**
+   * "queued": heap.free took it (shared heaps); not live any more (free, sizeOf, realloc of it
+   * are EBADPTR) but still in the release list and the counters until the arena frees it.
+   */
+  state: "live" | "dying" | "queued" | "dead";
   /** The child arena it belongs to, or 0 for the fuzzed arena. */
   child: number;
   /** Its bytes, when made by dup or strdup and not written or reallocated since (else the harness's pattern). */
@@ -127,6 +133,10 @@ export interface ModelConfig {
   quarantine?: number;
   /** Test hook: a deliberate error in the model, to exercise the failure path of the fuzzer. */
   fault?: string;
+  /** The heap is shared: heap.free queues frees; on a plain heap it is EINVAL. */
+  shared?: boolean;
+  /** Other threads use the heap (`--threads`): see heapFreeCertain. */
+  threads?: boolean;
 }
 
 export interface ModelStats {
@@ -212,6 +222,16 @@ export class Model {
   readonly pageLimit: number;
   readonly fault: string | undefined;
   readonly traced: boolean;
+  /** The heap is shared (heap.free works). */
+  readonly shared: boolean;
+  /** Other threads use the heap, or did in the run this replays (`--threads`). */
+  readonly threads: boolean;
+  /**
+   * The fuzzed arena's remote-free stack, oldest first: allocations heap.free queued, which the
+   * arena frees (newest first, each as its own free) at its next alloc, free, release, reset,
+   * releaseGroup or stats (README, "One heap, many threads").
+   */
+  queue: AllocEntity[] = [];
   /** The quarantine limit in bytes; 0: off. */
   readonly quarantineLimit: number;
   /**
@@ -262,6 +282,8 @@ export class Model {
     this.pageLimit = Math.min(config.maxPages, 65535);
     this.fault = config.fault;
     this.traced = config.trace === true;
+    this.shared = config.shared === true;
+    this.threads = config.threads === true;
     this.quarantineLimit = config.quarantine ?? 0;
   }
 
@@ -419,16 +441,37 @@ export class Model {
     return out;
   }
 
-  /** Allocations of the fuzzed arena that are live now. */
+  /** Allocations of the fuzzed arena that are live now (not queued by heap.free). */
   liveAllocs(): AllocEntity[] {
     const out: AllocEntity[] = [];
-    for (const n of this.list) if (n.k === "alloc") out.push(n.e);
+    for (const n of this.list) if (n.k === "alloc" && n.e.state !== "queued") out.push(n.e);
     return out;
   }
 
+  /** Frees heap.free queued that the arena has not applied yet (stats() and resources() would apply them). */
+  pending(): boolean {
+    return this.queue.length > 0;
+  }
+
   private liveAt(ptr: number): AllocEntity | undefined {
-    for (const n of this.list) if (n.k === "alloc" && n.e.ptr === ptr) return n.e;
+    for (const n of this.list) if (n.k === "alloc" && n.e.ptr === ptr && n.e.state !== "queued") return n.e;
     return undefined;
+  }
+
+  /**
+   * Whether heap.free(value) has an outcome this thread alone decides, also while other threads
+   * use the heap: not a u32 or not granule-aligned, in page 0, or the start of or inside a block
+   * of an arena of this thread's that is live or queued now (the fuzzed arena's, a child's, the
+   * other arena's). Anything else may be the start of another thread's live allocation.
+   */
+  heapFreeCertain(value: unknown): boolean {
+    if (!isU32Value(value) || value % GRANULE !== 0 || value < PAGE) return true;
+    const inside = (ptr: number, size: number) => ptr <= value && value < ptr + Math.max(size, 1);
+    for (const n of this.list) if (n.k === "alloc" && inside(n.e.ptr, n.e.size)) return true;
+    for (const c of this.children) {
+      for (const a of c.allocs) if (a.state === "live" && inside(a.ptr, a.size)) return true;
+    }
+    return this.foreign.some((f) => inside(f.ptr, f.size));
   }
 
   private indexOf(pred: (n: Node) => boolean): number {
@@ -618,6 +661,12 @@ export class Model {
       case "stats":
         this.call(op.text, () => this.statsLine());
         return;
+      case "heapFree":
+        this.call(op.text, () => {
+          this.heapFree(decode(op.ptr));
+          return "ok";
+        });
+        return;
       case "reuse": {
         // Without a quarantine (or once the block left it) the new allocation may get the block and
         // the stale free then frees it; while the block is held, takePtr refuses it and free is EBADPTR.
@@ -637,6 +686,7 @@ export class Model {
 
   private statsLine(): string {
     this.alive();
+    this.drainQueue();
     const s = this.stats();
     return `${s.allocations}/${s.actions}/${s.groups}/${s.children}/${s.liveBytes}/${s.peakBytes}`;
   }
@@ -685,6 +735,10 @@ export class Model {
     readBackText?: string,
   ): string {
     if (this.life === "releasing") throw fail("EBUSY");
+    // The core's alloc tells the facade of queued frees before any other check (allocOther:
+    // EDRAIN), so even a failing one applies them; alloc with a destructor does not look.
+    // `fault` "drain": a model that forgets that alloc applies the queue.
+    if (dtor === undefined && this.fault !== "drain") this.drainQueue();
     if (HEADER + 2 ** alignLog2 - 1 + size > U32_MAX) throw fail("EOVERFLOW");
     if (this.liveBytes() + size > this.maxBytes) throw fail("ENOMEM");
     if (this.refused(this.pagesFor(size, alignLog2) + (dtor ? 1 : 0), `${text} -> ENOMEM`)) throw fail("ENOMEM");
@@ -780,6 +834,8 @@ export class Model {
     if (a.dtor === undefined) {
       a.state = "dead";
       this.retire(a.id, a.ptr, a.size);
+      // A free that freed its block (no destructor) applies the frees heap.free queued.
+      this.drainQueue();
       return;
     }
     a.state = "dying";
@@ -811,6 +867,54 @@ export class Model {
     const a = this.liveAt(ptr) ?? this.allocs.find((d) => d.state === "dying" && d.ptr === ptr);
     if (a === undefined) throw fail("EBADPTR");
     return a;
+  }
+
+  // ---- heap.free (shared heaps) ------------------------------------------------
+
+  /**
+   * heap.free(ptr): validated now, by free's rules, against every arena of the heap this thread
+   * knows (the fuzzed one, its children, the other arena); queued for the owner, never freed at
+   * once. A child applies its queue at its next call, which is the stats() the harness checks it
+   * with after every command (childQueueApplied); until then its counters, which the parent's
+   * resources() shows, still hold the allocation. The other arena's is gone from the model at once
+   * (only its own stats() shows its counters, and that applies the queue).
+   */
+  private heapFree(ptr: unknown): void {
+    if (!this.shared) throw fail("EINVAL");
+    if (!isU32Value(ptr)) throw fail("EINVAL");
+    const a = this.liveAt(ptr);
+    if (a !== undefined) {
+      if (a.dtor !== undefined) throw fail("EINVAL");
+      a.state = "queued";
+      this.queue.push(a);
+      return;
+    }
+    for (const c of this.children) {
+      if (c.state !== "live") continue;
+      const b = c.allocs.find((x) => x.state === "live" && x.ptr === ptr);
+      if (b !== undefined) {
+        b.state = "queued";
+        return;
+      }
+    }
+    const f = this.foreign.findIndex((x) => x.ptr === ptr);
+    if (f < 0) throw fail("EBADPTR");
+    this.foreign.splice(f, 1);
+  }
+
+  /** The harness called a child's stats(), which applied what heap.free queued for it. */
+  childQueueApplied(c: ChildEntity): void {
+    for (const a of c.allocs) if (a.state === "queued") a.state = "dead";
+  }
+
+  /** The arena applies what heap.free queued: newest first, each freed as free() frees it (traced, held). */
+  private drainQueue(): void {
+    for (let a = this.queue.pop(); a !== undefined; a = this.queue.pop()) {
+      this.removeNode(a);
+      this.trace("del", "alloc", a.name, a.size, a.ptr);
+      a.state = "dead";
+      this.retire(a.id, a.ptr, a.size);
+    }
   }
 
   // ---- actions -----------------------------------------------------------------
@@ -1080,6 +1184,7 @@ export class Model {
 
   private releaseGroup(g: GroupEntity, failText: string): void {
     if (g.unwinding) throw fail("EBUSY");
+    this.drainQueue();
     if (g.open && this.life === "live") this.closeFrom(g, failText);
     g.unwinding = true;
     this.unwinding++;
@@ -1251,13 +1356,16 @@ export class Model {
     this.teardownChild(c);
   }
 
-  /** A child's list is its actions, then its allocations (none is ever freed alone): released newest first. */
+  /**
+   * A child's list is its actions, then its allocations (none is freed alone but by heap.free, which
+   * the child applied by the time it can be released): released newest first.
+   */
   private teardownChild(c: ChildEntity): void {
     c.state = "dead";
     if (this.traced) {
       for (let i = c.allocs.length - 1; i >= 0; i--) {
         const a = c.allocs[i];
-        this.trace("rel", "alloc", a.name, a.size, a.ptr, c.name);
+        if (a.state !== "dead") this.trace("rel", "alloc", a.name, a.size, a.ptr, c.name);
       }
     }
     for (let k = c.actions; k >= 1; k--) {
@@ -1298,6 +1406,7 @@ export class Model {
 
   private teardown(): Predicted | undefined {
     this.life = "releasing";
+    this.drainQueue();
     const error = this.drainAll();
     this.endRelease();
     this.life = "released";
@@ -1315,6 +1424,7 @@ export class Model {
     this.alive();
     // Like release(), but it cannot wait: a running destructor or group walk makes it EBUSY.
     if (this.life === "releasing" || this.unwinding > 0 || this.freeing > 0) throw fail("EBUSY");
+    this.drainQueue();
     this.life = "releasing";
     this.resetting = true;
     let error = this.drainAll();
@@ -1334,6 +1444,7 @@ export class Model {
     }
     this.list = [];
     this.openGroups = [];
+    this.queue = [];
     // The quarantine goes with the chunks.
     this.held = [];
     this.heldBytes = 0;
@@ -1405,9 +1516,10 @@ function chain(earlier: Predicted | undefined, later: Predicted | undefined): Pr
   return { error: later, suppressed: earlier };
 }
 
+/** A child's liveBytes counter: its live allocations and those heap.free queued that it has not freed yet. */
 export function childLiveBytes(c: ChildEntity): number {
   let sum = 0;
-  for (const a of c.allocs) if (a.state === "live") sum += a.size;
+  for (const a of c.allocs) if (a.state === "live" || a.state === "queued") sum += a.size;
   return sum;
 }
 

@@ -276,7 +276,7 @@ export function processIO(): FuzzIO {
   };
 }
 
-const FAULTS = ["liveBytes", "hang", "traceName", "utf8", "quarantine"];
+const FAULTS = ["liveBytes", "hang", "traceName", "utf8", "quarantine", "drain"];
 
 /** The contents of a replay file. */
 export interface ReplayFile extends ScenarioData {
@@ -397,6 +397,7 @@ export function readReplay(path: string): ReplayFile {
   }
   if (config.fault !== undefined && !FAULTS.includes(config.fault)) fail(`unknown config.fault ${config.fault}`);
   if (config.shared !== undefined && typeof config.shared !== "boolean") fail("config.shared must be a boolean");
+  if (config.threads !== undefined && typeof config.threads !== "boolean") fail("config.threads must be a boolean");
   if (!Array.isArray(file.commands)) return fail("no commands array");
   file.commands.forEach((spec, i) => {
     const why = invalidSpec(spec);

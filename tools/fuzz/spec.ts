@@ -94,6 +94,8 @@ export interface BehaviourSpec {
 export type PtrRef =
   | { k: "live"; pick: number }
   | { k: "dead"; pick: number }
+  /** An allocation heap.free queued and its arena has not freed yet (shared heaps): not live. */
+  | { k: "queued"; pick: number }
   | { k: "interior"; pick: number; offset: number }
   | { k: "foreign"; pick: number }
   | { k: "beyond"; offset: number }
@@ -185,7 +187,9 @@ export type Spec =
   | { t: "reset" }
   | { t: "stats" }
   /** `free(p); q = alloc(size); free(p)` for a recently freed p: alloc of its size, then free of p again. */
-  | { t: "reuse"; pick: number };
+  | { t: "reuse"; pick: number }
+  /** `heap.free(ptr)`: queued for the owning arena (shared heaps), EINVAL on a plain heap. */
+  | { t: "heapFree"; ptr: PtrRef };
 
 // ---- resolved operations -------------------------------------------------
 
@@ -252,6 +256,8 @@ export type Op = { text: string } & (
   | { t: "stats" }
   /** alloc(size), then free(ptr): `ptr` is stale (freed, or moved by realloc) and `size` was its size. */
   | { t: "reuse"; ptr: number; size: number }
+  /** heap.free(ptr): the model tells by the value whose allocation, if any, `ptr` starts. */
+  | { t: "heapFree"; ptr: Arg }
 );
 
 // ---- rendering and validation of specs -------------------------------------
@@ -260,6 +266,7 @@ function showPtr(p: PtrRef): string {
   switch (p.k) {
     case "live":
     case "dead":
+    case "queued":
     case "foreign":
       return `${p.k}#${p.pick}`;
     case "interior":
@@ -302,6 +309,7 @@ function isPtrRef(v: unknown): boolean {
   switch (v.k) {
     case "live":
     case "dead":
+    case "queued":
     case "foreign":
       return isNat(v.pick);
     case "interior":
@@ -381,6 +389,7 @@ export function invalidSpec(v: unknown): string | undefined {
         return isPtrRef(v.ptr) && isArg(v.size);
       case "free":
       case "sizeOf":
+      case "heapFree":
         return isPtrRef(v.ptr);
       case "bytes":
         return isPtrRef(v.ptr) && optArg(v.length);

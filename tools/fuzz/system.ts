@@ -821,6 +821,16 @@ export class RealSystem {
       case "stats":
         this.record(op.text, () => this.statsLine());
         return;
+      case "heapFree":
+        this.record(op.text, () => {
+          const ptr = decode(op.ptr) as number;
+          this.heap.free(ptr);
+          // The other arena frees it at its next call (checkOther's stats()): not one of its own any more.
+          const i = this.otherAllocs.findIndex((a) => a.ptr === ptr);
+          if (i >= 0) this.otherAllocs.splice(i, 1);
+          return "ok";
+        });
+        return;
       case "reuse":
         // The defect a quarantine catches: the stale free frees the new owner unless the block is held.
         this.record(`${op.text}: alloc(${op.size})`, () => this.allocPlain(op.size));
