@@ -7,8 +7,9 @@
 //
 // Workloads, per worker, in a loop for --ms milliseconds:
 //   alloc+free   alloc(64) then free it, in runs of 100 (the arena-local fast path: no lock)
-//   arena cycle  createArena, 8 allocations of 64..1024 B, release (takes the heap lock:
-//                a record, a run of slots, giving both back)
+//   arena cycle  createArena, 8 allocations of 64..1024 B, release (on a shared heap the
+//                record and the runs of slots come from the thread's cache and go back
+//                there: no heap lock once it is warm; assembly/cache.ts)
 // Prints operations per second summed over the workers (median of --repeat).
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 
