@@ -127,16 +127,12 @@ export function setWaiting(canWait: u32): void {
 /** A new arena record, or ENOMEM. `flags` may hold FLAG_POISON. */
 export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize {
   if (SHARED) return createThreadArena(minAlignLog2, maxBytes, flags);
-  lock();
   let arena = recycled;
   if (arena) recycled = field(arena, A_LIVE_NEXT);
   else {
     if (metaCur + ARENA_SIZE > metaEnd) {
       const run = takeRun(1, OWNER_META);
-      if (!run) {
-        unlock();
-        return ENOMEM;
-      }
+      if (!run) return ENOMEM;
       metaCur = run + CHUNK_HEAD;
       metaEnd = run + PAGE_SIZE;
     }
@@ -149,7 +145,6 @@ export function createArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize
   setField(arena, A_LIVE_NEXT, <u32>liveArenas);
   if (liveArenas) setField(liveArenas, A_LIVE_PREV, <u32>arena);
   liveArenas = arena;
-  unlock();
   return arena;
 }
 
@@ -773,11 +768,7 @@ export function endRelease(arena: usize, keep: u32): void {
   // Shared build: the chunks go to this thread's cache, under the heap lock only what does not
   // fit there, and the record's live-list links are the thread's own (assembly/cache.ts).
   if (SHARED) dropThreadChunks(arena);
-  else {
-    // The whole of it: the record's live-list links are the heap's (a neighbour's create or release rewrites them).
-    lock();
-    dropChunks(arena);
-  }
+  else dropChunks(arena);
   if (keep) {
     const peak = field(arena, A_PEAK_BYTES);
     const flags = field(arena, A_FLAGS) & ~(FLAG_RELEASING | FLAG_REMOTE);
@@ -791,7 +782,6 @@ export function endRelease(arena: usize, keep: u32): void {
     setField(arena, A_MAX_BYTES, maxBytes);
     setField(arena, A_LIVE_NEXT, next);
     setField(arena, A_LIVE_PREV, prev);
-    if (!SHARED) unlock();
     return;
   }
   if (SHARED) {
@@ -805,7 +795,6 @@ export function endRelease(arena: usize, keep: u32): void {
   else liveArenas = next;
   setField(arena, A_LIVE_NEXT, <u32>recycled);
   recycled = arena;
-  unlock();
 }
 
 // ---- frees from other threads (shared build) --------------------------------

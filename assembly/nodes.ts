@@ -122,16 +122,14 @@ function unlinkChunk(arena: usize, run: usize): void {
   setField(arena, A_RESERVED, field(arena, A_RESERVED) - chunkBytes(run));
 }
 
-/** Gives every chunk of `arena` back to the heap. */
+/** Gives every chunk of `arena` back to the heap (the plain build; the shared one: dropThreadChunks). */
 export function dropChunks(arena: usize): void {
   let run = <usize>field(arena, A_CHUNKS);
-  lock();
   while (run) {
     const next = load<u32>(run, CHUNK_NEXT);
     freeChunk(run);
     run = next;
   }
-  unlock();
 }
 
 // ---- blocks ----------------------------------------------------------------
