@@ -23,7 +23,7 @@ import {
   adoptBlock, dropThreadChunks, holdCache, letGoCache, linkThreadArena, popCachedRecord, retireThreadArena, threadBlock,
 } from "./cache";
 import {
-  lock, S_LIVE_ARENAS, S_META_CUR, S_META_END, S_READY, S_RECYCLED, S_THREADS, SHARED, STATE, setCanWait, threadId,
+  lock, S_META_CUR, S_META_END, S_READY, S_RECYCLED, S_THREADS, SHARED, STATE, setCanWait, threadId,
   unlock,
 } from "./threads";
 import {
@@ -57,21 +57,20 @@ export function init(maxPages: u32): u32 {
 }
 
 /**
- * Shared build: copies the arena-side heap state (record allocation, the
- * live-arena list) between the heap header and this thread's globals
- * (assembly/threads.ts).
+ * Shared build: copies the arena-side heap state (record allocation)
+ * between the heap header and this thread's globals (assembly/threads.ts).
+ * Not liveArenas: there each thread lists its own live arenas
+ * (assembly/cache.ts), and the heap-wide list stays empty.
  */
 export function syncArenas(toHeader: bool): void {
   if (toHeader) {
     store<u32>(STATE, <u32>recycled, S_RECYCLED);
     store<u32>(STATE, <u32>metaCur, S_META_CUR);
     store<u32>(STATE, <u32>metaEnd, S_META_END);
-    store<u32>(STATE, <u32>liveArenas, S_LIVE_ARENAS);
   } else {
     recycled = load<u32>(STATE, S_RECYCLED);
     metaCur = load<u32>(STATE, S_META_CUR);
     metaEnd = load<u32>(STATE, S_META_END);
-    liveArenas = load<u32>(STATE, S_LIVE_ARENAS);
   }
 }
 

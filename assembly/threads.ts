@@ -9,14 +9,14 @@
 // unlock() compile to nothing: its code is what it was.
 //
 //   heap header (static data: every instance of the module puts it at the same address)
-//   ┌──────┬────────────┬──────────┬──────────┬─────────┬─────────┬─────────────┬─────────┬───────┐
-//   │ lock │ knownPages │ freeRuns │ recycled │ metaCur │ metaEnd │ liveArenas  │ threads │ ready │
-//   └──────┴────────────┴──────────┴──────────┴─────────┴─────────┴─────────────┴─────────┴───────┘
-//   0      4            8          12         16        20        24            28        32
+//   ┌──────┬────────────┬──────────┬──────────┬─────────┬─────────┬─────────┬───────┐
+//   │ lock │ knownPages │ freeRuns │ recycled │ metaCur │ metaEnd │ threads │ ready │
+//   └──────┴────────────┴──────────┴──────────┴─────────┴─────────┴─────────┴───────┘
+//   0      4            8          12         16        20        24        28
 //   ┌──────────┬──────────┬───────────┬───────────┬─────────────┬──────────────┬──────────┐
 //   │ ownerMap │ startMap │ firstPage │ pageLimit │ mapCapacity │ threadBlocks │ acquired │
 //   └──────────┴──────────┴───────────┴───────────┴─────────────┴──────────────┴──────────┘
-//   36         40         44          48          52            56             60         64
+//   32         36         40          44          48            52             56         60
 //   (ownerMap .. mapCapacity: written once by init, read by attach)
 //
 //   lock          0 free, 1 held, 2 held with waiters (a futex mutex, Drepper's "mutex2")
@@ -49,23 +49,22 @@ import { syncPages } from "./chunks";
 export const SHARED: bool = ASC_FEATURE_THREADS;
 
 /** The heap header; no static data at all in the plain build. */
-export const STATE: usize = SHARED ? memory.data(64, 16) : 0;
+export const STATE: usize = SHARED ? memory.data(60, 16) : 0;
 export const S_LOCK: u32 = 0;
 export const S_KNOWN_PAGES: u32 = 4;
 export const S_FREE_RUNS: u32 = 8;
 export const S_RECYCLED: u32 = 12;
 export const S_META_CUR: u32 = 16;
 export const S_META_END: u32 = 20;
-export const S_LIVE_ARENAS: u32 = 24;
-export const S_THREADS: u32 = 28;
-export const S_READY: u32 = 32;
-export const S_OWNER_MAP: u32 = 36;
-export const S_START_MAP: u32 = 40;
-export const S_FIRST_PAGE: u32 = 44;
-export const S_PAGE_LIMIT: u32 = 48;
-export const S_MAP_CAPACITY: u32 = 52;
-export const S_THREAD_BLOCKS: u32 = 56;
-export const S_ACQUIRED: u32 = 60;
+export const S_THREADS: u32 = 24;
+export const S_READY: u32 = 28;
+export const S_OWNER_MAP: u32 = 32;
+export const S_START_MAP: u32 = 36;
+export const S_FIRST_PAGE: u32 = 40;
+export const S_PAGE_LIMIT: u32 = 44;
+export const S_MAP_CAPACITY: u32 = 48;
+export const S_THREAD_BLOCKS: u32 = 52;
+export const S_ACQUIRED: u32 = 56;
 
 /** Nested lock() calls of this thread: only the outermost takes and lets go of the lock. */
 let depth: u32 = 0;
