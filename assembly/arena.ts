@@ -174,7 +174,7 @@ function createThreadArena(minAlignLog2: u32, maxBytes: u32, flags: u32): usize 
   return arena;
 }
 
-/** Shared build: puts a record no thread's cache keeps on the heap's recycled records. Under the heap lock. */
+/** Puts a released arena's record on the heap's recycled records (shared build: one no thread's cache keeps). Under the heap lock. */
 export function recycleRecord(arena: usize): void {
   setField(arena, A_LIVE_NEXT, <u32>recycled);
   recycled = arena;
@@ -792,8 +792,7 @@ export function endRelease(arena: usize, keep: u32): void {
   if (next) setField(next, A_LIVE_PREV, prev);
   if (prev) setField(prev, A_LIVE_NEXT, next);
   else liveArenas = next;
-  setField(arena, A_LIVE_NEXT, <u32>recycled);
-  recycled = arena;
+  recycleRecord(arena);
 }
 
 // ---- frees from other threads (shared build) --------------------------------
