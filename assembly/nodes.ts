@@ -122,6 +122,14 @@ function unlinkChunk(arena: usize, run: usize): void {
   setField(arena, A_RESERVED, field(arena, A_RESERVED) - chunkBytes(run));
 }
 
+/** Takes one chunk out of the arena's list and gives it back to the heap. */
+@inline function dropChunk(arena: usize, run: usize): void {
+  unlinkChunk(arena, run);
+  lock();
+  freeChunk(run);
+  unlock();
+}
+
 /** Gives every chunk of `arena` back to the heap (the plain build; the shared one: dropThreadChunks). */
 export function dropChunks(arena: usize): void {
   let run = <usize>field(arena, A_CHUNKS);
@@ -327,11 +335,7 @@ function bumpNewChunk(arena: usize, cls: u32, alignLog2: u32, kind: u32): usize 
  * stays on its free list.
  */
 export function dropFreshChunk(arena: usize): void {
-  const run = <usize>field(arena, A_CHUNKS);
-  unlinkChunk(arena, run);
-  lock();
-  freeChunk(run);
-  unlock();
+  dropChunk(arena, field(arena, A_CHUNKS));
   setField(arena, A_CUR, 0);
   setField(arena, A_END, 0);
 }
@@ -342,11 +346,7 @@ export function dropBlock(arena: usize, node: usize): void {
   assert(metaKind(meta) != KIND_FREE, "block dropped twice");
   const cls = metaClass(meta);
   if (cls == LARGE_CLASS) {
-    const run = runOf(node);
-    unlinkChunk(arena, run);
-    lock();
-    freeChunk(run);
-    unlock();
+    dropChunk(arena, runOf(node));
     return;
   }
   releaseSmallBlock(arena, node, meta);
