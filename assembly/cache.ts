@@ -97,7 +97,7 @@ export function adoptBlock(block: usize): void {
 }
 
 /** The list of cached runs of `len` slots in `block`. */
-@inline function runList(block: usize, len: u32): usize {
+@inline export function runList(block: usize, len: u32): usize {
   return block + T_RUNS + ((len - 1) << 2);
 }
 

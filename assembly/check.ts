@@ -20,8 +20,8 @@ import { bitWord, capacityOfNode, field, findLive, isStart, minAlignLog2, runOf 
 import { liveArenas } from "./arena";
 import { lock, S_THREAD_BLOCKS, SHARED, STATE, unlock } from "./threads";
 import {
-  CACHE_RECORDS, CACHE_RUN_SLOTS, CACHE_SLOTS, cachedEntry, letGoCache, RECORD_CACHED, T_LIVE, T_NEXT, T_RECORD_COUNT,
-  T_RECORDS, T_RUNS, T_SLOTS, tryHoldCache,
+  CACHE_RECORDS, CACHE_RUN_SLOTS, CACHE_SLOTS, cachedEntry, letGoCache, RECORD_CACHED, runList, T_LIVE, T_NEXT,
+  T_RECORD_COUNT, T_RECORDS, T_SLOTS, tryHoldCache,
 } from "./cache";
 
 /**
@@ -185,11 +185,7 @@ function checkArena(arena: usize): u32 {
       if (count == 1 && slots == 0 && ownerOf(start) == <u32>arena) {
         if (!startsAreBlocks(run, run + BITMAP_AT)) return 41;
       } else {
-        if (count != 0 || slots == 0 || ownerOf(start) != OWNER_SUB || run & (SLOT_SIZE - 1)) return 21;
-        if (((<u32>run & (PAGE_SIZE - 1)) >> SLOT_BITS) + slots > SLOTS) return 21;
-        for (let slot: u32 = 0; slot < slots; slot++) {
-          if (slotOwner(run + (slot << SLOT_BITS)) != <u32>arena) return 21;
-        }
+        if (count != 0 || slots == 0 || !ownsSlots(run, slots, <u32>arena)) return 21;
         if (!startsAreBlocks(run, run + (slots << SLOT_BITS))) return 41;
       }
     } else {
@@ -319,6 +315,18 @@ function checkArena(arena: usize): u32 {
   return cur < end && anyStart(cur, end) ? 58 : 0;
 }
 
+/**
+ * Whether the `len` slots from `run` lie in one subdivided page, `run` at a
+ * slot's start, and every one's entry is `entry`: an arena's small chunk
+ * (rule 21), a run a thread's cache holds (82).
+ */
+function ownsSlots(run: usize, len: u32, entry: u32): bool {
+  if (ownerOf(<u32>(run >> PAGE_BITS)) != OWNER_SUB || run & (SLOT_SIZE - 1)) return false;
+  if (((<u32>run & (PAGE_SIZE - 1)) >> SLOT_BITS) + len > SLOTS) return false;
+  for (let slot: u32 = 0; slot < len; slot++) if (slotOwner(run + (slot << SLOT_BITS)) != entry) return false;
+  return true;
+}
+
 // ---- thread caches (shared build) ------------------------------------------
 
 /** Whether `at` lies in a META page below `pages`. */
@@ -364,16 +372,12 @@ function checkThread(block: usize, pages: u32): u32 {
   if (records != load<u32>(block, T_RECORD_COUNT)) return 81;
   let slots: u32 = 0;
   for (let len: u32 = 1; len <= CACHE_RUN_SLOTS; len++) {
-    for (let run = <usize>load<u32>(block + T_RUNS + ((len - 1) << 2)); run; run = load<u32>(run, CHUNK_NEXT)) {
+    for (let run = <usize>load<u32>(runList(block, len)); run; run = load<u32>(run, CHUNK_NEXT)) {
       slots += len;
       if (slots > CACHE_SLOTS) return 82;
       const page = <u32>(run >> PAGE_BITS);
-      if (page < firstPage || page >= pages || ownerOf(page) != OWNER_SUB || run & (SLOT_SIZE - 1)) return 82;
-      if (((<u32>run & (PAGE_SIZE - 1)) >> SLOT_BITS) + len > SLOTS) return 82;
+      if (page < firstPage || page >= pages || !ownsSlots(run, len, cachedEntry(block))) return 82;
       if (load<u32>(run, CHUNK_PAGES) != len << 16) return 82;
-      for (let slot: u32 = 0; slot < len; slot++) {
-        if (slotOwner(run + (slot << SLOT_BITS)) != cachedEntry(block)) return 82;
-      }
     }
   }
   if (slots != load<u32>(block, T_SLOTS)) return 83;
