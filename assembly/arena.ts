@@ -23,8 +23,7 @@ import {
   adoptBlock, dropThreadChunks, holdCache, letGoCache, linkThreadArena, popCachedRecord, retireThreadArena, threadBlock,
 } from "./cache";
 import {
-  lock, S_META_CUR, S_META_END, S_READY, S_RECYCLED, S_THREADS, SHARED, STATE, setCanWait, threadId,
-  unlock,
+  lock, S_META_CUR, S_META_END, S_READY, S_RECYCLED, SHARED, STATE, setCanWait, unlock,
 } from "./threads";
 import {
   bitMask, bitWord, capacityOfNode, clearStart, drainQuarantine, dropBlock, dropChunks, dropFreshChunk, field, findLive, linkCallback,
@@ -51,7 +50,6 @@ export function init(maxPages: u32): u32 {
     else status = ENOMEM;
   }
   if (SHARED && !status) atomic.store<u32>(STATE, 1, S_READY);
-  if (SHARED) store<u32>(STATE, 1, S_THREADS);
   unlock();
   return status;
 }
@@ -90,8 +88,7 @@ function carveMeta(bytes: u32): usize {
 /**
  * Shared build: makes this instance a thread of the heap that init laid out
  * in its shared memory (never init again): the maps' place from the heap
- * header, a scratch area and a cache block of its own, a thread number
- * (threadId). `canWait`:
+ * header, a scratch area and a cache block of its own. `canWait`:
  * whether this thread may block waiting for the lock. OK, or EINVAL when the
  * memory holds no heap (init never ran, or this is the plain build), or
  * ENOMEM.
@@ -104,17 +101,11 @@ export function attach(canWait: u32): u32 {
   const batch = carveMeta(ARENA_SIZE);
   const info = batch ? carveMeta(ARENA_SIZE) : 0;
   const block = info ? carveMeta(ARENA_SIZE) : 0;
-  let id: u32 = 0;
-  if (block) {
-    adoptBlock(block);
-    id = load<u32>(STATE, S_THREADS) + 1;
-    store<u32>(STATE, id, S_THREADS);
-  }
+  if (block) adoptBlock(block);
   unlock();
   if (!block) return ENOMEM;
   batchAt = batch;
   mapInfoAt = info;
-  threadId = id;
   return OK;
 }
 

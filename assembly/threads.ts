@@ -9,18 +9,17 @@
 // unlock() compile to nothing: its code is what it was.
 //
 //   heap header (static data: every instance of the module puts it at the same address)
-//   ┌──────┬────────────┬──────────┬──────────┬─────────┬─────────┬─────────┬───────┐
-//   │ lock │ knownPages │ freeRuns │ recycled │ metaCur │ metaEnd │ threads │ ready │
-//   └──────┴────────────┴──────────┴──────────┴─────────┴─────────┴─────────┴───────┘
-//   0      4            8          12         16        20        24        28
+//   ┌──────┬────────────┬──────────┬──────────┬─────────┬─────────┬───────┐
+//   │ lock │ knownPages │ freeRuns │ recycled │ metaCur │ metaEnd │ ready │
+//   └──────┴────────────┴──────────┴──────────┴─────────┴─────────┴───────┘
+//   0      4            8          12         16        20        24
 //   ┌──────────┬──────────┬───────────┬───────────┬─────────────┬──────────────┬──────────┐
 //   │ ownerMap │ startMap │ firstPage │ pageLimit │ mapCapacity │ threadBlocks │ acquired │
 //   └──────────┴──────────┴───────────┴───────────┴─────────────┴──────────────┴──────────┘
-//   32         36         40          44          48            52             56         60
+//   28         32         36          40          44            48             52         56
 //   (ownerMap .. mapCapacity: written once by init, read by attach)
 //
 //   lock          0 free, 1 held, 2 held with waiters (a futex mutex, Drepper's "mutex2")
-//   threads       threads attached so far (the creator is thread 1)
 //   threadBlocks  the newest thread's cache block (assembly/cache.ts): each thread's live
 //                 arenas and cached records and runs; read and written under the lock
 //   acquired      times any thread has taken the lock (lockCount: the tests see what takes it)
@@ -49,29 +48,26 @@ import { syncPages } from "./chunks";
 export const SHARED: bool = ASC_FEATURE_THREADS;
 
 /** The heap header; no static data at all in the plain build. */
-export const STATE: usize = SHARED ? memory.data(60, 16) : 0;
+export const STATE: usize = SHARED ? memory.data(56, 16) : 0;
 export const S_LOCK: u32 = 0;
 export const S_KNOWN_PAGES: u32 = 4;
 export const S_FREE_RUNS: u32 = 8;
 export const S_RECYCLED: u32 = 12;
 export const S_META_CUR: u32 = 16;
 export const S_META_END: u32 = 20;
-export const S_THREADS: u32 = 24;
-export const S_READY: u32 = 28;
-export const S_OWNER_MAP: u32 = 32;
-export const S_START_MAP: u32 = 36;
-export const S_FIRST_PAGE: u32 = 40;
-export const S_PAGE_LIMIT: u32 = 44;
-export const S_MAP_CAPACITY: u32 = 48;
-export const S_THREAD_BLOCKS: u32 = 52;
-export const S_ACQUIRED: u32 = 56;
+export const S_READY: u32 = 24;
+export const S_OWNER_MAP: u32 = 28;
+export const S_START_MAP: u32 = 32;
+export const S_FIRST_PAGE: u32 = 36;
+export const S_PAGE_LIMIT: u32 = 40;
+export const S_MAP_CAPACITY: u32 = 44;
+export const S_THREAD_BLOCKS: u32 = 48;
+export const S_ACQUIRED: u32 = 52;
 
 /** Nested lock() calls of this thread: only the outermost takes and lets go of the lock. */
 let depth: u32 = 0;
 /** Whether this thread may block in atomic.wait (a browser's main thread may not: it would trap); set by the host. */
 let canWait: bool = false;
-/** This thread's number: 1 for the creator, then 2, 3, ... in the order threads attach. */
-export let threadId: u32 = 1;
 
 /** Sets whether this thread may block waiting for the lock (else it spins). */
 export function setCanWait(value: bool): void {
