@@ -643,7 +643,7 @@ export function popActions(arena: usize): u32 {
   // this, and endRelease drops every chunk: a popped action stays in the release list, where the
   // host still lists it until it runs, and its block goes with the chunk.
   while (node && count < BATCH_SLOTS && metaKind(load<u32>(node, NODE_META)) == KIND_ACTION) {
-    store<u32>((SHARED ? batchAt : BATCH) + (count << 2), load<u32>(node, CB_SLOT));
+    store<u32>(batchBuffer() + (count << 2), load<u32>(node, CB_SLOT));
     count++;
     unlinkCallback(arena, node);
     store<u32>(node, makeMeta(KIND_POPPED, CB_CLASS, 0), NODE_META);
