@@ -591,6 +591,16 @@ export class Arena {
   }
 
   /**
+   * drainRemote() for a call that goes on using the arena afterwards (alloc,
+   * releaseGroup, reset, stats, resources): ERELEASED if the arena is
+   * released, also by a tracer's release() that the drain let take effect.
+   */
+  private drainRemoteLive(): void {
+    this.drainRemote();
+    if (this.life === RELEASED) throw this.releasedError();
+  }
+
+  /**
    * Pops the arena's remote-free stack until it is empty (which clears the
    * core's flag), freeing each block; stops if a tracer released the arena
    * meanwhile (its record may be another arena's by the next pop).
@@ -615,9 +625,9 @@ export class Arena {
   private allocDrained(size: number, align: number, zero: number): number {
     let result = EDRAIN;
     while (result === EDRAIN) {
+      // release() is deferred during a drain, so only the outer drain can leave the arena released.
       if (this.drainingRemote) this.freeQueued();
-      else this.drainRemote();
-      if (this.life === RELEASED) throw this.releasedError();
+      else this.drainRemoteLive();
       result = this.core.alloc(this.record, size, align, zero) >>> 0;
     }
     return result;
@@ -885,8 +895,7 @@ export class Arena {
     const group = this.current(handle, GroupHandle, "releaseGroup");
     if (group.unwinding)
       throw new ArenaError("EBUSY", `releaseGroup: group ${JSON.stringify(group.name)} is releasing`);
-    this.drainRemote();
-    if (this.life === RELEASED) throw this.releasedError();
+    this.drainRemoteLive();
     if (group.close === 0 && this.life === LIVE) this.closeGroup(group);
     group.unwinding = true;
     this.unwinding++;
@@ -1102,8 +1111,7 @@ export class Arena {
             : "a group walk";
       throw new ArenaError("EBUSY", `reset: arena ${JSON.stringify(this.name)} is running ${running}`);
     }
-    this.drainRemote();
-    if (this.life === RELEASED) throw this.releasedError();
+    this.drainRemoteLive();
     this.life = RELEASING;
     this.resetting = true;
     this.core.beginRelease(this.record);
@@ -1128,9 +1136,7 @@ export class Arena {
 
   /** Exact counters of this arena. */
   stats(): ArenaStats {
-    if (this.life === RELEASED) throw this.releasedError();
-    this.drainRemote();
-    if (this.life === RELEASED) throw this.releasedError();
+    this.drainRemoteLive();
     const words = this.heap.u32();
     const base = this.record >>> 2;
     return {
@@ -1146,9 +1152,7 @@ export class Arena {
 
   /** Every resource in release order (newest first). */
   resources(): Resource[] {
-    if (this.life === RELEASED) throw this.releasedError();
-    this.drainRemote();
-    if (this.life === RELEASED) throw this.releasedError();
+    this.drainRemoteLive();
     return resourcesOf(this.state);
   }
 

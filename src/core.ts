@@ -60,6 +60,8 @@ export interface CoreExports {
   remoteFree?(ptr: number): number;
   /** Shared cores only: the next allocation queued for `arena` by heap.free, live again for the owner to free; 0 when none. */
   popRemote?(arena: number): number;
+  /** Shared cores only: pages of memory now, as this thread's wasm sees them (another thread's growth at once). */
+  memorySize?(): number;
 }
 
 /** Where Heap.create's `wasm` option may take the core from. */

@@ -146,6 +146,8 @@ export class Heap {
   /** @internal */ readonly actionLabels: (string | undefined)[] = [];
   /** @internal */ actionGenerations = new Float64Array(0);
   private words: Uint32Array;
+  /** Shared heaps: the core's memory.size(), which another thread's growth changes at once. */
+  private readonly memoryPages: (() => number) | undefined;
   /** What arenas on this heap inherit. @internal */
   readonly defaults: Inherited;
   private readonly leaks: FinalizationRegistry<ArenaState>;
@@ -181,6 +183,7 @@ export class Heap {
     this.maxPages = maxPages;
     this.core = core;
     this.words = new Uint32Array(memory.buffer);
+    this.memoryPages = sharedCore === undefined ? undefined : core.memorySize;
     this.defaults = defaults;
     this.leaks = new FinalizationRegistry((state) => {
       if (state.released) return;
@@ -483,8 +486,9 @@ export class Heap {
     // A detached view has length 0, and memory never shrinks: checking the
     // length avoids reading `memory.buffer`, which is slow in V8.
     if (this.words.length === 0) this.words = new Uint32Array(this.memory.buffer);
-    // A shared buffer never detaches: another thread may have grown memory since.
-    else if (this.shared && this.words.byteLength !== this.memory.buffer.byteLength) {
+    // A shared buffer never detaches: another thread may have grown memory since. The core sees
+    // the size at once, for a few ns; the buffer getter costs ~70 (src/shared-core.ts refreshes it).
+    else if (this.memoryPages !== undefined && this.words.byteLength !== this.memoryPages() * 65536) {
       this.words = new Uint32Array(this.memory.buffer);
     }
     return this.words;

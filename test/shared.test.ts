@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { Heap } from "../src/index.js";
-import { bad, expectCode, pagesInUse, resultOf } from "./helpers.js";
+import { bad, expectAllBytes, expectCode, pagesInUse, resultOf } from "./helpers.js";
 
 describe("shared heap, one thread", () => {
   it("has a SharedArrayBuffer and works like any heap", async () => {
@@ -203,9 +203,7 @@ describe("shared heap, many threads", () => {
       expect(operations).toBeGreaterThan(1000);
       expect(sent).toBeGreaterThan(0);
       expect(received).toBe(sent);
-      kept.forEach((ptr, i) => {
-        expect(mine.bytes(ptr).every((byte) => byte === i + 1)).toBe(true);
-      });
+      for (const [i, ptr] of kept.entries()) expectAllBytes(mine, ptr, i + 1);
       expect(check()).toBe(0);
       mine.release();
       expect(check()).toBe(0);
